@@ -1,0 +1,187 @@
+"""In-memory DataModules: one tensor per split, moved to the accelerator once, batched by index.
+
+Small data sets (digits, MNIST, CIFAR, the sequence tasks) fit in memory; drawing batches by
+index from a tensor that already sits on the device skips per-sample Python and collation, and
+augmentation then runs batched on the device in `on_after_batch_transfer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+
+Split = tuple[torch.Tensor, torch.Tensor]
+
+
+class EpochSampler:
+    """Holds the epoch that Lightning sets each epoch, so shuffles differ per epoch yet repeat."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+
+class TensorBatches:
+    """Iterable of (inputs[idx], targets[idx]) batches; this rank's shard when world_size > 1."""
+
+    def __init__(
+        self,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.inputs, self.targets = inputs, targets
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.sampler = EpochSampler()
+        self.batch_sampler = None  # read by Lightning's shuffle check
+
+    def _indices(self) -> torch.Tensor:
+        n = len(self.inputs)
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 100_003 + self.sampler.epoch)
+            order = torch.randperm(n, generator=g)
+        else:
+            order = torch.arange(n)
+        per_rank = n // self.world_size if self.world_size > 1 else n
+        return order[self.rank :: self.world_size][:per_rank].to(self.inputs.device)
+
+    def __len__(self) -> int:
+        n = len(self.inputs) // self.world_size
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[Split]:
+        order = self._indices()
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            yield self.inputs[idx], self.targets[idx]
+
+
+def stratified_split(
+    targets: torch.Tensor, fractions: Sequence[float], seed: int
+) -> list[torch.Tensor]:
+    """Index tensors for each fraction, drawn per class, so every split keeps the class mix."""
+    g = torch.Generator().manual_seed(seed)
+    parts: list[list[torch.Tensor]] = [[] for _ in fractions]
+    for cls in targets.unique():
+        idx = (targets == cls).nonzero().flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        bounds = torch.tensor([0.0, *fractions]).cumsum(0) * len(idx)
+        bounds = bounds.round().long().tolist()
+        for i in range(len(fractions)):
+            parts[i].append(idx[bounds[i] : bounds[i + 1]])
+    return [torch.cat(p).sort().values for p in parts]
+
+
+def subsample(targets: torch.Tensor, fraction: float, per_class: int | None, seed: int):
+    """Stratified subset of indices: `fraction` of each class, or `per_class` examples each."""
+    g = torch.Generator().manual_seed(seed + 1)
+    keep = []
+    for cls in targets.unique():
+        idx = (targets == cls).nonzero().flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        n = per_class if per_class is not None else max(1, round(fraction * len(idx)))
+        keep.append(idx[:n])
+    return torch.cat(keep).sort().values
+
+
+class InMemoryDataModule(L.LightningDataModule):
+    """Base for data that fits in memory. Subclasses implement `load()` -> {split: (x, y)}."""
+
+    modality = "image"
+
+    def __init__(
+        self,
+        num_classes: int,
+        input_shape: Sequence[int],
+        batch_size: int = 64,
+        eval_batch_size: int = 512,
+        split_seed: int = 0,
+        train_fraction: float = 1.0,
+        train_per_class: int | None = None,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        batch_mix: Callable[[torch.Tensor, torch.Tensor], Split] | None = None,
+        shuffle_seed: int = 0,
+        vocab_size: int | None = None,
+        **_: Any,
+    ) -> None:
+        super().__init__()
+        self.num_classes, self.input_shape = int(num_classes), tuple(input_shape)
+        self.vocab_size = vocab_size
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.split_seed, self.shuffle_seed = split_seed, shuffle_seed
+        self.train_fraction, self.train_per_class = train_fraction, train_per_class
+        self.augment, self.batch_mix = augment, batch_mix
+        self.splits: dict[str, Split] = {}
+
+    def load(self) -> dict[str, Split]:
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        splits = self.load()
+        x, y = splits["train"]
+        if self.train_fraction < 1.0 or self.train_per_class is not None:
+            keep = subsample(y, self.train_fraction, self.train_per_class, self.split_seed)
+            splits["train"] = (x[keep], y[keep])
+        got_shape, got_classes = tuple(x.shape[1:]), int(y.max()) + 1
+        if got_shape != self.input_shape or got_classes > self.num_classes:
+            raise ValueError(
+                f"data.input_shape={list(self.input_shape)} / data.num_classes={self.num_classes} "
+                f"do not match the loaded data ({list(got_shape)}, {got_classes} classes); "
+                "fix them in the data config."
+            )
+        self.splits = splits
+
+    def _device(self) -> torch.device:
+        trainer = self.trainer
+        return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+
+    def _loader(self, split: str, train: bool) -> TensorBatches:
+        self.setup()
+        x, y = (t.to(self._device()) for t in self.splits[split])
+        trainer = self.trainer
+        rank = trainer.global_rank if trainer is not None else 0
+        world = trainer.world_size if trainer is not None else 1
+        return TensorBatches(
+            x,
+            y,
+            self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            drop_last=train and len(x) // world > self.batch_size,
+            seed=self.shuffle_seed,
+            rank=rank,
+            world_size=world,
+        )
+
+    def train_dataloader(self) -> TensorBatches:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> TensorBatches:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> TensorBatches:
+        return self._loader("test", train=False)
+
+    def on_after_batch_transfer(self, batch: Split, dataloader_idx: int) -> Split:
+        """Batched, per-sample-random augmentation on the device, for training batches only."""
+        trainer = self.trainer
+        if trainer is None or not trainer.training:
+            return batch
+        inputs, targets = batch
+        if self.augment is not None:
+            inputs = self.augment(inputs)
+        if self.batch_mix is not None:
+            inputs, targets = self.batch_mix(inputs, targets)
+        return inputs, targets

@@ -1,0 +1,38 @@
+"""The fully connected baseline the lecture starts from: flatten -> (Linear + act) x depth."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class FC(nn.Module):
+    """(B, C, H, W) image or (B, L) token ids -> (B, 1, hidden[-1]) features.
+
+    Token ids are embedded first (`embed_dim` each), so the flattened vector keeps order.
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        hidden: Sequence[int] = (256, 256),
+        vocab_size: int | None = None,
+        embed_dim: int = 16,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, embed_dim) if vocab_size else None
+        in_features = math.prod(input_shape) * (embed_dim if vocab_size else 1)
+        layers: list[nn.Module] = []
+        for width in hidden:
+            layers += [nn.Linear(in_features, width), nn.ReLU(), nn.Dropout(dropout)]
+            in_features = width
+        self.mlp = nn.Sequential(*layers)
+        self.num_features = in_features
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        x = self.embed(inputs) if self.embed is not None else inputs
+        return self.mlp(x.flatten(1)).unsqueeze(1)

@@ -1,0 +1,76 @@
+"""Sequence self-attention: any input read as a sequence of tokens -> transformer encoder.
+
+Token ids (B, L) are embedded; images (B, C, H, W) are read as `rows` (H tokens of C*W),
+`pixels` (H*W tokens of C) or `patches` (p x p patches flattened), so the same image
+DataModules feed it unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from biaslab.models.attention import Encoder
+
+TOKENS = ("rows", "pixels", "patches")
+
+
+def image_to_tokens(images: torch.Tensor, tokens: str, patch_size: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, N, F) as rows, pixels or flattened patches (row-major)."""
+    if tokens == "rows":
+        return images.permute(0, 2, 1, 3).flatten(2)  # (B, H, C*W)
+    if tokens == "pixels":
+        return images.flatten(2).transpose(1, 2)  # (B, H*W, C)
+    return F.unfold(images, patch_size, stride=patch_size).transpose(1, 2)  # (B, N, C*p*p)
+
+
+class SeqAttn(nn.Module):
+    """(B, L) ids or (B, C, H, W) images -> (B, N, dim) (or (B, 1+N, dim) with a class token)."""
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        vocab_size: int | None = None,
+        tokens: str = "rows",
+        patch_size: int = 2,
+        dim: int = 64,
+        depth: int = 2,
+        heads: int = 4,
+        mlp_ratio: float = 2.0,
+        dropout: float = 0.0,
+        drop_path: float = 0.0,
+        pe: Callable[..., nn.Module] | None = None,
+        class_token: bool = False,
+    ) -> None:
+        super().__init__()
+        if tokens not in TOKENS:
+            raise ValueError(f"model.backbone.tokens={tokens!r}: choose one of {TOKENS}.")
+        self.tokens, self.patch_size = tokens, patch_size
+        if vocab_size:
+            self.embed_in: nn.Module = nn.Embedding(vocab_size, dim)
+            grid: tuple[int, ...] = (int(input_shape[0]),)
+        else:
+            c, h, w = input_shape
+            grid, features = {
+                "rows": ((h,), c * w),
+                "pixels": ((h, w), c),
+                "patches": ((h // patch_size, w // patch_size), c * patch_size**2),
+            }[tokens]
+            self.embed_in = nn.Linear(features, dim)
+        self.is_ids = bool(vocab_size)
+        self.encoder = Encoder(
+            dim, depth, heads, grid, pe, class_token, mlp_ratio, dropout, drop_path
+        )
+        self.num_features = dim
+
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Inputs -> (B, N, dim) tokens before positions are added."""
+        if self.is_ids:
+            return self.embed_in(inputs)
+        return self.embed_in(image_to_tokens(inputs, self.tokens, self.patch_size))
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.embed(inputs))

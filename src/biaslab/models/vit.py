@@ -1,0 +1,48 @@
+"""Vision Transformer: conv patch embedding -> transformer encoder. (B, C, H, W) -> (B, N, D)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from biaslab.models.attention import Encoder
+
+
+class ViT(nn.Module):
+    """Patches of `patch_size` become N = (H/p)(W/p) tokens of width `dim`.
+
+    Output (B, N, dim), or (B, 1+N, dim) with `class_token` (set by pooling=cls).
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        patch_size: int = 2,
+        dim: int = 64,
+        depth: int = 4,
+        heads: int = 4,
+        mlp_ratio: float = 2.0,
+        dropout: float = 0.0,
+        drop_path: float = 0.0,
+        pe: Callable[..., nn.Module] | None = None,
+        class_token: bool = False,
+    ) -> None:
+        super().__init__()
+        c, h, w = input_shape
+        if h % patch_size or w % patch_size:
+            raise ValueError(f"model.backbone.patch_size={patch_size} does not divide {h}x{w}.")
+        self.grid = (h // patch_size, w // patch_size)
+        self.patch_embed = nn.Conv2d(c, dim, patch_size, stride=patch_size)
+        self.encoder = Encoder(
+            dim, depth, heads, self.grid, pe, class_token, mlp_ratio, dropout, drop_path
+        )
+        self.num_features = dim
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, N, dim) patch tokens, row-major over the patch grid."""
+        return self.patch_embed(images).flatten(2).transpose(1, 2)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.embed(images))

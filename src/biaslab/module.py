@@ -1,0 +1,111 @@
+"""The one LightningModule: backbone -> pooling -> head, loss, metrics, optimiser, schedule.
+
+Every constructor argument is a plain dict / list / number / string (the resolved config), so
+hparams pickle nothing but builtins: checkpoints load with torch's `weights_only=True`, and
+`Classifier.load_from_checkpoint(path)` needs no extra arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from biaslab.models.net import build_net
+
+
+def _plain(value: Any) -> Any:
+    """DictConfig/ListConfig -> builtin containers (resolved); anything else unchanged."""
+    if isinstance(value, DictConfig | ListConfig):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+class Classifier(L.LightningModule):
+    """Image or sequence classifier. Batches are (inputs, targets); targets (B,) ids or (B, K) soft."""
+
+    def __init__(
+        self,
+        backbone: dict[str, Any],
+        pooling: dict[str, Any],
+        head: dict[str, Any],
+        loss: dict[str, Any],
+        optimizer: dict[str, Any],
+        scheduler: dict[str, Any],
+        num_classes: int,
+        input_shape: Sequence[int],
+        vocab_size: int | None = None,
+        compile: bool = False,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        hparams = {k: _plain(v) for k, v in locals().items() if k not in ("self", "__class__")}
+        self.save_hyperparameters(hparams)
+        hp = self.hparams
+        self.net = build_net(
+            hp.backbone, hp.pooling, hp.head, num_classes, hp.input_shape, vocab_size
+        )
+        if channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.criterion = instantiate(hp.loss)
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
+        self.val_acc_best = MaxMetric()
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.hparams.channels_last and inputs.dim() == 4:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        return self.net(inputs)
+
+    def configure_model(self) -> None:
+        if self.hparams.compile and not isinstance(self.net, torch._dynamo.OptimizedModule):
+            self.net = torch.compile(self.net)
+
+    def _shared_step(self, batch, loss_metric: MeanMetric, acc_metric: MulticlassAccuracy):
+        inputs, targets = batch
+        logits = self(inputs)
+        loss = self.criterion(logits, targets)
+        hard_targets = targets.argmax(dim=-1) if targets.dim() == 2 else targets
+        loss_metric.update(loss.detach())
+        acc_metric.update(logits.detach(), hard_targets)
+        return loss
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        loss = self._shared_step(batch, self.train_loss, self.train_acc)
+        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
+        return loss
+
+    def on_train_start(self) -> None:
+        self.val_acc_best.reset()
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._shared_step(batch, self.val_loss, self.val_acc)
+        self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("val/acc", self.val_acc, on_step=False, on_epoch=True, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self.val_acc_best(self.val_acc.compute())
+        self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True)
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._shared_step(batch, self.test_loss, self.test_acc)
+        self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
+        self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
+
+    def configure_optimizers(self):
+        optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
+        total_steps = max(1, int(self.trainer.estimated_stepping_batches))
+        scheduler = instantiate(self.hparams.scheduler)(optimizer, total_steps=total_steps)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "lr"},
+        }

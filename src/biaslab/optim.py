@@ -1,0 +1,50 @@
+"""Learning-rate schedules as per-step multipliers (LambdaLR), built with the run's step count."""
+
+from __future__ import annotations
+
+import math
+
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LambdaLR
+
+
+def _warmup_steps(total_steps: int, warmup: float) -> int:
+    """`warmup` < 1 is a fraction of the run, >= 1 a number of steps."""
+    return int(warmup * total_steps) if warmup < 1 else int(warmup)
+
+
+def constant(optimizer: Optimizer, total_steps: int) -> LambdaLR:
+    return LambdaLR(optimizer, lambda step: 1.0)
+
+
+def step_decay(
+    optimizer: Optimizer, total_steps: int, every: float = 0.33, gamma: float = 0.1
+) -> LambdaLR:
+    """Multiply the rate by `gamma` every `every` of the run (fraction) or steps (>= 1)."""
+    period = max(1, _warmup_steps(total_steps, every))
+    return LambdaLR(optimizer, lambda step: gamma ** (step // period))
+
+
+def cosine(optimizer: Optimizer, total_steps: int, min_ratio: float = 0.0) -> LambdaLR:
+    """Cosine decay from the base rate to `min_ratio` x base over the run."""
+
+    def factor(step: int) -> float:
+        progress = min(step / max(1, total_steps), 1.0)
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return LambdaLR(optimizer, factor)
+
+
+def warmup_cosine(
+    optimizer: Optimizer, total_steps: int, warmup: float = 0.1, min_ratio: float = 0.0
+) -> LambdaLR:
+    """Linear warm-up from ~0 over `warmup` (fraction or steps), then cosine decay."""
+    warm = _warmup_steps(total_steps, warmup)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        progress = min((step - warm) / max(1, total_steps - warm), 1.0)
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return LambdaLR(optimizer, factor)

@@ -1,0 +1,1 @@
+"""Config printing, logging and instantiation helpers (kept free of heavy imports)."""

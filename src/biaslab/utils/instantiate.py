@@ -1,0 +1,74 @@
+"""Build callbacks and loggers from their config groups; name and group W&B runs."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+
+def job_overrides() -> tuple[str | None, str | None]:
+    """(run name from the job's overrides, sweep group) when running under Hydra."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None, None
+    hc = HydraConfig.get()
+    name = hc.job.override_dirname or None
+    multirun = hc.mode is not None and hc.mode.name == "MULTIRUN"
+    group = Path(hc.sweep.dir).name if multirun else None
+    return name, group
+
+
+def wandb_run_id(output_dir: Path) -> str:
+    """The W&B run id kept in the run dir, so a resumed run continues the same W&B run."""
+    path = output_dir / "wandb_id.txt"
+    if path.exists():
+        return path.read_text().strip()
+    run_id = uuid.uuid4().hex[:12]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(run_id)
+    return run_id
+
+
+def instantiate_callbacks(cfg: DictConfig, have_logger: bool) -> list[Any]:
+    """Callbacks from cfg.callbacks, leaving out those the trainer settings switch off
+    (Lightning refuses a progress bar with enable_progress_bar=false, an LR monitor with no
+    logger)."""
+    off = {
+        "lr_monitor": not have_logger,
+        "progress_bar": not cfg.trainer.get("enable_progress_bar", True),
+        "model_summary": not cfg.trainer.get("enable_model_summary", True),
+    }
+    callbacks = []
+    for name, node in (cfg.get("callbacks") or {}).items():
+        if node is None or "_target_" not in node or off.get(name, False):
+            continue
+        callbacks.append(instantiate(node))
+    return callbacks
+
+
+def instantiate_loggers(cfg: DictConfig, output_dir: Path) -> list[Any]:
+    loggers = []
+    for name, node in (cfg.get("logger") or {}).items():
+        if node is None or "_target_" not in node:
+            continue
+        if name == "wandb":
+            node = _wandb_node(node, cfg, output_dir)
+        loggers.append(instantiate(node))
+    return loggers
+
+
+def _wandb_node(node: DictConfig, cfg: DictConfig, output_dir: Path) -> DictConfig:
+    name, group = job_overrides()
+    node = OmegaConf.create(OmegaConf.to_container(node, resolve=True))
+    with open_dict(node):
+        node.name = node.name or name or Path(output_dir).name
+        node.group = node.group or group
+        node.id = node.id or wandb_run_id(output_dir)
+        node.resume = "allow"
+        node.tags = list(node.tags or [])
+    return node

@@ -1,0 +1,39 @@
+"""OmegaConf resolvers used by the configs. Light: imported before Hydra parses the CLI."""
+
+from __future__ import annotations
+
+import netrc
+import os
+import uuid
+
+from omegaconf import OmegaConf
+
+
+def wandb_offline() -> bool:
+    """Offline unless WANDB_MODE says otherwise or an API key is configured (env or netrc)."""
+    mode = os.environ.get("WANDB_MODE")
+    if mode:
+        return mode in ("offline", "dryrun", "disabled")
+    if os.environ.get("WANDB_API_KEY"):
+        return False
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is None
+    except (OSError, netrc.NetrcParseError):
+        return True
+
+
+_UNIQUE = uuid.uuid4().hex[:6]
+
+
+def unique() -> str:
+    """A short id fixed for this process: two runs started in the same second get distinct dirs."""
+    return _UNIQUE
+
+
+def register() -> None:
+    for name, fn in {"biaslab.wandb_offline": wandb_offline, "biaslab.unique": unique}.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn, use_cache=True)
+
+
+register()

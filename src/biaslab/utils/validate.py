@@ -1,0 +1,137 @@
+"""Config checks that run before any heavy import or data loading.
+
+Each failure is one sentence that names the key(s) and the fix. `POOLING_BY_FAMILY` is the one
+place that says which pooling each model family accepts.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+POOLING_BY_FAMILY: dict[str, tuple[str, ...]] = {
+    "cnn": ("mean", "max", "flatten", "attn"),
+    "fc": ("mean", "max", "flatten"),
+    "vit": ("mean", "max", "flatten", "cls", "attn"),
+    "seq_attn": ("mean", "max", "flatten", "cls", "attn"),
+    "rnn": ("mean", "max", "flatten", "attn", "last"),
+}
+
+KNOWN_METRICS = (
+    "train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc",
+)  # fmt: skip
+
+
+class ConfigError(ValueError):
+    """An invalid configuration, caught before training; the message says how to fix it."""
+
+
+def choice(cfg: DictConfig, group: str) -> str | None:
+    """The option picked for a config group (`pooling=cls` -> 'cls'), from Hydra's record."""
+    picked = OmegaConf.select(cfg, f"hydra.runtime.choices.{group}")
+    if picked is None:
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            picked = HydraConfig.get().runtime.choices.get(group)
+    return picked
+
+
+def _pooling_name(cfg: DictConfig) -> str:
+    picked = choice(cfg, "pooling")
+    if picked:
+        return picked
+    target = cfg.pooling._target_.rsplit(".", 1)[-1]
+    return target.removesuffix("Pool").lower()
+
+
+def num_tokens(cfg: DictConfig) -> int | None:
+    """How many positions an attention model sees (before any class token), from the config."""
+    family, bb = cfg.model.family, cfg.model.backbone
+    shape = list(cfg.data.input_shape)
+    if OmegaConf.select(cfg, "data.vocab_size") or len(shape) == 1:
+        return int(shape[0])
+    _c, h, w = shape
+    if family == "vit":
+        return (h // bb.patch_size) * (w // bb.patch_size)
+    if family in ("seq_attn", "rnn"):
+        tokens = bb.get("tokens", "rows")
+        if tokens == "rows":
+            return h
+        if tokens == "pixels":
+            return h * w
+        return (h // bb.patch_size) * (w // bb.patch_size)
+    return None
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ConfigError with a one-sentence fix for the first invalid combination found."""
+    family = cfg.model.family
+    pooling = _pooling_name(cfg)
+    allowed = POOLING_BY_FAMILY.get(family)
+    if allowed is not None and pooling not in allowed:
+        raise ConfigError(
+            f"pooling={pooling} does not fit model={choice(cfg, 'model') or family} "
+            f"(family {family}); pick one of pooling={'|'.join(allowed)}."
+        )
+    if cfg.get("optimized_metric") and cfg.optimized_metric not in KNOWN_METRICS:
+        raise ConfigError(
+            f"optimized_metric={cfg.optimized_metric} is not a logged metric; "
+            f"use one of {', '.join(KNOWN_METRICS)}."
+        )
+    _check_attention(cfg)
+    _check_data(cfg)
+
+
+def _check_attention(cfg: DictConfig) -> None:
+    family, bb = cfg.model.family, cfg.model.backbone
+    shape = list(cfg.data.input_shape)
+    patch = bb.get("patch_size")
+    uses_patches = family == "vit" or (family == "seq_attn" and bb.get("tokens") == "patches")
+    if uses_patches and len(shape) == 3:
+        _, h, w = shape
+        if h % patch or w % patch:
+            raise ConfigError(
+                f"model.backbone.patch_size={patch} does not divide the {h}x{w} images of "
+                f"data={choice(cfg, 'data')}; pick a patch size that divides {math.gcd(h, w)}."
+            )
+    if family in ("vit", "seq_attn"):
+        dim, heads = bb.dim, bb.heads
+        if dim % heads:
+            raise ConfigError(
+                f"model.backbone.dim={dim} is not divisible by model.backbone.heads={heads}; "
+                "choose heads that divide dim."
+            )
+        pe = choice(cfg, "pe") or cfg.pe._target_.rsplit(".", 1)[-1]
+        target = cfg.pe._target_
+        if target.endswith(("SinusoidalPE", "Sinusoidal2dPE")) and dim % (
+            4 if "2d" in target else 2
+        ):
+            need = 4 if "2d" in target else 2
+            raise ConfigError(
+                f"pe={pe} needs model.backbone.dim divisible by {need} (got {dim}); "
+                f"set an even dim or another pe."
+            )
+        if target.endswith("RotaryPE") and (dim // heads) % 2:
+            raise ConfigError(
+                f"pe=rope needs an even head width, model.backbone.dim/heads = {dim // heads}; "
+                "change dim or heads."
+            )
+        n = num_tokens(cfg)
+        max_len = cfg.pe.get("max_len")
+        if max_len is not None and n is not None and n > max_len:
+            raise ConfigError(
+                f"pe.max_len={max_len} is shorter than the {n} tokens of model={choice(cfg, 'model') or family}; "
+                f"set pe.max_len>={n} (or use pe=sinusoidal, which has no limit)."
+            )
+
+
+def _check_data(cfg: DictConfig) -> None:
+    root = cfg.data.get("root")
+    if root is not None and not cfg.data.get("download", False) and not Path(root).exists():
+        raise ConfigError(
+            f"data.root={root} does not exist; point data.root at the data folder"
+            + (" or set data.download=true." if "download" in cfg.data else ".")
+        )

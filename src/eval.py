@@ -1,0 +1,19 @@
+"""Test a checkpoint: python src/eval.py ckpt_path=logs/train/runs/<run>/checkpoints/last.ckpt"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+import biaslab.utils.resolvers  # noqa: F401
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    from biaslab.pipeline import evaluate
+
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

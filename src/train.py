@@ -1,0 +1,24 @@
+"""Train and test a classifier: python src/train.py model=vit pooling=cls pe=learned
+
+Heavy imports (torch, lightning, wandb) wait until Hydra has parsed the command line, so
+--help, --cfg job and --info answer at once.
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+import biaslab.utils.resolvers  # noqa: F401  (registers ${biaslab.*} resolvers; light)
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    from biaslab.pipeline import train
+
+    metrics = train(cfg)
+    return metrics.get(cfg.get("optimized_metric"))
+
+
+if __name__ == "__main__":
+    main()

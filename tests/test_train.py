@@ -1,0 +1,80 @@
+"""Short real runs on digits: every optimiser, schedule and loss; eval, checkpoints, seeds, W&B."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import FAST, compose, group_options
+
+
+def first_epoch_train_loss(run_dir: Path) -> float:
+    with open(run_dir / "csv" / "metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("train/loss")]
+    return float(rows[0]["train/loss"])
+
+
+@pytest.mark.parametrize("option", group_options("optimizer"))
+def test_every_optimizer_trains(train_fast, option):
+    metrics = train_fast(f"optimizer={option}")
+    assert torch.isfinite(torch.tensor(metrics["train/loss"]))
+    assert 0.0 <= metrics["test/acc"] <= 1.0
+
+
+@pytest.mark.parametrize("option", group_options("scheduler"))
+def test_every_scheduler_trains(train_fast, option):
+    metrics = train_fast(f"scheduler={option}", "trainer.limit_train_batches=4")
+    assert "lr" in metrics or "lr-AdamW" in metrics or metrics["train/loss"] > 0
+
+
+@pytest.mark.parametrize("option", group_options("loss"))
+def test_every_loss_trains(train_fast, option):
+    metrics = train_fast(f"loss={option}")
+    assert torch.isfinite(torch.tensor(metrics["test/loss"]))
+
+
+def test_default_cnn_learns_digits(train_fast):
+    metrics = train_fast("trainer.max_epochs=3", "trainer.limit_train_batches=null",
+                         "trainer.limit_val_batches=null", "trainer.limit_test_batches=null")  # fmt: skip
+    assert metrics["test/acc"] > 0.9
+
+
+def test_checkpoint_is_weights_only_and_eval_reproduces_test_acc(tmp_path):
+    from biaslab.module import Classifier
+    from biaslab.pipeline import evaluate, train
+
+    run = tmp_path / "run"
+    metrics = train(compose([*FAST, "trainer.limit_test_batches=null"], run))
+    ckpt = run / "checkpoints" / "last.ckpt"
+    state = torch.load(ckpt, weights_only=True)
+    assert state["hyper_parameters"]["num_classes"] == 10
+    model = Classifier.load_from_checkpoint(ckpt)
+    assert isinstance(model, Classifier)
+    best = next(p for p in (run / "checkpoints").glob("epoch_*.ckpt"))
+    cfg = compose([f"ckpt_path={best}", "extras.print_config=false",
+                   "trainer.enable_progress_bar=false"], tmp_path / "eval", config_name="eval")  # fmt: skip
+    again = evaluate(cfg)
+    assert again["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
+
+
+def test_seed_zero_is_reproducible_and_seed_one_differs(tmp_path, train_fast):
+    losses = {}
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        train_fast(f"seed={seed}", "test=false", path=tmp_path / name)
+        losses[name] = first_epoch_train_loss(tmp_path / name)
+    assert losses["a"] == losses["b"]
+    assert losses["a"] != losses["c"]
+
+
+def test_offline_wandb_run_holds_the_logged_metrics(tmp_path, train_fast):
+    from biaslab.utils.wandb_files import find_run_files, read_history
+
+    train_fast("logger=wandb", "tags=[unit]")
+    files = find_run_files(tmp_path)
+    assert len(files) == 1
+    keys = {k for row in read_history(files[0]) for k in row}
+    assert {"train/loss", "train/acc", "val/acc", "test/acc"} <= keys
+    assert (tmp_path / "wandb_id.txt").read_text().strip() in files[0].name
