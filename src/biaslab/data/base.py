@@ -70,17 +70,22 @@ class TensorBatches:
 def stratified_split(
     targets: torch.Tensor, fractions: Sequence[float], seed: int
 ) -> list[torch.Tensor]:
-    """Index tensors for each fraction, drawn per class, so every split keeps the class mix."""
+    """Index tensors for each fraction that keep the class mix, even for tiny classes.
+
+    Each example gets its random rank within its class scaled to [0, 1); sorting by it and
+    cutting at the global fractions gives every split its share of every class, and a split
+    of a small data set is never left empty by per-class rounding.
+    """
     g = torch.Generator().manual_seed(seed)
-    parts: list[list[torch.Tensor]] = [[] for _ in fractions]
+    key = torch.empty(len(targets))
     for cls in targets.unique():
         idx = (targets == cls).nonzero().flatten()
-        idx = idx[torch.randperm(len(idx), generator=g)]
-        bounds = torch.tensor([0.0, *fractions]).cumsum(0) * len(idx)
-        bounds = bounds.round().long().tolist()
-        for i in range(len(fractions)):
-            parts[i].append(idx[bounds[i] : bounds[i + 1]])
-    return [torch.cat(p).sort().values for p in parts]
+        ranks = torch.randperm(len(idx), generator=g).float()
+        key[idx] = (ranks + 0.5) / len(idx)
+    key += torch.rand(len(targets), generator=g) * 1e-6  # break ties at random
+    order = key.argsort()
+    bounds = (torch.tensor([0.0, *fractions]).cumsum(0) * len(targets)).round().long().tolist()
+    return [order[bounds[i] : bounds[i + 1]].sort().values for i in range(len(fractions))]
 
 
 def subsample(targets: torch.Tensor, fraction: float, per_class: int | None, seed: int):
@@ -95,8 +100,9 @@ def subsample(targets: torch.Tensor, fraction: float, per_class: int | None, see
     return torch.cat(keep).sort().values
 
 
-class InMemoryDataModule(L.LightningDataModule):
-    """Base for data that fits in memory. Subclasses implement `load()` -> {split: (x, y)}."""
+class BaseDataModule(L.LightningDataModule):
+    """What every DataModule shares: sizes, batch sizes, seeds, subsampling and the on-device
+    batched augmentation (`augment.batch`, then `augment.mix`) applied to training batches."""
 
     modality = "image"
 
@@ -107,11 +113,10 @@ class InMemoryDataModule(L.LightningDataModule):
         batch_size: int = 64,
         eval_batch_size: int = 512,
         split_seed: int = 0,
+        shuffle_seed: int = 0,
         train_fraction: float = 1.0,
         train_per_class: int | None = None,
-        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        batch_mix: Callable[[torch.Tensor, torch.Tensor], Split] | None = None,
-        shuffle_seed: int = 0,
+        augment: dict[str, Any] | None = None,
         vocab_size: int | None = None,
         **_: Any,
     ) -> None:
@@ -121,7 +126,34 @@ class InMemoryDataModule(L.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.split_seed, self.shuffle_seed = split_seed, shuffle_seed
         self.train_fraction, self.train_per_class = train_fraction, train_per_class
-        self.augment, self.batch_mix = augment, batch_mix
+        augment = augment or {}
+        self.augment: Callable[[torch.Tensor], torch.Tensor] | None = augment.get("batch")
+        self.batch_mix: Callable[[torch.Tensor, torch.Tensor], Split] | None = augment.get("mix")
+        self.sample_augment = augment.get("sample")
+
+    def on_after_batch_transfer(self, batch: Split, dataloader_idx: int) -> Split:
+        """Batched, per-sample-random augmentation on the device, for training batches only."""
+        trainer = self.trainer
+        if trainer is None or not trainer.training:
+            return batch
+        inputs, targets = batch
+        if self.augment is not None:
+            inputs = self.augment(inputs)
+        if self.batch_mix is not None:
+            inputs, targets = self.batch_mix(inputs, targets)
+        return inputs, targets
+
+
+class InMemoryDataModule(BaseDataModule):
+    """Base for data that fits in memory. Subclasses implement `load()` -> {split: (x, y)}."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if self.sample_augment is not None:
+            raise ValueError(
+                "augment.sample (per-sample PIL-style ops such as randaugment) needs file-backed "
+                "data; use data=imagefolder or a batched augment (flip_crop, translate, rotate_scale)."
+            )
         self.splits: dict[str, Split] = {}
 
     def load(self) -> dict[str, Split]:
@@ -173,15 +205,3 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> TensorBatches:
         return self._loader("test", train=False)
-
-    def on_after_batch_transfer(self, batch: Split, dataloader_idx: int) -> Split:
-        """Batched, per-sample-random augmentation on the device, for training batches only."""
-        trainer = self.trainer
-        if trainer is None or not trainer.training:
-            return batch
-        inputs, targets = batch
-        if self.augment is not None:
-            inputs = self.augment(inputs)
-        if self.batch_mix is not None:
-            inputs, targets = self.batch_mix(inputs, targets)
-        return inputs, targets

@@ -30,8 +30,21 @@ def unique() -> str:
     return _UNIQUE
 
 
+def count_classes(root: str) -> int:
+    """Class folders under root/train (or root); 0 when missing (validation then explains)."""
+    from pathlib import Path
+
+    base = Path(root) / "train" if (Path(root) / "train").is_dir() else Path(root)
+    return sum(1 for p in base.iterdir() if p.is_dir()) if base.is_dir() else 0
+
+
 def register() -> None:
-    for name, fn in {"biaslab.wandb_offline": wandb_offline, "biaslab.unique": unique}.items():
+    resolvers = {
+        "biaslab.wandb_offline": wandb_offline,
+        "biaslab.unique": unique,
+        "biaslab.count_classes": count_classes,
+    }
+    for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn, use_cache=True)
 

@@ -52,7 +52,7 @@ def num_tokens(cfg: DictConfig) -> int | None:
     family, bb = cfg.model.family, cfg.model.backbone
     shape = list(cfg.data.input_shape)
     if OmegaConf.select(cfg, "data.vocab_size") or len(shape) == 1:
-        return int(shape[0])
+        return max(int(shape[0]), int(cfg.data.get("test_length") or 0))
     _c, h, w = shape
     if family == "vit":
         return (h // bb.patch_size) * (w // bb.patch_size)
@@ -129,9 +129,39 @@ def _check_attention(cfg: DictConfig) -> None:
 
 
 def _check_data(cfg: DictConfig) -> None:
-    root = cfg.data.get("root")
-    if root is not None and not cfg.data.get("download", False) and not Path(root).exists():
+    """Data folders exist (or will be downloaded); the model family fits the data's modality."""
+    from biaslab.data.catalog import DATASETS
+
+    data, family = cfg.data, cfg.model.family
+    name = data.get("name")
+    if name in DATASETS and not data.get("download", True):
+        cls_name, folder = DATASETS[name]
+        if not (Path(data.data_dir) / folder).is_dir():
+            raise ConfigError(
+                f"data.data_dir={data.data_dir} holds no {cls_name} files ({folder}/); "
+                "set data.download=true or copy the data there."
+            )
+    root = data.get("root")
+    if root is not None and not Path(root).is_dir():
         raise ConfigError(
-            f"data.root={root} does not exist; point data.root at the data folder"
-            + (" or set data.download=true." if "download" in cfg.data else ".")
+            f"data.root={root} does not exist; point data.root at your image folder "
+            "(train/ + val/ or one folder per class)."
+        )
+    is_sequence = len(data.input_shape) == 1
+    if is_sequence and family in ("cnn", "vit"):
+        raise ConfigError(
+            f"model={choice(cfg, 'model') or family} needs images but data={choice(cfg, 'data')} "
+            "holds token sequences; use model=seq_attn, model=fc or model=rnn."
+        )
+    test_length = data.get("test_length")
+    if test_length and family == "fc":
+        raise ConfigError(
+            f"data.test_length={test_length} needs a length-agnostic model but model=fc has a "
+            "fixed input size; use model=seq_attn or model=rnn."
+        )
+    sample = OmegaConf.select(cfg, "augment.sample")
+    if sample is not None and root is None:
+        raise ConfigError(
+            f"augment={choice(cfg, 'augment')} works per sample on file-backed data; use "
+            "data=imagefolder, or a batched augment (flip_crop, translate, rotate_scale)."
         )

@@ -1,0 +1,127 @@
+"""Image folders (food-11 style), file-backed: DataLoader workers + torchvision.transforms.v2.
+
+Layout `root/train/<class>/*.png` + `root/val/` (or `valid/`) + optional `root/test/`, or one
+`root/<class>/*` tree split by fraction. Images are resized to `image_size`, grey or RGB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from biaslab.data.base import BaseDataModule, stratified_split, subsample
+
+
+def split_dirs(root: Path) -> dict[str, Path] | None:
+    """{'train', 'val', ['test']} folders when the tree is pre-split, else None."""
+    if not (root / "train").is_dir():
+        return None
+    val = next((root / n for n in ("val", "valid", "validation") if (root / n).is_dir()), None)
+    if val is None:
+        raise FileNotFoundError(
+            f"data.root={root} has train/ but no val/ or valid/; add one or drop the train/ level."
+        )
+    dirs = {"train": root / "train", "val": val}
+    if (root / "test").is_dir():
+        dirs["test"] = root / "test"
+    return dirs
+
+
+class ImageFolderDataModule(BaseDataModule):
+    """A user's image tree via torchvision.datasets.ImageFolder; (B, C, image_size, image_size)."""
+
+    def __init__(
+        self,
+        root: str,
+        image_size: int = 64,
+        channels: int = 3,
+        fractions: Sequence[float] = (0.8, 0.1, 0.1),
+        num_workers: int = 2,
+        mean: Sequence[float] = (0.5, 0.5, 0.5),
+        std: Sequence[float] = (0.5, 0.5, 0.5),
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.root, self.image_size, self.channels = Path(root), image_size, channels
+        self.fractions, self.num_workers = tuple(fractions), num_workers
+        self.mean, self.std = list(mean)[:channels], list(std)[:channels]
+        self.datasets: dict[str, Any] = {}
+
+    def _transform(self, train: bool):
+        from torchvision.transforms import v2
+
+        steps: list[Any] = [
+            v2.ToImage(),
+            v2.Resize((self.image_size, self.image_size), antialias=True),
+        ]
+        if self.channels == 1:
+            steps.append(v2.Grayscale(1))
+        if train and self.sample_augment is not None:
+            steps.append(self.sample_augment)
+        steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(self.mean, self.std)]
+        return v2.Compose(steps)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        from torchvision.datasets import ImageFolder
+
+        if not self.root.is_dir():
+            raise FileNotFoundError(
+                f"data.root={self.root} does not exist; point data.root at your image folder."
+            )
+        dirs = split_dirs(self.root)
+        if dirs is not None:
+            views = {
+                s: ImageFolder(str(p), transform=self._transform(s == "train"))
+                for s, p in dirs.items()
+            }
+            views.setdefault("test", views["val"])
+            classes, train_targets = views["train"].classes, torch.tensor(views["train"].targets)
+            self.datasets = dict(views)
+        else:
+            train_view = ImageFolder(str(self.root), transform=self._transform(True))
+            eval_view = ImageFolder(str(self.root), transform=self._transform(False))
+            idx = stratified_split(
+                torch.tensor(train_view.targets), self.fractions, self.split_seed
+            )
+            classes, train_targets = train_view.classes, torch.tensor(train_view.targets)[idx[0]]
+            self.datasets = {
+                "train": Subset(train_view, idx[0].tolist()),
+                "val": Subset(eval_view, idx[1].tolist()),
+                "test": Subset(eval_view, idx[2].tolist()),
+            }
+        if len(classes) != self.num_classes:
+            raise ValueError(
+                f"data.num_classes={self.num_classes} but {self.root} has {len(classes)} class "
+                "folders; drop the override or fix the tree."
+            )
+        if self.train_fraction < 1.0 or self.train_per_class is not None:
+            keep = subsample(
+                train_targets, self.train_fraction, self.train_per_class, self.split_seed
+            )
+            self.datasets["train"] = Subset(self.datasets["train"], keep.tolist())
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        self.setup()
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            drop_last=False,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False)

@@ -1,0 +1,97 @@
+"""Every model x pooling x pe x head combination: valid ones train a step, invalid ones explain."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from biaslab.utils.validate import POOLING_BY_FAMILY, ConfigError, validate
+from tests.conftest import compose, group_options
+
+ATTENTION = {"vit", "seq_attn"}
+
+
+def _cases():
+    for model in group_options("model"):
+        # positional encodings only matter to attention models: the rest try the default one
+        pes = group_options("pe") if model in ATTENTION else ["sinusoidal"]
+        for pooling in group_options("pooling"):
+            for pe in pes:
+                for head in group_options("head"):
+                    yield model, pooling, pe, head
+
+
+CASES = list(_cases())
+
+
+@pytest.fixture(scope="module")
+def digits_batch():
+    from biaslab.data.digits import DigitsDataModule
+
+    dm = DigitsDataModule(num_classes=10, input_shape=(1, 8, 8))
+    dm.setup()
+    x, y = dm.splits["train"]
+    return x[:16], y[:16]
+
+
+@pytest.mark.parametrize(
+    ("model", "pooling", "pe", "head"), CASES, ids=["-".join(c) for c in CASES]
+)
+def test_combination(model, pooling, pe, head, digits_batch, tmp_path):
+    overrides = [f"model={model}", f"pooling={pooling}", f"pe={pe}", f"head={head}"]
+    if model == "vit" and pe == "learned":
+        overrides.append("pe.max_len=16")
+    cfg = compose(overrides, tmp_path)
+    family = cfg.model.family
+    if pooling not in POOLING_BY_FAMILY[family]:
+        with pytest.raises(ConfigError, match=f"pooling={pooling} does not fit model={model}"):
+            validate(cfg)
+        return
+    validate(cfg)
+    module = instantiate(cfg.module, _recursive_=False)
+    x, y = digits_batch
+    loss = module.criterion(module(x), y)
+    loss.backward()
+    grads = [p.grad for p in module.parameters() if p.requires_grad]
+    assert all(g is not None for g in grads)
+    assert torch.isfinite(loss)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model=vit", "model.backbone.patch_size=3"],
+         "model.backbone.patch_size=3 does not divide the 8x8 images of data=digits; pick a patch size that divides 8."),
+        (["model=seq_attn", "model.backbone.tokens=patches", "model.backbone.patch_size=5"],
+         "model.backbone.patch_size=5 does not divide the 8x8 images"),
+        (["model=seq_attn", "model.backbone.tokens=pixels", "pe=learned", "pe.max_len=32"],
+         "pe.max_len=32 is shorter than the 64 tokens of model=seq_attn; set pe.max_len>=64"),
+        (["model=vit", "model.backbone.dim=30", "model.backbone.heads=4"],
+         "model.backbone.dim=30 is not divisible by model.backbone.heads=4; choose heads that divide dim."),
+        (["model=vit", "model.backbone.dim=63", "model.backbone.heads=3", "pe=sinusoidal"],
+         "pe=sinusoidal needs model.backbone.dim divisible by 2 (got 63)"),
+        (["model=vit", "model.backbone.dim=66", "model.backbone.heads=3", "pe=sinusoidal_2d"],
+         "pe=sinusoidal_2d needs model.backbone.dim divisible by 4 (got 66)"),
+        (["model=vit", "model.backbone.dim=36", "model.backbone.heads=4", "pe=rope"],
+         "pe=rope needs an even head width"),
+        (["model=cnn", "pooling=cls"],
+         "pooling=cls does not fit model=cnn (family cnn); pick one of pooling=mean|max|flatten|attn."),
+        (["optimized_metric=val/accuracy"], "optimized_metric=val/accuracy is not a logged metric"),
+    ],
+)  # fmt: skip
+def test_clear_errors(overrides, message, tmp_path):
+    cfg = compose(overrides, tmp_path)
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    assert message in str(err.value)
+    assert str(err.value).count(". ") == 0  # one sentence
+
+
+def test_clear_error_stops_the_run_before_training(tmp_path):
+    from biaslab.pipeline import train
+
+    cfg = compose(["model=cnn", "pooling=cls", "logger=csv"], tmp_path)
+    with pytest.raises(ConfigError):
+        train(cfg)
+    assert not (tmp_path / "checkpoints").exists()

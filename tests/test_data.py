@@ -1,0 +1,150 @@
+"""DataModules on small files in the real formats, read by torchvision's own loaders."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from biaslab.data.sequences import ORDER_FREE, ORDER_SENSITIVE, generate
+from biaslab.utils.validate import ConfigError, validate
+from tests import data_files
+from tests.conftest import compose, group_options
+
+IMAGE_DATA = {
+    "digits": [],
+    "mnist": ["data.download=false", "data.batch_size=32"],
+    "fashion_mnist": ["data.download=false", "data.batch_size=32"],
+    "cifar10": ["data.download=false", "data.verify_checksums=false", "data.batch_size=32"],
+    "cifar100": ["data.download=false", "data.verify_checksums=false", "data.batch_size=32"],
+    "imagefolder": ["data.image_size=16", "data.num_workers=0", "data.batch_size=8"],
+}
+SEQUENCE_DATA = [o for o in group_options("data") if o.startswith("seq_")]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    data_files.write_mnist(root, "MNIST")
+    data_files.write_mnist(root, "FashionMNIST")
+    data_files.write_cifar10(root)
+    data_files.write_cifar100(root)
+    data_files.write_image_folder(root / "food")
+    data_files.write_image_folder(root / "flat", split=False)
+    return root
+
+
+def _data_overrides(name: str, root) -> list[str]:
+    extra = [f"paths.data_dir={root}"] if name != "digits" else []
+    if name == "imagefolder":
+        extra.append(f"data.root={root / 'food'}")
+    return [f"data={name}", *extra, *IMAGE_DATA[name]]
+
+
+@pytest.mark.parametrize("name", sorted(IMAGE_DATA))
+@pytest.mark.parametrize("model", ["cnn", "vit", "seq_attn", "fc"])
+def test_every_family_trains_on_every_image_datamodule(name, model, data_root, train_fast):
+    metrics = train_fast(f"model={model}", *_data_overrides(name, data_root))
+    assert torch.isfinite(torch.tensor(metrics["train/loss"]))
+    assert "test/acc" in metrics
+
+
+@pytest.mark.parametrize("name", SEQUENCE_DATA)
+@pytest.mark.parametrize("model", ["seq_attn", "fc"])
+def test_sequence_families_train_on_every_sequence_datamodule(name, model, train_fast):
+    metrics = train_fast(f"model={model}", f"data={name}")
+    assert torch.isfinite(torch.tensor(metrics["train/loss"]))
+
+
+def test_torchvision_shapes_and_splits(data_root, tmp_path):
+    from hydra.utils import instantiate
+
+    for name, shape, classes in (
+        ("mnist", (1, 28, 28), 10),
+        ("cifar10", (3, 32, 32), 10),
+        ("cifar100", (3, 32, 32), 100),
+    ):
+        dm = instantiate(compose(_data_overrides(name, data_root), tmp_path).data)
+        dm.setup()
+        x, _ = dm.splits["train"]
+        assert tuple(x.shape[1:]) == shape and dm.num_classes == classes
+        assert len(dm.splits["val"][0]) > 0 and len(dm.splits["test"][0]) > 0
+        assert abs(x.mean().item()) < 1.5  # normalised
+
+
+def test_image_folder_layouts(data_root, tmp_path):
+    from hydra.utils import instantiate
+
+    for folder in ("food", "flat"):
+        cfg = compose(["data=imagefolder", f"data.root={data_root / folder}", "data.image_size=16",
+                       "data.channels=1", "data.num_workers=0"], tmp_path)  # fmt: skip
+        assert cfg.data.num_classes == 3
+        dm = instantiate(cfg.data)
+        dm.setup()
+        images, labels = next(iter(dm.train_dataloader()))
+        assert images.shape[1:] == (1, 16, 16)
+        assert set(labels.tolist()) <= {0, 1, 2}
+
+
+def test_missing_torchvision_files_name_the_folder_and_flag(tmp_path):
+    cfg = compose(["data=cifar10", f"paths.data_dir={tmp_path}", "data.download=false"], tmp_path)
+    with pytest.raises(
+        ConfigError,
+        match=rf"data.data_dir={tmp_path} holds no CIFAR10 files .*set data.download=true",
+    ):
+        validate(cfg)
+
+
+def test_missing_files_also_caught_by_the_loader(tmp_path):
+    from biaslab.data.vision import MissingDataError, TorchvisionDataModule
+
+    dm = TorchvisionDataModule(name="mnist", data_dir=str(tmp_path), download=False,
+                               num_classes=10, input_shape=(1, 28, 28))  # fmt: skip
+    with pytest.raises(MissingDataError, match=r"set data\.download=true"):
+        dm.setup()
+
+
+def test_missing_image_folder_is_a_clear_error(tmp_path):
+    cfg = compose(["data=imagefolder", f"data.root={tmp_path / 'nope'}"], tmp_path)
+    with pytest.raises(ConfigError, match=r"data.root=.*nope does not exist; point data.root"):
+        validate(cfg)
+
+
+@pytest.mark.parametrize("task", ORDER_SENSITIVE)
+def test_order_sensitive_classes_hold_the_same_multisets(task):
+    x, y = generate(task, 400, 12, 32, seed=0)
+    pos, neg = x[y == 1], x[y == 0]
+    assert len(pos) == len(neg) == 200
+    torch.testing.assert_close(pos.sort(dim=1).values, neg.sort(dim=1).values)
+    assert not torch.equal(pos, neg)
+
+
+@pytest.mark.parametrize("task", ORDER_SENSITIVE + ORDER_FREE)
+def test_sequence_tasks_are_deterministic_and_balanced(task):
+    a, b = generate(task, 400, 12, 32, seed=3), generate(task, 400, 12, 32, seed=3)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    counts = torch.bincount(a[1]).float()
+    assert counts.min() / counts.max() > 0.5
+
+
+def test_length_generalisation_split(tmp_path):
+    from hydra.utils import instantiate
+
+    cfg = compose(["data=seq_first_vs_last", "data.test_length=24", "model=seq_attn"], tmp_path)
+    dm = instantiate(cfg.data)
+    dm.setup()
+    assert dm.splits["train"][0].shape[1] == 16 and dm.splits["test"][0].shape[1] == 24
+
+
+def test_train_fraction_and_per_class_subsample_stratified(tmp_path):
+    from hydra.utils import instantiate
+
+    full = instantiate(compose([], tmp_path).data)
+    full.setup()
+    part = instantiate(compose(["data.train_fraction=0.3"], tmp_path).data)
+    part.setup()
+    counts_full = torch.bincount(full.splits["train"][1]).float()
+    counts_part = torch.bincount(part.splits["train"][1]).float()
+    assert torch.allclose(counts_part / counts_full, torch.full((10,), 0.3), atol=0.03)
+    per_class = instantiate(compose(["data.train_per_class=5"], tmp_path).data)
+    per_class.setup()
+    assert torch.bincount(per_class.splits["train"][1]).tolist() == [5] * 10
