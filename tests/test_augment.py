@@ -33,6 +33,15 @@ def test_flip_crop_and_translate_keep_shape_and_content():
     assert Translate(1)(x).shape == x.shape
 
 
+def test_crop_flip_mirrors_about_half_the_samples():
+    torch.manual_seed(0)
+    x = torch.randn(1, 2, 6, 6).expand(200, 2, 6, 6).contiguous()
+    out = random_crop(x, pad=0, flip=True)
+    mirrored = torch.tensor([torch.equal(o, x[0].flip(-1)) for o in out])
+    kept = torch.tensor([torch.equal(o, x[0]) for o in out])
+    assert bool((mirrored | kept).all()) and 60 < int(mirrored.sum()) < 140
+
+
 def test_affine_identity_and_rotation():
     x = torch.randn(4, 1, 9, 9)
     same = affine(x, torch.zeros(4), torch.ones(4))

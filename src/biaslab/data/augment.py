@@ -14,17 +14,24 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def random_crop(images: torch.Tensor, pad: int, generator: torch.Generator | None = None):
-    """Zero-pad by `pad`, then crop the original size at a per-sample random offset."""
-    B, _, H, W = images.shape
-    padded = F.pad(images, (pad, pad, pad, pad))
+def random_crop(
+    images: torch.Tensor, pad: int, flip: bool = False, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Zero-pad by `pad`, crop the original size at a per-sample random offset and, with `flip`,
+    mirror half the samples left-right: one gather over the padded batch, no per-sample loop."""
+    B, C, H, W = images.shape
     dev = images.device
-    oy = torch.randint(0, 2 * pad + 1, (B,), device=dev, generator=generator)
-    ox = torch.randint(0, 2 * pad + 1, (B,), device=dev, generator=generator)
-    rows = (oy[:, None] + torch.arange(H, device=dev))[:, :, None]  # (B, H, 1)
-    cols = (ox[:, None] + torch.arange(W, device=dev))[:, None, :]  # (B, 1, W)
-    batch = torch.arange(B, device=dev)[:, None, None]
-    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+    padded = F.pad(images, (pad, pad, pad, pad)) if pad else images
+    Hp, Wp = H + 2 * pad, W + 2 * pad
+    oy = torch.randint(0, 2 * pad + 1, (B, 1, 1), device=dev, generator=generator)
+    ox = torch.randint(0, 2 * pad + 1, (B, 1, 1), device=dev, generator=generator)
+    cols = torch.arange(W, device=dev).view(1, 1, W).expand(B, 1, W)
+    if flip:
+        mirror = torch.rand(B, 1, 1, device=dev, generator=generator) < 0.5
+        cols = torch.where(mirror, W - 1 - cols, cols)
+    rows = torch.arange(H, device=dev).view(1, H, 1)
+    index = ((oy + rows) * Wp + ox + cols).view(B, 1, H * W).expand(B, C, H * W)
+    return padded.reshape(B, C, Hp * Wp).gather(2, index).view(B, C, H, W)
 
 
 def random_flip(images: torch.Tensor, p: float = 0.5) -> torch.Tensor:
@@ -41,8 +48,7 @@ class FlipCrop(nn.Module):
         self.pad, self.flip = pad, flip
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        images = random_crop(images, self.pad) if self.pad else images
-        return random_flip(images) if self.flip else images
+        return random_crop(images, self.pad, flip=self.flip)
 
 
 class Translate(nn.Module):
