@@ -6,10 +6,13 @@ Heavy imports (torch, lightning, wandb) wait until Hydra has parsed the command 
 
 from __future__ import annotations
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
 import biaslab.utils.resolvers  # noqa: F401  (registers ${biaslab.*} resolvers; light)
+from biaslab.utils.sweep import redirect_ddp_child
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -21,4 +24,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    sys.argv = redirect_ddp_child(sys.argv)  # DDP ranks > 0 rerun their job's config only
     main()

@@ -34,7 +34,12 @@ def group_options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
-def compose(overrides: list[str], tmp_path: Path | None = None, config_name: str = "train"):
+def compose(
+    overrides: list[str],
+    tmp_path: Path | None = None,
+    config_name: str = "train",
+    keep_hydra: bool = False,
+):
     """Compose conf/<config_name>.yaml as Hydra would, with outputs under tmp_path."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
@@ -56,8 +61,9 @@ def compose(overrides: list[str], tmp_path: Path | None = None, config_name: str
             cfg.hydra.runtime.output_dir = str(tmp_path)
             cfg.hydra.job.num = 0
     HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg["hydra"]
+    if not keep_hydra:
+        with open_dict(cfg):
+            del cfg["hydra"]
     return cfg
 
 

@@ -78,3 +78,15 @@ def test_offline_wandb_run_holds_the_logged_metrics(tmp_path, train_fast):
     keys = {k for row in read_history(files[0]) for k in row}
     assert {"train/loss", "train/acc", "val/acc", "test/acc"} <= keys
     assert (tmp_path / "wandb_id.txt").read_text().strip() in files[0].name
+
+
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_precision_options_train_on_cpu(train_fast, precision):
+    metrics = train_fast(f"trainer.precision={precision}", "model=vit")
+    assert torch.isfinite(torch.tensor(metrics["train/loss"]))
+
+
+@pytest.mark.slow
+def test_model_compile_trains(train_fast):
+    metrics = train_fast("model.compile=true")
+    assert torch.isfinite(torch.tensor(metrics["train/loss"]))

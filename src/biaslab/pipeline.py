@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from biaslab.utils.config import print_config_tree
 from biaslab.utils.instantiate import instantiate_callbacks, instantiate_loggers
+from biaslab.utils.sweep import JOB_CONFIG_ENV, write_metrics, write_provenance
 from biaslab.utils.validate import ConfigError, validate
 
 log = logging.getLogger("biaslab")
@@ -21,14 +23,27 @@ def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items()}
 
 
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
 def _prepare(cfg: DictConfig) -> Path:
-    """Validate, print and save the config; return the run's output dir."""
+    """Validate, print and save the config and provenance; return the run's output dir.
+
+    Rank 0 exports the resolved config's path so that DDP child ranks run exactly this config
+    (see `biaslab.utils.sweep.redirect_ddp_child`); each child records what it ran.
+    """
     validate(cfg)
     if cfg.extras.get("enforce_tags") and not cfg.get("tags"):
         raise ConfigError("tags=[] is empty while extras.enforce_tags=true; pass tags=[my_tag].")
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    if local_rank() > 0:
+        OmegaConf.save(cfg, output_dir / f"config_resolved_rank{local_rank()}.yaml", resolve=True)
+        return output_dir
     OmegaConf.save(cfg, output_dir / "config_resolved.yaml", resolve=True)
+    os.environ[JOB_CONFIG_ENV] = str(output_dir / "config_resolved.yaml")
+    write_provenance(output_dir, Path(cfg.paths.root_dir))
     if cfg.extras.get("print_config"):
         print_config_tree(cfg, save_to=output_dir / "config_tree.log")
     if cfg.extras.get("ignore_warnings"):
@@ -36,6 +51,25 @@ def _prepare(cfg: DictConfig) -> Path:
 
         warnings.filterwarnings("ignore")
     return output_dir
+
+
+DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", JOB_CONFIG_ENV)
+
+
+def end_job(env_before: dict[str, str | None]) -> None:
+    """Leave the process as the job found it, so the next job of a sweep starts clean: close
+    W&B, tear down the DDP process group, restore the env vars Lightning's launcher set."""
+    finish_wandb()
+    if "torch" in sys.modules:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    for key, value in env_before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def finish_wandb() -> None:
@@ -49,6 +83,14 @@ def finish_wandb() -> None:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, then test the best checkpoint. Returns every logged scalar metric."""
+    env_before = {key: os.environ.get(key) for key in DDP_ENV}
+    try:
+        return _train(cfg)
+    finally:
+        end_job(env_before)
+
+
+def _train(cfg: DictConfig) -> dict[str, float]:
     output_dir = _prepare(cfg)
     import lightning as L
 
@@ -77,6 +119,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     finally:
         finish_wandb()
     if trainer.is_global_zero:
+        write_metrics(output_dir, metrics)
         log.info("Metrics: %s", {k: round(v, 4) for k, v in sorted(metrics.items())})
     return metrics
 

@@ -9,18 +9,42 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+SWEEP_MARKERS = (",", "range(", "choice(", "interval(", "glob(")
+
+
+def swept_keys(sweep_dir: Path) -> set[str]:
+    """Keys the sweep varies: overrides with sweep syntax in multirun.yaml, plus the sweeper's
+    search space (Optuna `params`)."""
+    import yaml
+
+    path = sweep_dir / "multirun.yaml"
+    if not path.exists():
+        return set()
+    hydra_cfg = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
+    keys = set()
+    for override in hydra_cfg.get("overrides", {}).get("task", []):
+        key, _, value = override.partition("=")
+        if any(marker in value for marker in SWEEP_MARKERS):
+            keys.add(key.lstrip("+~"))
+    keys.update((hydra_cfg.get("sweeper", {}).get("params") or {}).keys())
+    return keys
+
 
 def job_overrides() -> tuple[str | None, str | None]:
-    """(run name from the job's overrides, sweep group) when running under Hydra."""
+    """(run name, sweep group) under Hydra: in a multirun the name is the job's values of the
+    swept keys (`seed=1,optimizer=sgd`) and the group is the sweep dir's name."""
     from hydra.core.hydra_config import HydraConfig
 
     if not HydraConfig.initialized():
         return None, None
     hc = HydraConfig.get()
-    name = hc.job.override_dirname or None
     multirun = hc.mode is not None and hc.mode.name == "MULTIRUN"
-    group = Path(hc.sweep.dir).name if multirun else None
-    return name, group
+    if not multirun:
+        return hc.job.override_dirname or None, None
+    sweep_dir = Path(hc.sweep.dir)
+    keys = swept_keys(sweep_dir)
+    parts = [o for o in hc.overrides.task if o.partition("=")[0].lstrip("+~") in keys]
+    return (",".join(parts) or f"job{hc.job.num}"), sweep_dir.name
 
 
 def wandb_run_id(output_dir: Path) -> str:

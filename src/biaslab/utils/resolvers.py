@@ -38,11 +38,17 @@ def count_classes(root: str) -> int:
     return sum(1 for p in base.iterdir() if p.is_dir()) if base.is_dir() else 0
 
 
+def root_dir() -> str:
+    """$BIASLAB_ROOT, else the directory the command was started from (jobs never chdir)."""
+    return os.environ.get("BIASLAB_ROOT") or os.getcwd()
+
+
 def register() -> None:
     resolvers = {
         "biaslab.wandb_offline": wandb_offline,
         "biaslab.unique": unique,
         "biaslab.count_classes": count_classes,
+        "biaslab.root": root_dir,
     }
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):

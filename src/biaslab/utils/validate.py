@@ -19,6 +19,8 @@ POOLING_BY_FAMILY: dict[str, tuple[str, ...]] = {
     "rnn": ("mean", "max", "flatten", "attn", "last"),
 }
 
+DOWNSAMPLE = ("maxpool", "avgpool", "stride", "none")  # biaslab.models.cnn.DOWNSAMPLE
+
 KNOWN_METRICS = (
     "train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc",
 )  # fmt: skip
@@ -81,8 +83,15 @@ def validate(cfg: DictConfig) -> None:
             f"optimized_metric={cfg.optimized_metric} is not a logged metric; "
             f"use one of {', '.join(KNOWN_METRICS)}."
         )
+    downsample = cfg.model.backbone.get("downsample")
+    if downsample is not None and downsample not in DOWNSAMPLE:
+        raise ConfigError(
+            f"model.backbone.downsample={downsample} is not an option; "
+            f"use one of {'|'.join(DOWNSAMPLE)}."
+        )
     _check_attention(cfg)
     _check_data(cfg)
+    _check_launcher(cfg)
 
 
 def _check_attention(cfg: DictConfig) -> None:
@@ -165,3 +174,32 @@ def _check_data(cfg: DictConfig) -> None:
             f"augment={choice(cfg, 'augment')} works per sample on file-backed data; use "
             "data=imagefolder, or a batched augment (flip_crop, translate, rotate_scale)."
         )
+
+
+def _launcher_target(cfg: DictConfig) -> str:
+    target = OmegaConf.select(cfg, "hydra.launcher._target_")
+    if target is None:
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            target = OmegaConf.select(HydraConfig.get(), "launcher._target_")
+    return target or ""
+
+
+def _check_launcher(cfg: DictConfig) -> None:
+    """DDP through Lightning's subprocess launcher re-runs the command line of the process that
+    runs the job: right under the basic launcher (biaslab points child ranks at the job's
+    config), wrong inside a joblib or submitit-local worker, whose command line is not ours."""
+    strategy = str(cfg.trainer.get("strategy", "auto"))
+    devices = cfg.trainer.get("devices", 1)
+    multi = devices in (-1, "auto") or (isinstance(devices, int) and devices > 1)
+    if not (strategy.startswith("ddp") and "spawn" not in strategy and multi):
+        return
+    target = _launcher_target(cfg)
+    for name, key in (("joblib", "JoblibLauncher"), ("submitit_local", "LocalLauncher")):
+        if key in target:
+            raise ConfigError(
+                f"trainer.strategy={strategy} with trainer.devices={devices} cannot run inside "
+                f"hydra/launcher={name}; use hydra/launcher=basic, or hydra/launcher=slurm "
+                "(one task per device)."
+            )

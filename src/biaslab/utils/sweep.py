@@ -1,0 +1,128 @@
+"""Sweep support on top of Hydra's own machinery: a per-sweep summary (a Hydra Callback), a
+resumable Optuna study (Hydra's Optuna sweeper, topping the study up to n_trials), run
+provenance, and the DDP child-rank redirect (Lightning's launcher, pointed at the job's config).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+
+JOB_CONFIG_ENV = "BIASLAB_JOB_CONFIG"
+SUMMARY_JSONL = "summary.jsonl"
+SUMMARY_MD = "summary.md"
+
+
+def redirect_ddp_child(argv: list[str]) -> list[str]:
+    """Command line for a DDP child rank: the parent job's resolved config, nothing else.
+
+    Lightning's subprocess launcher starts ranks > 0 by re-running sys.argv, which still holds
+    `-m` and the sweep lists: each child would start a sweep of its own (stray dirs, and with
+    Optuna other hyper-parameters). The parent job exports the path of its resolved config in
+    BIASLAB_JOB_CONFIG; a child (LOCAL_RANK > 0) runs exactly that, in the same run dir.
+    """
+    config = os.environ.get(JOB_CONFIG_ENV)
+    if not config or os.environ.get("LOCAL_RANK", "0") == "0":
+        return argv
+    run_dir, name = os.path.split(config)
+    return [
+        argv[0], "-cp", run_dir, "-cn", Path(name).stem,
+        f"hydra.run.dir={run_dir}", "hydra.output_subdir=null",
+        f"hydra.job.name=rank_{os.environ['LOCAL_RANK']}",
+    ]  # fmt: skip
+
+
+def write_provenance(output_dir: Path, root_dir: Path) -> None:
+    """git commit (+ dirty flag) and installed package versions, beside the run's config."""
+    from importlib import metadata
+
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=root_dir, capture_output=True, text=True, timeout=10
+            )
+            return out.stdout.strip() if out.returncode == 0 else ""
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    info = {
+        "git_commit": git("rev-parse", "HEAD") or None,
+        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "python": sys.version.split()[0],
+        "argv": sys.argv,
+        "packages": dict(
+            sorted({d.metadata["Name"]: d.version for d in metadata.distributions()}.items())
+        ),
+    }
+    (output_dir / "provenance.json").write_text(json.dumps(info, indent=1))
+
+
+def write_metrics(output_dir: Path, metrics: dict[str, float]) -> None:
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
+
+
+class SweepSummary(Callback):
+    """After each job of a multirun, append its overrides, status and final metrics to
+    <sweep dir>/summary.jsonl and rewrite summary.md; a failed job is listed with its error."""
+
+    def on_job_end(self, config: Any, job_return: Any, **kwargs: Any) -> None:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.core.utils import JobStatus
+
+        hc = HydraConfig.get()
+        if hc.mode is None or hc.mode.name != "MULTIRUN":
+            return
+        run_dir = Path(hc.runtime.output_dir)
+        row: dict[str, Any] = {
+            "job": hc.job.num,
+            "overrides": list(hc.overrides.task),
+            "run_dir": str(run_dir),
+            "status": "ok" if job_return.status == JobStatus.COMPLETED else "failed",
+            "error": None,
+            "metrics": {},
+        }
+        if job_return.status != JobStatus.COMPLETED:
+            err = job_return._return_value
+            text = "".join(traceback.format_exception_only(type(err), err)).strip()
+            lines = [
+                ln for ln in text.splitlines() if ln.strip() and not ln.startswith("full_key:")
+            ]
+            row["error"] = lines[-1] if lines else repr(err)
+        if (run_dir / "metrics.json").exists():
+            row["metrics"] = json.loads((run_dir / "metrics.json").read_text())
+        sweep_dir = Path(hc.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        with open(sweep_dir / SUMMARY_JSONL, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        write_summary_markdown(sweep_dir)
+
+
+def read_summary(sweep_dir: Path) -> list[dict[str, Any]]:
+    path = Path(sweep_dir) / SUMMARY_JSONL
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return sorted(rows, key=lambda r: r["job"])
+
+
+def write_summary_markdown(sweep_dir: Path) -> None:
+    rows = read_summary(sweep_dir)
+    keys = sorted({k for r in rows for k in r["metrics"] if k.startswith(("val/", "test/"))})
+    lines = [
+        "| job | overrides | status | " + " | ".join(keys) + " |",
+        "|---" * (3 + len(keys)) + "|",
+    ]
+    for r in rows:
+        status = r["status"] if r["status"] == "ok" else f"failed: {r['error']}"
+        values = [f"{r['metrics'][k]:.4f}" if k in r["metrics"] else "" for k in keys]
+        lines.append(
+            f"| {r['job']} | {' '.join(r['overrides'])} | {status} | " + " | ".join(values) + " |"
+        )
+    tmp = Path(sweep_dir) / f".{SUMMARY_MD}.{os.getpid()}"
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(Path(sweep_dir) / SUMMARY_MD)

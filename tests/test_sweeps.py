@@ -1,0 +1,165 @@
+"""Multiruns through Hydra's own launchers and sweepers, DDP inside sweeps, W&B grouping."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from biaslab.utils.sweep import read_summary
+from biaslab.utils.validate import ConfigError, validate
+from biaslab.utils.wandb_files import find_run_files, read_records
+from tests.conftest import ROOT, compose
+
+CLI_FAST = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
+            "trainer.limit_test_batches=1", "trainer.num_sanity_val_steps=0",
+            "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false",
+            "extras.print_config=false", "trainer.accelerator=cpu"]  # fmt: skip
+
+
+def cli(
+    root: Path, *args: str, check: bool = True, timeout: int = 300
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "BIASLAB_ROOT": str(root), "WANDB_MODE": "offline"}
+    out = subprocess.run([sys.executable, "src/train.py", *args], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    if check and out.returncode != 0:
+        raise AssertionError(out.stderr[-3000:])
+    return out
+
+
+def sweep_dirs(root: Path) -> list[Path]:
+    return sorted((root / "logs" / "train" / "multiruns").iterdir())
+
+
+def job_dirs(sweep: Path) -> list[Path]:
+    return sorted(p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def wandb_run_info(path: Path) -> dict:
+    run = next(r.run for r in read_records(path) if r.WhichOneof("record_type") == "run")
+    return {
+        "group": run.run_group,
+        "name": run.display_name,
+        "job_type": run.job_type,
+        "id": run.run_id,
+    }
+
+
+def test_joblib_multirun_groups_wandb_runs_and_writes_one_summary(tmp_path):
+    cli(tmp_path, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1",
+        "logger=wandb", *CLI_FAST)  # fmt: skip
+    (sweep,) = sweep_dirs(tmp_path)
+    jobs = job_dirs(sweep)
+    assert len(jobs) == 2
+    runs = [wandb_run_info(f) for f in find_run_files(sweep)]
+    assert len(runs) == 2
+    assert runs[0]["group"] == runs[1]["group"] == sweep.name
+    assert sorted(r["name"] for r in runs) == ["seed=0", "seed=1"]
+    assert all(r["job_type"] == "train" for r in runs)
+    rows = read_summary(sweep)
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert all("test/acc" in r["metrics"] for r in rows)
+    assert (sweep / "summary.md").read_text().count("| ok |") == 2
+    for job in jobs:  # provenance beside the resolved config
+        assert (job / "config_resolved.yaml").exists()
+        info = (job / "provenance.json").read_text()
+        assert '"torch"' in info and "git_commit" in info
+
+
+def test_failing_job_does_not_stop_the_others(tmp_path):
+    out = cli(tmp_path, "-m", "model.backbone.downsample=maxpool,bogus,avgpool", "logger=csv",
+              *CLI_FAST, check=False)  # fmt: skip
+    assert out.returncode != 0  # the sweep reports the failure, loudly
+    (sweep,) = sweep_dirs(tmp_path)
+    rows = read_summary(sweep)
+    assert [r["status"] for r in rows] == ["ok", "failed", "ok"]
+    assert rows[1]["error"].startswith(
+        "biaslab.utils.validate.ConfigError: model.backbone.downsample=bogus"
+    )
+    assert "test/acc" in rows[2]["metrics"]
+
+
+def test_optuna_sqlite_study_resumes(tmp_path):
+    db = f"sqlite:///{tmp_path / 'study.db'}"
+    common = ["hparams_search=optuna", f"hydra.sweeper.storage={db}", "hydra.sweeper.study_name=t",
+              "hydra.sweeper.sampler.n_startup_trials=2", "logger=csv", *CLI_FAST]  # fmt: skip
+    cli(tmp_path, *common, "hydra.sweeper.n_trials=3")
+    cli(tmp_path, *common, "hydra.sweeper.n_trials=5")
+    import optuna
+
+    study = optuna.load_study(study_name="t", storage=db)
+    assert len(study.trials) == 5
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    first, second = sweep_dirs(tmp_path)
+    assert len(job_dirs(first)) == 3 and len(job_dirs(second)) == 2
+
+
+def test_ddp_cpu_run_is_one_dir_and_one_wandb_run(tmp_path):
+    cli(tmp_path, "trainer=ddp_cpu", "logger=wandb", *CLI_FAST)
+    runs = sorted((tmp_path / "logs" / "train" / "runs").iterdir())
+    assert len(runs) == 1
+    assert len(find_run_files(runs[0])) == 1
+    assert (runs[0] / "config_resolved_rank1.yaml").exists()
+
+
+def test_ddp_cpu_inside_a_multirun(tmp_path):
+    cli(tmp_path, "-m", "trainer=ddp_cpu", "seed=0,1", "logger=wandb", *CLI_FAST)
+    assert not (tmp_path / "logs" / "train" / "runs").exists()  # no stray single-run dirs
+    (sweep,) = sweep_dirs(tmp_path)  # no stray sweeps started by child ranks
+    jobs = job_dirs(sweep)
+    assert len(jobs) == 2
+    assert len(find_run_files(sweep)) == 2
+    for job in jobs:
+        rank0 = yaml.safe_load((job / "config_resolved.yaml").read_text())
+        rank1 = yaml.safe_load((job / "config_resolved_rank1.yaml").read_text())
+        assert rank0 == rank1
+    assert [r["status"] for r in read_summary(sweep)] == ["ok", "ok"]
+
+
+def test_submitit_local_runs_two_jobs(tmp_path):
+    cli(tmp_path, "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5",
+        "seed=0,1", "logger=csv", *CLI_FAST)  # fmt: skip
+    (sweep,) = sweep_dirs(tmp_path)
+    rows = read_summary(sweep)
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+
+
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+def test_ddp_in_unsupported_launcher_is_refused(launcher, tmp_path):
+    cfg = compose([f"hydra/launcher={launcher}", "trainer=ddp_cpu"], tmp_path)
+    with pytest.raises(
+        ConfigError, match=f"cannot run inside hydra/launcher={launcher}; use hydra/launcher=basic"
+    ):
+        validate(cfg)
+
+
+def test_run_dirs_never_collide():
+    """Two processes started in the same second get different run-dir suffixes."""
+    a = subprocess.run([sys.executable, "-c", "from biaslab.utils.resolvers import unique; print(unique())"],
+                       capture_output=True, text=True).stdout  # fmt: skip
+    b = subprocess.run([sys.executable, "-c", "from biaslab.utils.resolvers import unique; print(unique())"],
+                       capture_output=True, text=True).stdout  # fmt: skip
+    assert a != b
+
+
+@pytest.mark.parametrize(
+    "launcher", ["basic", "joblib", "submitit_local", "submitit_slurm", "slurm"]
+)
+def test_launcher_options_compose(launcher, tmp_path):
+    from omegaconf import OmegaConf
+
+    cfg = compose(
+        [f"hydra/launcher={launcher}", "trainer=ddp", "trainer.devices=4"],
+        tmp_path,
+        keep_hydra=True,
+    )
+    launcher_cfg = OmegaConf.to_container(cfg, resolve=True)["hydra"]["launcher"]
+    if launcher == "slurm":
+        assert launcher_cfg["tasks_per_node"] == launcher_cfg["gpus_per_node"] == 4
+        assert launcher_cfg["max_num_timeout"] > 0  # requeued on preemption / timeout
+        assert launcher_cfg["additional_parameters"]["requeue"] is True
