@@ -54,10 +54,12 @@ class Classifier(L.LightningModule):
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.criterion = instantiate(hp.loss)
-        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        # training statistics: (sum of loss x n, correct, n), kept as one tensor on the device and
+        # logged once per epoch: per-step metric objects and log calls cost more than the step
+        self.register_buffer("train_stats", torch.zeros(3), persistent=False)
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
-        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
+        self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
         self.val_acc_best = MaxMetric()
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -79,13 +81,26 @@ class Classifier(L.LightningModule):
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        loss = self._shared_step(batch, self.train_loss, self.train_acc)
-        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
-        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
+        inputs, targets = batch
+        logits = self(inputs)
+        loss = self.criterion(logits, targets)
+        hard_targets = targets.argmax(dim=-1) if targets.dim() == 2 else targets
+        with torch.no_grad():
+            n = torch.tensor(float(len(targets)), device=loss.device)
+            correct = (logits.argmax(dim=-1) == hard_targets).sum()
+            self.train_stats += torch.stack([loss.detach() * n, correct.float(), n])
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        stats = self.trainer.strategy.reduce(self.train_stats, reduce_op="sum")
+        if stats[2] > 0:
+            self.log("train/loss", stats[0] / stats[2], prog_bar=True)
+            self.log("train/acc", stats[1] / stats[2])
+        self.train_stats.zero_()
 
     def on_train_start(self) -> None:
         self.val_acc_best.reset()
+        self.train_stats.zero_()
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._shared_step(batch, self.val_loss, self.val_acc)
