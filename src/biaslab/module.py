@@ -61,6 +61,7 @@ class Classifier(L.LightningModule):
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
         self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # kept in checkpoints, so a resumed run remembers it
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         if self.hparams.channels_last and inputs.dim() == 4:
@@ -99,8 +100,20 @@ class Classifier(L.LightningModule):
         self.train_stats.zero_()
 
     def on_train_start(self) -> None:
-        self.val_acc_best.reset()
+        if self.trainer.global_step == 0:
+            self.val_acc_best.reset()
         self.train_stats.zero_()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        from biaslab.callbacks.reliability import rng_states
+
+        checkpoint["rng_states"] = rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        from biaslab.callbacks.reliability import set_rng_states
+
+        if "rng_states" in checkpoint:
+            set_rng_states(checkpoint["rng_states"])
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._shared_step(batch, self.val_loss, self.val_acc)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from biaslab.utils.config import print_config_tree
 from biaslab.utils.instantiate import instantiate_callbacks, instantiate_loggers
@@ -21,6 +21,20 @@ log = logging.getLogger("biaslab")
 
 def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items()}
+
+
+def check_writable(folder: Path, key: str) -> None:
+    """Create `folder` and write a probe file, or fail with one sentence naming the key."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write_probe.{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(
+            f"{key}={folder} is not writable ({err.strerror}); point paths.log_dir (or {key}) "
+            "at a writable folder with free space."
+        ) from err
 
 
 def local_rank() -> int:
@@ -37,7 +51,7 @@ def _prepare(cfg: DictConfig) -> Path:
     if cfg.extras.get("enforce_tags") and not cfg.get("tags"):
         raise ConfigError("tags=[] is empty while extras.enforce_tags=true; pass tags=[my_tag].")
     output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(output_dir, "paths.output_dir")
     if local_rank() > 0:
         OmegaConf.save(cfg, output_dir / f"config_resolved_rank{local_rank()}.yaml", resolve=True)
         return output_dir
@@ -90,9 +104,36 @@ def train(cfg: DictConfig) -> dict[str, float]:
         end_job(env_before)
 
 
+def _resume(cfg: DictConfig) -> Path | None:
+    """Apply `resume=auto`: maybe adopt an earlier run dir; return the checkpoint to resume."""
+    if cfg.get("ckpt_path") or not cfg.get("train") or cfg.get("resume", "auto") != "auto":
+        return cfg.get("ckpt_path")
+    from hydra.core.hydra_config import HydraConfig
+
+    from biaslab.utils.resume import find_resume
+
+    hc = HydraConfig.get() if HydraConfig.initialized() else None
+    multirun = hc is not None and hc.mode is not None and hc.mode.name == "MULTIRUN"
+    overrides = list(hc.overrides.task) if hc is not None else None
+    here = Path(cfg.paths.output_dir)
+    run_dir, ckpt = find_resume(here, overrides, multirun)
+    if run_dir != here:
+        here.mkdir(parents=True, exist_ok=True)
+        (here / "resumed_in.txt").write_text(f"{run_dir}\n")
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(run_dir)
+    if ckpt is not None:
+        log.info("Resuming from %s (resume=auto; resume=never starts afresh).", ckpt)
+    return ckpt
+
+
 def _train(cfg: DictConfig) -> dict[str, float]:
+    ckpt_path = _resume(cfg) if local_rank() == 0 else cfg.get("ckpt_path")
     output_dir = _prepare(cfg)
     import lightning as L
+
+    from biaslab.callbacks.reliability import PREEMPTED_MARKER, FiniteLossGuard, Preemption
+    from biaslab.utils.checkpoint_io import AtomicCheckpointIO
 
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
@@ -100,24 +141,28 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     model = instantiate(cfg.module, _recursive_=False)
     loggers = instantiate_loggers(cfg, output_dir)
     callbacks = instantiate_callbacks(cfg, have_logger=bool(loggers))
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    callbacks += [FiniteLossGuard(), Preemption(str(output_dir / "checkpoints"))]
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
+    )
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     metrics: dict[str, float] = {}
-    try:
-        if cfg.get("train"):
-            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-            metrics.update(_scalars(trainer.callback_metrics))
-        if cfg.get("test"):
-            best = (
-                trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-            )
-            if not best:
-                log.warning("No best checkpoint: testing the current weights.")
-            trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
-            metrics.update(_scalars(trainer.callback_metrics))
-    finally:
-        finish_wandb()
+    preempted = output_dir / PREEMPTED_MARKER
+    preempted.unlink(missing_ok=True)
+    if cfg.get("train"):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        metrics.update(_scalars(trainer.callback_metrics))
+        if preempted.exists():
+            log.warning("Preempted: %s", preempted.read_text().strip())
+            return metrics
+    if cfg.get("test"):
+        callback = trainer.checkpoint_callback
+        best = callback.best_model_path if callback is not None else ""
+        if not best:
+            log.warning("No best checkpoint: testing the current weights.")
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+        metrics.update(_scalars(trainer.callback_metrics))
     if trainer.is_global_zero:
         write_metrics(output_dir, metrics)
         log.info("Metrics: %s", {k: round(v, 4) for k, v in sorted(metrics.items())})

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import uuid
 from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
+
+log = logging.getLogger("biaslab")
 
 SWEEP_MARKERS = (",", "range(", "choice(", "interval(", "glob(")
 
@@ -86,9 +90,47 @@ def instantiate_loggers(cfg: DictConfig, output_dir: Path) -> list[Any]:
     return loggers
 
 
+def wandb_reachable(timeout: float = 3.0) -> bool:
+    """Can we open a connection to the W&B server ($WANDB_BASE_URL, else api.wandb.ai)?"""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"))
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def _wandb_node(node: DictConfig, cfg: DictConfig, output_dir: Path) -> DictConfig:
     name, group = job_overrides()
     node = OmegaConf.create(OmegaConf.to_container(node, resolve=True))
+    wandb_dir = Path(node.save_dir) / "wandb"
+    try:
+        wandb_dir.mkdir(parents=True, exist_ok=True)
+        (wandb_dir / ".probe").write_text("ok")
+        (wandb_dir / ".probe").unlink()
+    except OSError as err:
+        from biaslab.utils.validate import ConfigError
+
+        raise ConfigError(
+            f"logger.wandb.save_dir={node.save_dir} is not writable ({err.strerror}); point it "
+            "(or paths.log_dir) at a writable folder, or use logger=csv."
+        ) from err
+    if (
+        not node.offline
+        and os.environ.get("WANDB_MODE") not in ("offline", "disabled")
+        and not wandb_reachable()
+    ):
+        log.warning(
+            "W&B is set online but its server cannot be reached: logging offline to %s; "
+            "upload later with `wandb sync`.",
+            wandb_dir,
+        )
+        os.environ["WANDB_MODE"] = "offline"
+        node.offline = True
     with open_dict(node):
         node.name = node.name or name or Path(output_dir).name
         node.group = node.group or group

@@ -1,0 +1,104 @@
+"""Nothing lost: stop on a non-finite loss before it reaches a checkpoint, and save a checkpoint
+then stop cleanly on SIGTERM / SIGUSR1 (preemption), handing SIGUSR1 on to SLURM's requeue."""
+
+from __future__ import annotations
+
+import math
+import signal
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+PREEMPTED_MARKER = "preempted.txt"
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss."""
+
+
+class FiniteLossGuard(L.Callback):
+    """Raise at the first non-finite training loss, naming the step, the loss and the learning
+    rate. It runs before any checkpoint of that step is written, so the last good one stays."""
+
+    def __init__(self, every_n_steps: int = 1) -> None:
+        self.every_n_steps = every_n_steps
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if trainer.global_step % self.every_n_steps:
+            return
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is None:
+            return
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
+            raise NonFiniteLossError(
+                f"non-finite training loss {value} at step {trainer.global_step} "
+                f"(epoch {trainer.current_epoch}) with learning rate {lr:.3g}; lower optimizer.lr "
+                "or set trainer.gradient_clip_val."
+            )
+
+
+class Preemption(L.Callback):
+    """On SIGTERM or SIGUSR1: at the end of the current batch, save `<dirpath>/last.ckpt`
+    (atomically, via the trainer's checkpoint IO), write a marker and stop cleanly. A SIGUSR1
+    handler that was there before (submitit's requeue on SLURM) is called after the save."""
+
+    def __init__(self, dirpath: str) -> None:
+        self.dirpath = Path(dirpath)
+        self._signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._previous[signal.SIGUSR1] = signal.getsignal(signal.SIGUSR1)
+        signal.signal(signal.SIGUSR1, self._note)
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self._signal = signum
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        connector = trainer._signal_connector
+        if connector.received_sigterm and self._signal is None:
+            self._signal = signal.SIGTERM
+        if self._signal is None:
+            return
+        trainer.save_checkpoint(str(self.dirpath / "last.ckpt"))
+        if trainer.is_global_zero:
+            name = signal.Signals(self._signal).name
+            (self.dirpath.parent / PREEMPTED_MARKER).write_text(
+                f"{name} at step {trainer.global_step}; rerun the same command to resume.\n"
+            )
+        connector.received_sigterm = False  # stop through should_stop, not SIGTERMException
+        trainer.should_stop = True
+        previous = self._previous.get(signal.SIGUSR1)
+        if self._signal == signal.SIGUSR1 and callable(previous):
+            previous(self._signal, None)  # e.g. submitit: requeue the job, then exit
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        self._previous.clear()
+
+
+def rng_states() -> dict[str, Any]:
+    """CPU (and CUDA) RNG states, so a resumed run draws the same random numbers."""
+    states: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    if "torch" in states:
+        torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])

@@ -1,0 +1,185 @@
+"""Nothing lost: SIGKILL + resume, SIGTERM, NaN, interrupted saves, unwritable folders, offline W&B."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from biaslab.utils.validate import ConfigError
+from tests.conftest import ROOT
+
+RUN = ["logger=wandb", "trainer.deterministic=true", "trainer.max_epochs=12", "extras.print_config=false",
+       "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "trainer.accelerator=cpu"]  # fmt: skip
+
+
+def start(root: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "BIASLAB_ROOT": str(root), "WANDB_MODE": "offline"}
+    return subprocess.Popen([sys.executable, "src/train.py", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def wait_for(pattern: str, root: Path, proc: subprocess.Popen, timeout: float = 120) -> Path:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = sorted(root.glob(pattern))
+        if found:
+            return found[0]
+        assert proc.poll() is None, (
+            f"finished before {pattern} appeared: {proc.stderr.read()[-2000:]}"
+        )
+        time.sleep(0.02)
+    raise TimeoutError(pattern)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 300) -> None:
+    _, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err[-3000:]
+
+
+def run_dirs(root: Path) -> list[Path]:
+    return sorted((root / "logs" / "train" / "runs").iterdir())
+
+
+def test_sigkill_then_same_command_resumes_to_the_same_result(tmp_path):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    finish(start(whole, *RUN))
+    proc = start(killed, *RUN)
+    last = wait_for("logs/train/runs/*/checkpoints/last.ckpt", killed, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    (run_dir,) = run_dirs(killed)
+    assert not (run_dir / "metrics.json").exists()  # it really died mid-run
+    step_at_kill = torch.load(last, weights_only=True)["global_step"]
+    wandb_id = (run_dir / "wandb_id.txt").read_text()
+
+    finish(start(killed, *RUN))  # the same command
+    dirs = run_dirs(killed)
+    assert len(dirs) == 2 and (dirs[1] / "resumed_in.txt").read_text().strip() == str(run_dir)
+    assert (run_dir / "wandb_id.txt").read_text() == wandb_id
+    from biaslab.utils.wandb_files import find_run_files
+
+    ids = {f.stem.removeprefix("run-") for f in find_run_files(run_dir)}
+    assert ids == {wandb_id}  # both sessions logged to one W&B run
+    resumed = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    (whole_dir,) = run_dirs(whole)
+    uninterrupted = torch.load(whole_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert 0 < step_at_kill < resumed["global_step"] == uninterrupted["global_step"]
+    got = json.loads((run_dir / "metrics.json").read_text())
+    want = json.loads((whole_dir / "metrics.json").read_text())
+    for key in ("test/acc", "test/loss", "val/acc_best", "val/loss", "train/loss"):
+        assert got[key] == pytest.approx(want[key], abs=1e-6), key
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    proc = start(tmp_path, *RUN, "trainer.max_epochs=200", "logger=csv")
+    wait_for("logs/train/runs/*/checkpoints/last.ckpt", tmp_path, proc)
+    proc.send_signal(signal.SIGTERM)
+    finish(proc, timeout=60)
+    (run_dir,) = run_dirs(tmp_path)
+    assert "SIGTERM at step" in (run_dir / "preempted.txt").read_text()
+    state = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert 0 < state["global_step"] < 200 * 19
+    assert not (run_dir / "metrics.json").exists()
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(train_fast, tmp_path):
+    from biaslab.callbacks.reliability import NonFiniteLossError
+
+    with pytest.raises(NonFiniteLossError) as err:  # lr x 1e30 after a third of the run
+        train_fast("optimizer=sgd", "scheduler=step", "scheduler.gamma=1e30", "trainer.max_epochs=6",
+                   "trainer.limit_train_batches=null", "trainer.limit_val_batches=null")  # fmt: skip
+    message = str(err.value)
+    assert (
+        "non-finite training loss" in message
+        and "at step" in message
+        and "learning rate" in message
+    )
+    ckpts = sorted((tmp_path / "checkpoints").glob("*.ckpt"))
+    assert ckpts, "a checkpoint from before the blow-up should exist"
+    for path in ckpts:
+        state = torch.load(path, weights_only=True)["state_dict"]
+        assert all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point())
+
+
+def test_nan_job_is_marked_failed_in_the_sweep_summary(tmp_path):
+    from biaslab.utils.sweep import read_summary
+
+    env = {**os.environ, "BIASLAB_ROOT": str(tmp_path)}
+    subprocess.run([sys.executable, "src/train.py", "-m", "optimizer=sgd", "optimizer.lr=0.05,1e38",
+                    "logger=csv", "trainer.max_epochs=1", "trainer.limit_train_batches=5",
+                    "extras.print_config=false", "trainer.enable_progress_bar=false"],
+                   cwd=ROOT, env=env, capture_output=True, timeout=300)  # fmt: skip
+    (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
+    rows = read_summary(sweep)
+    assert [r["status"] for r in rows] == ["ok", "failed"]
+    assert "NonFiniteLossError: non-finite training loss" in rows[1]["error"]
+
+
+def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path):
+    from biaslab.utils.checkpoint_io import AtomicCheckpointIO
+
+    io, path = AtomicCheckpointIO(), tmp_path / "last.ckpt"
+    io.save_checkpoint({"step": 1, "w": torch.ones(3)}, path)
+
+    class Boom:
+        def __reduce__(self):
+            raise RuntimeError("killed mid-save")
+
+    with pytest.raises(RuntimeError, match="killed mid-save"):
+        io.save_checkpoint({"step": 2, "w": torch.zeros(10_000), "x": Boom()}, path)
+    assert io.load_checkpoint(path)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary left behind
+
+
+def test_sigkill_during_saves_never_truncates(tmp_path):
+    code = ("import torch, sys; from biaslab.utils.checkpoint_io import AtomicCheckpointIO\n"
+            "io = AtomicCheckpointIO()\n"
+            "i = 0\n"
+            "while True:\n"
+            "    io.save_checkpoint({'i': i, 'w': torch.full((2_000_000,), float(i))}, sys.argv[1]); i += 1\n")  # fmt: skip
+    path = tmp_path / "last.ckpt"
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)])
+    deadline = time.time() + 60
+    while not path.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.7)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    state = torch.load(path, weights_only=True)
+    assert torch.all(state["w"] == state["i"])
+
+
+def test_unwritable_output_dir_is_a_clear_error(train_fast, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"paths\.output_dir=.*a_file/run is not writable"):
+        train_fast(path=blocker / "run")
+
+
+def test_unwritable_wandb_dir_is_a_clear_error(train_fast, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"logger\.wandb\.save_dir=.*is not writable"):
+        train_fast("logger=wandb", f"logger.wandb.save_dir={blocker}")
+
+
+def test_wandb_online_without_network_falls_back_to_offline(
+    train_fast, tmp_path, monkeypatch, caplog
+):
+    from biaslab.utils.wandb_files import find_run_files
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+    with caplog.at_level("WARNING", logger="biaslab"):
+        train_fast("logger=wandb")
+    assert "cannot be reached: logging offline" in caplog.text
+    assert len(find_run_files(tmp_path)) == 1
