@@ -90,3 +90,16 @@ def test_precision_options_train_on_cpu(train_fast, precision):
 def test_model_compile_trains(train_fast):
     metrics = train_fast("model.compile=true")
     assert torch.isfinite(torch.tensor(metrics["train/loss"]))
+
+
+def test_channels_last_keeps_the_logits():
+    from biaslab.models.net import build_net
+
+    torch.manual_seed(0)
+    cfg = ({"_target_": "biaslab.models.cnn.CNN", "input_shape": [1, 8, 8]},
+           {"_target_": "biaslab.models.pooling.MeanPool"}, {"_target_": "biaslab.models.heads.LinearHead"})  # fmt: skip
+    net = build_net(*cfg, 10, [1, 8, 8]).eval()
+    x = torch.randn(16, 1, 8, 8)
+    expected = net(x)
+    fast = net.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(fast, expected, atol=1e-5, rtol=1e-5)

@@ -65,6 +65,11 @@ class DropPath(nn.Module):
         return x * keep / (1 - self.p)
 
 
+def _dropout(p: float) -> nn.Module:
+    """Dropout, or Identity at p = 0 (skips a no-op pass over the activations in training)."""
+    return nn.Dropout(p) if p > 0 else nn.Identity()
+
+
 class Block(nn.Module):
     """Pre-norm transformer block: x + attn(LN(x)), then x + MLP(LN(x)). (B, N, C) -> (B, N, C)."""
 
@@ -81,13 +86,9 @@ class Block(nn.Module):
         self.attn = MultiHeadSelfAttention(dim, heads, dropout)
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(
-            nn.Linear(dim, hidden),
-            nn.GELU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, dim),
-            nn.Dropout(dropout),
+            nn.Linear(dim, hidden), nn.GELU(), _dropout(dropout), nn.Linear(hidden, dim), _dropout(dropout)
         )
-        self.drop_path = DropPath(drop_path)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor, rope: nn.Module | None = None) -> torch.Tensor:
         x = x + self.drop_path(self.attn(self.norm1(x), rope))

@@ -28,3 +28,27 @@ def print_config_tree(cfg: DictConfig, order: Sequence[str] = FIRST, save_to: Pa
         save_to.parent.mkdir(parents=True, exist_ok=True)
         with open(save_to, "w") as f:
             rich.print(tree, file=f)
+
+
+def fast_help(conf_dir: Path, config_name: str, doc: str | None) -> int:
+    """`--help` without composing: the config groups and their options, read from conf/.
+
+    Hydra's own `--help` lists every group by composing it (about 1.4 s here); this answers in
+    the time of a Python start. `--help key=value` still gives Hydra's full help.
+    """
+    lines = [(doc or "").strip(), "", f"Config: conf/{config_name}.yaml. Pick an option with group=option:"]
+    for group in sorted(p for p in conf_dir.iterdir() if p.is_dir() and p.name not in ("local",)):
+        if group.name == "hydra":
+            continue
+        options = sorted(f.stem for f in group.glob("*.yaml"))
+        if options:
+            lines.append(f"  {group.name}: {', '.join(options)}")
+    lines.append("  hydra/launcher: basic, joblib, submitit_local, submitit_slurm, "
+                 + ", ".join(sorted(f.stem for f in (conf_dir / "hydra" / "launcher").glob("*.yaml"))))
+    lines += [
+        "",
+        "Any key: key=value (model.backbone.dim=128), sweeps: -m key=a,b (see docs/sweeps.md).",
+        "See the composed config: --cfg job [--resolve]; Hydra's own flags: --hydra-help.",
+    ]
+    print("\n".join(lines))
+    return 0
