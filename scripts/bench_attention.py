@@ -27,9 +27,13 @@ def fwd_bwd(fn, x):
 
 def time_it(step, repeats: int) -> float:
     step()  # warm-up
-    timer = benchmark.Timer(stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads())
-    return timer.blocked_autorange(min_run_time=0.5).median if repeats <= 0 else min(
-        timer.timeit(1).median for _ in range(repeats)
+    timer = benchmark.Timer(
+        stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads()
+    )
+    return (
+        timer.blocked_autorange(min_run_time=0.5).median
+        if repeats <= 0
+        else min(timer.timeit(1).median for _ in range(repeats))
     )
 
 
@@ -41,7 +45,9 @@ def attention_rows(repeats: int) -> None:
         x = torch.randn(8, length, 64, requires_grad=True)
         fast = time_it(fwd_bwd(attn, x), repeats)
         naive = time_it(fwd_bwd(lambda t: attn(t, naive=True), x), repeats)
-        print(f"  L={length:5d}  sdpa {fast * 1e3:8.2f} ms   naive {naive * 1e3:8.2f} ms   sdpa speed-up {naive / fast:5.2f}x")
+        print(
+            f"  L={length:5d}  sdpa {fast * 1e3:8.2f} ms   naive {naive * 1e3:8.2f} ms   sdpa speed-up {naive / fast:5.2f}x"
+        )
 
 
 def vit_rows(repeats: int, batch: int) -> None:

@@ -33,12 +33,19 @@ def make_step(model_name: str, variant: str):
                     {"_target_": "biaslab.models.heads.LinearHead"}, 10, [1, 8, 8])  # fmt: skip
     x, y = torch.randn(64, 1, 8, 8), torch.randint(0, 10, (64,))
     if variant == "channels_last":
-        net, x = net.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+        net, x = (
+            net.to(memory_format=torch.channels_last),
+            x.contiguous(memory_format=torch.channels_last),
+        )
     forward = torch.compile(net) if variant == "torch.compile" else net
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
 
     def step():
-        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if variant == "bf16 autocast" else contextlib.nullcontext()
+        ctx = (
+            torch.autocast("cpu", dtype=torch.bfloat16)
+            if variant == "bf16 autocast"
+            else contextlib.nullcontext()
+        )
         with ctx:
             loss = torch.nn.functional.cross_entropy(forward(x), y)
         opt.zero_grad(set_to_none=True)
@@ -72,7 +79,9 @@ def main() -> None:
                 times[v].append(block_time(step, args.steps, 1 if v == "1 thread" else threads))
         torch.set_num_threads(threads)
         base = statistics.median(times["fp32"])
-        print(f"{model_name}: training step, batch 64, digits-shaped, {threads} threads unless noted")
+        print(
+            f"{model_name}: training step, batch 64, digits-shaped, {threads} threads unless noted"
+        )
         for v in VARIANTS:
             t = statistics.median(times[v])
             print(f"  {v:16s} {t * 1e3:7.2f} ms/step   speed-up over fp32 {base / t:5.2f}x")

@@ -38,11 +38,17 @@ def main() -> None:
     env = {**os.environ, "BIASLAB_ROOT": tempfile.mkdtemp(), "WANDB_MODE": "offline"}
     py = sys.executable
     rows = {
-        "python -c 'import torch, lightning'": wall([py, "-c", "import torch, lightning"], args.repeats, env),
+        "python -c 'import torch, lightning'": wall(
+            [py, "-c", "import torch, lightning"], args.repeats, env
+        ),
         "python src/train.py --help": wall([py, "src/train.py", "--help"], args.repeats, env),
-        "python src/train.py --cfg job": wall([py, "src/train.py", "--cfg", "job"], args.repeats, env),
+        "python src/train.py --cfg job": wall(
+            [py, "src/train.py", "--cfg", "job"], args.repeats, env
+        ),
         "one training step (csv logger)": wall([py, "src/train.py", *ONE_STEP], args.repeats, env),
-        "one training step (W&B offline)": wall([py, "src/train.py", *ONE_STEP, "logger=wandb"], args.repeats, env),
+        "one training step (W&B offline)": wall(
+            [py, "src/train.py", *ONE_STEP, "logger=wandb"], args.repeats, env
+        ),
     }
     base = rows["python -c 'import torch, lightning'"]
     print(f"median of {args.repeats} runs each")

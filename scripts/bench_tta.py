@@ -41,7 +41,9 @@ def main() -> None:
             walls.append(time.perf_counter() - start)
             (metrics,) = Path(root).glob("logs/train/runs/*/metrics.json")
             accs.append(json.loads(metrics.read_text())["test/acc"])
-        print(f"  {name:28s} {statistics.median(walls):6.1f} s   test/acc {statistics.median(accs):.4f}")
+        print(
+            f"  {name:28s} {statistics.median(walls):6.1f} s   test/acc {statistics.median(accs):.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ if __name__ == "__main__":
 
         from biaslab.utils.config import fast_help
 
-        sys.exit(fast_help(Path(__file__).resolve().parents[1] / "conf", "train", __doc__))  # Hydra's own help: --hydra-help, or --help key=value
+        sys.exit(
+            fast_help(Path(__file__).resolve().parents[1] / "conf", "train", __doc__)
+        )  # Hydra's own help: --hydra-help, or --help key=value
     sys.argv = redirect_ddp_child(sys.argv)  # DDP ranks > 0 rerun their job's config only
     main()

@@ -75,7 +75,9 @@ def test_cli_answers_without_heavy_imports(flag):
 
 
 def test_help_lists_every_group_and_option():
-    out = subprocess.run([sys.executable, "src/train.py", "--help"], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "src/train.py", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
     assert out.returncode == 0
     for group in ("model", "pe", "pooling", "optimizer", "data"):
         line = next(ln for ln in out.stdout.splitlines() if ln.strip().startswith(f"{group}:"))

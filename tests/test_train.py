@@ -101,5 +101,7 @@ def test_channels_last_keeps_the_logits():
     net = build_net(*cfg, 10, [1, 8, 8]).eval()
     x = torch.randn(16, 1, 8, 8)
     expected = net(x)
-    fast = net.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    fast = net.to(memory_format=torch.channels_last)(
+        x.contiguous(memory_format=torch.channels_last)
+    )
     torch.testing.assert_close(fast, expected, atol=1e-5, rtol=1e-5)

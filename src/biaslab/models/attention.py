@@ -28,6 +28,7 @@ class MultiHeadSelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim, bias=bias)
         self.proj = nn.Linear(dim, dim, bias=bias)
         self.store_weights = False
+        self.force_naive = False  # e.g. for double backward (Hessian probes): SDPA has none on CPU
         self.attn_weights: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor, rope: nn.Module | None = None, naive: bool = False):
@@ -36,7 +37,7 @@ class MultiHeadSelfAttention(nn.Module):
         if rope is not None:
             q, k = rope.rotate(q), rope.rotate(k)
         p = self.dropout if self.training else 0.0
-        if naive or self.store_weights:
+        if naive or self.store_weights or self.force_naive:
             out, weights = naive_attention(q, k, v, p)
             if self.store_weights:
                 self.attn_weights = weights.detach()
@@ -86,7 +87,11 @@ class Block(nn.Module):
         self.attn = MultiHeadSelfAttention(dim, heads, dropout)
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(
-            nn.Linear(dim, hidden), nn.GELU(), _dropout(dropout), nn.Linear(hidden, dim), _dropout(dropout)
+            nn.Linear(dim, hidden),
+            nn.GELU(),
+            _dropout(dropout),
+            nn.Linear(hidden, dim),
+            _dropout(dropout),
         )
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 

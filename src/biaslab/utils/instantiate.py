@@ -72,7 +72,8 @@ def instantiate_callbacks(cfg: DictConfig, have_logger: bool) -> list[Any]:
         "model_summary": not cfg.trainer.get("enable_model_summary", True),
     }
     callbacks = []
-    for name, node in (cfg.get("callbacks") or {}).items():
+    nodes = {**(cfg.get("callbacks") or {}), **(cfg.get("probes") or {})}
+    for name, node in nodes.items():
         if node is None or "_target_" not in node or off.get(name, False):
             continue
         callbacks.append(instantiate(node))
