@@ -99,7 +99,8 @@ def test_all_probes_run_in_a_training_run(train_fast, tmp_path):
     maps = torch.load(out / "attention_maps.pt")
     for w in maps:
         torch.testing.assert_close(w.sum(-1), torch.ones(w.shape[:-1]))
-    rows = list(csv.DictReader(open(out / "hessian.csv")))
+    with open(out / "hessian.csv") as f:
+        rows = list(csv.DictReader(f))
     assert rows[-1]["kind"] in ("saddle", "local minimum", "not a critical point")
     assert float(rows[-1]["largest"]) >= float(rows[-1]["smallest"])
 
