@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -150,9 +151,15 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     metrics: dict[str, float] = {}
     preempted = output_dir / PREEMPTED_MARKER
     preempted.unlink(missing_ok=True)
+    metrics["params/total"] = float(sum(p.numel() for p in model.parameters()))
     if cfg.get("train"):
+        start = time.perf_counter()
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        fit_s = time.perf_counter() - start
         metrics.update(_scalars(trainer.callback_metrics))
+        seen = trainer.global_step * int(cfg.data.get("batch_size", 0) or 0)
+        metrics.update({"time/fit_s": fit_s, "time/samples_per_s": seen / fit_s if fit_s else 0.0,
+                        "time/epochs": float(trainer.current_epoch)})  # fmt: skip
         if preempted.exists():
             log.warning("Preempted: %s", preempted.read_text().strip())
             return metrics

@@ -256,6 +256,8 @@ class Invariance(Probe):
         rows = invariance_table(
             pl_module, *fixed_batch(trainer, pl_module, "test", self.n_examples)
         )
+        for r in rows:  # into the run's final metrics (metrics.json), for sweep reports
+            trainer.callback_metrics[f"invariance/{r['transform']}"] = torch.tensor(r["accuracy"])
         out = probe_dir(trainer)
         write_csv(out / "invariance.csv", rows)
         plt = _plt()

@@ -1,0 +1,33 @@
+"""Every experiment preset composes and runs one fast step per arm (seed 0)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from tests.conftest import compose, group_options
+
+PRESETS = [p for p in group_options("experiment") if p != "cifar10_speed"]
+STEP = ["trainer.max_epochs=1", "trainer.limit_train_batches=1", "trainer.limit_val_batches=1",
+        "trainer.limit_test_batches=1", "callbacks=none", "data.num_train=64", "data.num_val=64",
+        "data.num_test=64"]  # fmt: skip
+
+
+def arms(preset: str, tmp_path) -> list[list[str]]:
+    cfg = compose([f"experiment={preset}"], tmp_path, keep_hydra=True)
+    params = {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items() if k != "seed"}
+    return [
+        [f"{k}={v}" for k, v in zip(params, values)]
+        for values in itertools.product(*params.values())
+    ]
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_preset_runs_one_step_per_arm(preset, train_fast, tmp_path):
+    for i, arm in enumerate(arms(preset, tmp_path)):
+        overrides = [f"experiment={preset}", "hydra.mode=RUN", *arm, "seed=0"]
+        seq = any(a.startswith("data=seq") for a in arm) or preset in ("pe", "attn_vs_rnn")
+        metrics = train_fast(*overrides, *(STEP if seq else STEP[:5]), path=tmp_path / str(i))
+        assert torch.isfinite(torch.tensor(metrics["train/loss"])), arm

@@ -1,0 +1,87 @@
+"""scripts/report.py on a real 2-arm x 2-seed sweep: means and intervals checked independently."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+FAST = ["logger=csv", "trainer.max_epochs=1", "trainer.limit_train_batches=4", "extras.print_config=false",
+        "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    env = {**os.environ, "BIASLAB_ROOT": str(root), "WANDB_MODE": "offline"}
+    subprocess.run([sys.executable, "src/train.py", "-m", "optimizer=sgd,adam", "seed=0,1", *FAST],
+                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)  # fmt: skip
+    (sweep_dir,) = (root / "logs" / "train" / "multiruns").iterdir()
+    return sweep_dir
+
+
+def independent(sweep_dir):
+    """{arm: {seed: test/acc}} straight from each job's overrides and metrics.json."""
+    arms: dict[str, dict[str, float]] = {}
+    for job in sweep_dir.iterdir():
+        if job.is_dir() and job.name.isdigit():
+            overrides = dict(
+                o.split("=", 1)
+                for o in yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
+            )
+            acc = json.loads((job / "metrics.json").read_text())["test/acc"]
+            arms.setdefault(f"optimizer={overrides['optimizer']}", {})[overrides["seed"]] = acc
+    return arms
+
+
+def t975(df: int) -> float:
+    return {1: 12.706204736174707}[df]  # Student's t, 97.5 % quantile, 1 degree of freedom
+
+
+def test_report_means_intervals_and_paired_differences(sweep):
+    out = subprocess.run([sys.executable, "scripts/report.py", str(sweep), "--baseline", "optimizer=sgd"],
+                         cwd=ROOT, capture_output=True, text=True, check=True)  # fmt: skip
+    assert "| optimizer=adam | 2 |" in out.stdout
+    with open(sweep / "report" / "report.csv") as f:
+        rows = {r["arm"]: r for r in csv.DictReader(f)}
+    arms = independent(sweep)
+    assert set(rows) == set(arms) == {"optimizer=sgd", "optimizer=adam"}
+    for arm, by_seed in arms.items():
+        values = list(by_seed.values())
+        assert float(rows[arm]["test/acc mean"]) == pytest.approx(statistics.mean(values), abs=1e-9)
+        half = t975(1) * statistics.stdev(values) / math.sqrt(2)
+        assert float(rows[arm]["test/acc ci95"]) == pytest.approx(half, abs=1e-9)
+    diffs = [arms["optimizer=adam"][s] - arms["optimizer=sgd"][s] for s in ("0", "1")]
+    assert float(rows["optimizer=adam"]["test/acc diff vs optimizer=sgd"]) == pytest.approx(
+        statistics.mean(diffs), abs=1e-9
+    )
+    best = max(arms, key=lambda a: statistics.mean(arms[a].values()))
+    assert rows[best]["best"] == "*"
+    assert (sweep / "report" / "optimizer.png").stat().st_size > 1000
+    for column in ("params/total mean", "time/fit_s mean", "time/samples_per_s mean"):
+        assert float(rows["optimizer=adam"][column]) > 0
+
+
+def test_notebook_code_path(sweep):
+    """The notebook's cells, run as the notebook runs them (nbclient, a real kernel)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(ROOT / "notebooks" / "sweep_report.ipynb", as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(f"SWEEP_DIR = {str(sweep)!r}"))
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
+    outputs = "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
+    assert "optimizer=adam" in outputs
