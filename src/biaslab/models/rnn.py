@@ -30,7 +30,7 @@ class RNN(nn.Module):
         if vocab_size:
             self.embed_in: nn.Module = nn.Embedding(vocab_size, dim)
         else:
-            c, h, w = input_shape
+            c, _, w = input_shape
             features = {"rows": c * w, "pixels": c, "patches": c * patch_size**2}[tokens]
             self.embed_in = nn.Linear(features, dim)
         hidden = dim // 2 if bidirectional else dim
