@@ -85,3 +85,15 @@ def test_notebook_code_path(sweep):
         o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
     )
     assert "optimizer=adam" in outputs
+
+
+def test_depth_sweep_flags_an_optimisation_problem():
+    import pandas as pd
+
+    from biaslab.report import depth_flags
+
+    frame = pd.DataFrame({"model.backbone.depth": ["2", "2", "8", "8"], "seed": ["0", "1", "0", "1"],
+                          "status": ["ok"] * 4, "train/loss": [0.1, 0.12, 0.4, 0.5]})  # fmt: skip
+    frame.attrs["factors"] = ["model.backbone.depth"]
+    (flag,) = depth_flags(frame)
+    assert flag.startswith("depth 8.0 trains worse than depth 2.0")

@@ -47,6 +47,40 @@ def load_sweep(sweep_dir: str | Path):
     return frame
 
 
+def load_wandb_group(path: str, group: str):
+    """The same frame from W&B (online): runs of `entity/project` in `group`, one row per run,
+    the swept values from the run names (`seed=1,model=vit`) and metrics from run summaries."""
+    import pandas as pd
+    import wandb
+
+    rows, keys = [], set()
+    for i, run in enumerate(wandb.Api().runs(path, filters={"group": group})):
+        values = dict(part.split("=", 1) for part in run.name.split(",") if "=" in part)
+        keys.update(values)
+        row = {"job": i, **values, "status": "ok" if run.state == "finished" else "failed"}
+        row.update({k: v for k, v in run.summary.items() if isinstance(v, int | float)})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame.attrs["factors"] = sorted(k for k in keys if k != "seed")
+    return frame
+
+
+def depth_flags(frame) -> list[str]:
+    """The lecture's optimisation tell-tale over a depth factor: a deeper model with a higher
+    training loss than a shallower one (see `biaslab.callbacks.probes.diagnose_depth`)."""
+    from biaslab.callbacks.probes import diagnose_depth
+
+    flags = []
+    for factor in factors(frame):
+        if "depth" in factor and "train/loss" in frame:
+            ok = frame[frame["status"] == "ok"]
+            means = ok.groupby(factor)["train/loss"].mean()
+            flags += diagnose_depth(
+                [{"depth": float(d), "train_loss": float(v)} for d, v in means.items()]
+            )
+    return flags
+
+
 def t_quantile(n: int, level: float = 0.95) -> float:
     from scipy import stats
 
