@@ -87,6 +87,21 @@ def end_job(env_before: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
+def log_hyperparams(logger, params: dict, wait_s: float = 60.0) -> None:
+    """Log the config (this starts a W&B run). After a kill, the dead process's W&B service can
+    hold the run id for some seconds ("run ID ... is in use"): wait for it instead of failing."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            logger.log_hyperparams(params)
+            return
+        except Exception as err:
+            if "is in use" not in str(err) or time.monotonic() > deadline:
+                raise
+            log.warning("W&B run id still held by a previous process; retrying in 2 s.")
+            time.sleep(2.0)
+
+
 def finish_wandb() -> None:
     """Close the W&B run (if W&B was ever imported), so the next job starts its own."""
     if "wandb" in sys.modules:
@@ -147,7 +162,7 @@ def _train(cfg: DictConfig) -> dict[str, float]:
         cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
     )
     for logger in loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        log_hyperparams(logger, OmegaConf.to_container(cfg, resolve=True))
     metrics: dict[str, float] = {}
     preempted = output_dir / PREEMPTED_MARKER
     preempted.unlink(missing_ok=True)
