@@ -22,7 +22,7 @@ RUN = ["logger=wandb", "trainer.deterministic=true", "trainer.max_epochs=12", "e
 
 def start(root: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "BIASLAB_ROOT": str(root), "WANDB_MODE": "offline"}
-    return subprocess.Popen([sys.executable, "src/train.py", *args], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "src/train.py", *args], cwd=ROOT, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
@@ -53,7 +53,9 @@ def test_sigkill_then_same_command_resumes_to_the_same_result(tmp_path):
     finish(start(whole, *RUN))
     proc = start(killed, *RUN)
     last = wait_for("logs/train/runs/*/checkpoints/last.ckpt", killed, proc)
-    proc.send_signal(signal.SIGKILL)
+    os.killpg(
+        proc.pid, signal.SIGKILL
+    )  # the whole job, as a scheduler or the OOM killer of a cgroup does
     proc.wait()
     (run_dir,) = run_dirs(killed)
     assert not (run_dir / "metrics.json").exists()  # it really died mid-run
