@@ -21,7 +21,10 @@ RUN = ["logger=wandb", "trainer.deterministic=true", "trainer.max_epochs=12", "e
 
 
 def start(root: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "BIASLAB_ROOT": str(root), "WANDB_MODE": "offline"}
+    # each run gets its own W&B service: an inherited WANDB_SERVICE (set by W&B in this pytest
+    # process after an in-process run) would let the test's service outlive the killed run
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_SERVICE")}
+    env.update({"BIASLAB_ROOT": str(root), "WANDB_MODE": "offline"})
     return subprocess.Popen([sys.executable, "src/train.py", *args], cwd=ROOT, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
