@@ -62,16 +62,23 @@ def _logits_with_permuted_tokens(net, images, perm):
     return net.forward_head(net.backbone.encoder(tokens))
 
 
-@pytest.mark.parametrize("model", ["seq_attn", "vit"])
-@pytest.mark.parametrize("pooling", ["mean", "max", "attn"])
-def test_without_positions_attention_is_permutation_invariant(model, pooling, tmp_path):
-    net = _net(model, pooling, "none", tmp_path)
+def _logits_before_and_after_permutation(net):
+    """Logits for a random batch, and for the same batch with its tokens in a fixed shuffle."""
     images = torch.randn(4, 1, 8, 8)
     n = net.backbone.embed(images).shape[1]
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        base = _logits_with_permuted_tokens(net, images, None)
-        permuted = _logits_with_permuted_tokens(net, images, perm)
+        return (
+            _logits_with_permuted_tokens(net, images, None),
+            _logits_with_permuted_tokens(net, images, perm),
+        )
+
+
+@pytest.mark.parametrize("model", ["seq_attn", "vit"])
+@pytest.mark.parametrize("pooling", ["mean", "max", "attn"])
+def test_without_positions_attention_is_permutation_invariant(model, pooling, tmp_path):
+    net = _net(model, pooling, "none", tmp_path)
+    base, permuted = _logits_before_and_after_permutation(net)
     torch.testing.assert_close(base, permuted, atol=1e-5, rtol=1e-5)
 
 
@@ -79,12 +86,7 @@ def test_without_positions_attention_is_permutation_invariant(model, pooling, tm
 @pytest.mark.parametrize("pe", ["sinusoidal", "learned", "rope"])
 def test_positions_break_permutation_invariance(model, pe, tmp_path):
     net = _net(model, "mean", pe, tmp_path)
-    images = torch.randn(4, 1, 8, 8)
-    n = net.backbone.embed(images).shape[1]
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        base = _logits_with_permuted_tokens(net, images, None)
-        permuted = _logits_with_permuted_tokens(net, images, perm)
+    base, permuted = _logits_before_and_after_permutation(net)
     assert (base - permuted).abs().max() > 1e-4
 
 
