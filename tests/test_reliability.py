@@ -95,6 +95,34 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert not (run_dir / "metrics.json").exists()
 
 
+@pytest.mark.parametrize(
+    "hook,name",
+    [
+        ("on_train_batch_start", "SIGTERM"),
+        ("on_validation_batch_start", "SIGTERM"),
+        ("on_validation_end", "SIGTERM"),
+        ("on_train_batch_start", "SIGUSR1"),
+    ],
+)
+def test_a_signal_anywhere_in_fit_saves_and_the_run_resumes(train_fast, tmp_path, hook, name):
+    """A signal in a train batch, mid-validation or at an epoch's end (where Lightning's own
+    loops raise SIGTERMException) leaves a checkpoint and a marker, and the resumed run does
+    every remaining step: none of the interrupted epoch is skipped."""
+    run = ["trainer.max_epochs=3", "trainer.limit_val_batches=2", "trainer.limit_test_batches=1"]
+    signal_at = ["+callbacks.signal._target_=tests.signals.SignalAt",
+                 f"+callbacks.signal.hook={hook}", f"+callbacks.signal.name={name}"]  # fmt: skip
+    assert train_fast(*run, *signal_at)
+    assert f"{name} at step" in (tmp_path / "preempted.txt").read_text()
+    assert not (tmp_path / "metrics.json").exists()
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert 3 <= torch.load(last, weights_only=True)["global_step"] <= 6  # in epoch 2 of 3
+
+    metrics = train_fast(*run, f"ckpt_path={last}")
+    assert torch.load(last, weights_only=True)["global_step"] == 3 * 3
+    assert json.loads((tmp_path / "metrics.json").read_text())["test/acc"] == metrics["test/acc"]
+    assert not (tmp_path / "preempted.txt").exists()
+
+
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(train_fast, tmp_path):
     from biaslab.callbacks.reliability import NonFiniteLossError
 

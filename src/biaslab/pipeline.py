@@ -147,6 +147,7 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     ckpt_path = _resume(cfg) if local_rank() == 0 else cfg.get("ckpt_path")
     output_dir = _prepare(cfg)
     import lightning as L
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from biaslab.callbacks.reliability import PREEMPTED_MARKER, FiniteLossGuard, Preemption
     from biaslab.utils.checkpoint_io import AtomicCheckpointIO
@@ -169,7 +170,11 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     metrics["params/total"] = float(sum(p.numel() for p in model.parameters()))
     if cfg.get("train"):
         start = time.perf_counter()
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        try:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        except SIGTERMException:  # raised by Lightning when SIGTERM came outside a train batch
+            if not preempted.exists():
+                raise
         fit_s = time.perf_counter() - start
         metrics.update(_scalars(trainer.callback_metrics))
         seen = trainer.global_step * int(cfg.data.get("batch_size", 0) or 0)

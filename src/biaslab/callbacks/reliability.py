@@ -10,6 +10,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 PREEMPTED_MARKER = "preempted.txt"
 
@@ -49,13 +50,19 @@ class FiniteLossGuard(L.Callback):
 
 
 class Preemption(L.Callback):
-    """On SIGTERM or SIGUSR1: at the end of the current batch, save `<dirpath>/last.ckpt`
-    (atomically, via the trainer's checkpoint IO), write a marker and stop cleanly. A SIGUSR1
-    handler that was there before (submitit's requeue on SLURM) is called after the save."""
+    """On SIGTERM or SIGUSR1: save `<dirpath>/last.ckpt` (atomically, via the trainer's checkpoint
+    IO), write a marker and stop by raising Lightning's SIGTERMException, which the pipeline
+    catches. A signal in a train batch is acted on at the batch's end; one during validation or
+    at an epoch's end reaches Lightning's loops first, which raise, and the save happens in
+    `on_exception`. Stopping by exception, not `should_stop`, matters: `should_stop` would run a
+    validation whose `save_last` overwrites last.ckpt as if the epoch were complete, and the
+    resumed run would skip the rest of it. A SIGUSR1 handler that was there before (submitit's
+    requeue on SLURM) is called after the save."""
 
     def __init__(self, dirpath: str) -> None:
         self.dirpath = Path(dirpath)
         self._signal: int | None = None
+        self._saved = False
         self._previous: dict[int, Any] = {}
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -65,23 +72,34 @@ class Preemption(L.Callback):
     def _note(self, signum: int, frame: Any) -> None:
         self._signal = signum
 
-    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        connector = trainer._signal_connector
-        if connector.received_sigterm and self._signal is None:
-            self._signal = signal.SIGTERM
-        if self._signal is None:
+    def _save(self, trainer: L.Trainer) -> None:
+        if self._saved:
             return
+        self._saved = True
         trainer.save_checkpoint(str(self.dirpath / "last.ckpt"))
         if trainer.is_global_zero:
-            name = signal.Signals(self._signal).name
+            name = signal.Signals(self._signal or signal.SIGTERM).name
             (self.dirpath.parent / PREEMPTED_MARKER).write_text(
                 f"{name} at step {trainer.global_step}; rerun the same command to resume.\n"
             )
-        connector.received_sigterm = False  # stop through should_stop, not SIGTERMException
-        trainer.should_stop = True
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if trainer._signal_connector.received_sigterm and self._signal is None:
+            self._signal = signal.SIGTERM
+        if self._signal is None:
+            return
+        self._save(trainer)
         previous = self._previous.get(signal.SIGUSR1)
         if self._signal == signal.SIGUSR1 and callable(previous):
             previous(self._signal, None)  # e.g. submitit: requeue the job, then exit
+        raise SIGTERMException
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
+            self._save(trainer)
+        self.on_train_end(trainer, pl_module)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         for signum, handler in self._previous.items():
