@@ -3,7 +3,9 @@
 Same network (the default CNN), data (digits, in memory), optimizer (AdamW), schedule
 (warm-up + cosine) and batch size. Epoch 0 is warm-up; steps/s are timed over the following
 epochs; median of `--repeats` runs. Lightning runs with biaslab's default logging (metrics
-logged every epoch, CSV logger, LR monitor, rich progress bar) and with logging off.
+logged every epoch, CSV logger, LR monitor, rich progress bar) and with logging off, both with
+the NaN guard and preemption callbacks every biaslab run has; a bare LightningModule around the
+same network (no metrics, no callbacks) shows what Lightning's loop alone costs.
 
     python scripts/bench_loop.py [--epochs 21] [--repeats 5] [--batch 64]
 """
@@ -23,6 +25,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 
 import biaslab.utils.resolvers  # noqa: F401
+from biaslab.callbacks.reliability import FiniteLossGuard, Preemption
 from biaslab.data.digits import DigitsDataModule
 from biaslab.module import Classifier
 
@@ -54,13 +57,38 @@ class StepTimer(L.Callback):
         return self.steps / (time.perf_counter() - self.start)
 
 
-def lightning_rate(cfg, batch: int, epochs: int, logging: bool) -> float:
+class Bare(L.LightningModule):
+    """The least a LightningModule can be: biaslab's network, loss, optimizer and schedule."""
+
+    def __init__(self, classifier: Classifier, module_cfg: dict) -> None:
+        super().__init__()
+        self.classifier, self.module_cfg = classifier, module_cfg
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        inputs, targets = batch
+        return self.classifier.criterion(self.classifier(inputs), targets)
+
+    def configure_optimizers(self):
+        optimizer = instantiate(self.module_cfg["optimizer"])(params=self.parameters())
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = instantiate(self.module_cfg["scheduler"])(optimizer, total_steps=total)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+
+def lightning_rate(cfg, batch: int, epochs: int, logging: bool, bare: bool = False) -> float:
     module_cfg = OmegaConf.to_container(cfg.module, resolve=True)
     L.seed_everything(0, verbose=False)
     model = Classifier(**{k: v for k, v in module_cfg.items() if k != "_target_"})
+    if bare:
+        model = Bare(model, module_cfg)
     dm = DigitsDataModule(num_classes=10, input_shape=(1, 8, 8), batch_size=batch)
     timer = StepTimer()
     callbacks: list[L.Callback] = [timer]
+    if not bare:  # every biaslab run has these two (pipeline.py)
+        callbacks += [FiniteLossGuard(), Preemption(tempfile.mkdtemp())]
     if logging:  # biaslab's default callbacks (but checkpoints) with a CSV logger
         from lightning.pytorch.loggers import CSVLogger
 
@@ -106,9 +134,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
     cfg = load_config(args.batch)
-    runs = {"plain PyTorch loop": [], "biaslab, logging off": [], "biaslab, default logging": []}
+    runs: dict[str, list[float]] = {"plain PyTorch loop": [], "bare LightningModule": [],
+                                    "biaslab, logging off": [], "biaslab, default logging": []}  # fmt: skip
     for _ in range(args.repeats):  # interleaved, so drift hits every variant alike
         runs["plain PyTorch loop"].append(plain_rate(cfg, args.batch, args.epochs))
+        runs["bare LightningModule"].append(
+            lightning_rate(cfg, args.batch, args.epochs, False, bare=True)
+        )
         runs["biaslab, logging off"].append(lightning_rate(cfg, args.batch, args.epochs, False))
         runs["biaslab, default logging"].append(lightning_rate(cfg, args.batch, args.epochs, True))
     base = statistics.median(runs["plain PyTorch loop"])
@@ -116,9 +148,9 @@ def main() -> None:
           f"torch threads {torch.get_num_threads()}")  # fmt: skip
     for name, rates in runs.items():
         rate = statistics.median(rates)
-        print(
-            f"{name:28s} {rate:8.1f} steps/s   {100 * (base / rate - 1):+6.1f}% time per step vs plain"
-        )
+        extra_ms = 1000 * (1 / rate - 1 / base)
+        print(f"{name:26s} {rate:7.1f} steps/s  {1000 / rate:5.2f} ms/step  "
+              f"{extra_ms:+5.2f} ms  {100 * (base / rate - 1):+6.1f}% time per step vs plain")  # fmt: skip
 
 
 if __name__ == "__main__":

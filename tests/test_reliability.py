@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -202,6 +203,8 @@ def test_unwritable_wandb_dir_is_a_clear_error(train_fast, tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(ConfigError, match=r"logger\.wandb\.save_dir=.*is not writable"):
         train_fast("logger=wandb", f"logger.wandb.save_dir={blocker}")
+    # W&B's early start (a background thread) does not outlive the failed job
+    assert not [t for t in threading.enumerate() if t.name == "wandb-start"]
 
 
 def test_wandb_online_without_network_falls_back_to_offline(

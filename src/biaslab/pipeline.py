@@ -13,7 +13,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from biaslab.utils.config import print_config_tree
-from biaslab.utils.instantiate import instantiate_callbacks, instantiate_loggers
+from biaslab.utils.instantiate import (
+    instantiate_callbacks,
+    instantiate_loggers,
+    start_wandb_early,
+    wait_for_wandb_start,
+)
 from biaslab.utils.sweep import JOB_CONFIG_ENV, write_metrics, write_provenance
 from biaslab.utils.validate import ConfigError, validate
 
@@ -74,6 +79,7 @@ DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE"
 def end_job(env_before: dict[str, str | None]) -> None:
     """Leave the process as the job found it, so the next job of a sweep starts clean: close
     W&B, tear down the DDP process group, restore the env vars Lightning's launcher set."""
+    wait_for_wandb_start()
     finish_wandb()
     if "torch" in sys.modules:
         import torch.distributed as dist
@@ -114,6 +120,7 @@ def finish_wandb() -> None:
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, then test the best checkpoint. Returns every logged scalar metric."""
     env_before = {key: os.environ.get(key) for key in DDP_ENV}
+    start_wandb_early(cfg)
     try:
         return _train(cfg)
     finally:

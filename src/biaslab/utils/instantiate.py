@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,50 @@ def instantiate_loggers(cfg: DictConfig, output_dir: Path) -> list[Any]:
     return loggers
 
 
+_early_wandb: dict[str, Any] = {}
+
+
+def start_wandb_early(cfg: DictConfig) -> None:
+    """W&B's own start costs about 1.5 s before the first step: importing it, its launch module
+    (which every `wandb.init` imports), its service process and, when online, a probe of its
+    server. Do all of that in a background thread while torch and lightning import and the data
+    and model are built; `instantiate_loggers` (and, if the job fails first, `end_job`) waits for it. Rank 0 only, and only when the
+    W&B logger is configured. The mode is fixed before `wandb.setup()`, which freezes its
+    settings for the process: offline when the config says so or the server is unreachable."""
+    node = (cfg.get("logger") or {}).get("wandb")
+    if node is None or "_target_" not in node or "thread" in _early_wandb:
+        return
+    if int(os.environ.get("LOCAL_RANK", "0")) > 0 or os.environ.get("WANDB_MODE") == "disabled":
+        return
+    offline = bool(node.get("offline"))
+    thread = threading.Thread(target=_start_wandb, args=(offline,), name="wandb-start", daemon=True)
+    _early_wandb["thread"] = thread
+    thread.start()
+
+
+def _start_wandb(offline: bool) -> None:
+    try:
+        if not offline and os.environ.get("WANDB_MODE") not in ("offline", "dryrun"):
+            _early_wandb["reachable"] = reachable = wandb_reachable()
+            offline = not reachable
+        if offline:
+            os.environ["WANDB_MODE"] = "offline"
+        import wandb
+        import wandb.sdk.launch.inputs.internal
+
+        wandb.setup()
+    except Exception as err:  # the same steps run again on the main path, which reports them
+        log.debug("Early W&B start failed: %s", err)
+
+
+def wait_for_wandb_start() -> bool | None:
+    """Join the early start; return its server probe (None when it did not probe)."""
+    thread = _early_wandb.pop("thread", None)
+    if thread is not None:
+        thread.join()
+    return _early_wandb.pop("reachable", None)
+
+
 def wandb_reachable(timeout: float = 3.0) -> bool:
     """Can we open a connection to the W&B server ($WANDB_BASE_URL, else api.wandb.ai)?"""
     import socket
@@ -106,6 +151,7 @@ def wandb_reachable(timeout: float = 3.0) -> bool:
 
 
 def _wandb_node(node: DictConfig, cfg: DictConfig, output_dir: Path) -> DictConfig:
+    reachable = wait_for_wandb_start()  # first: nothing may raise while its thread runs
     name, group = job_overrides()
     node = OmegaConf.create(OmegaConf.to_container(node, resolve=True))
     wandb_dir = Path(node.save_dir) / "wandb"
@@ -120,11 +166,11 @@ def _wandb_node(node: DictConfig, cfg: DictConfig, output_dir: Path) -> DictConf
             f"logger.wandb.save_dir={node.save_dir} is not writable ({err.strerror}); point it "
             "(or paths.log_dir) at a writable folder, or use logger=csv."
         ) from err
-    if (
-        not node.offline
-        and os.environ.get("WANDB_MODE") not in ("offline", "disabled")
-        and not wandb_reachable()
-    ):
+    if not node.offline and reachable is None:
+        reachable = (
+            os.environ.get("WANDB_MODE") in ("offline", "dryrun", "disabled") or wandb_reachable()
+        )
+    if not node.offline and not reachable:
         log.warning(
             "W&B is set online but its server cannot be reached: logging offline to %s; "
             "upload later with `wandb sync`.",
