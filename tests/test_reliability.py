@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -96,6 +97,29 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert not (run_dir / "metrics.json").exists()
 
 
+def test_sigterm_under_ddp_stops_every_rank_together_and_resumes(tmp_path):
+    """Two gloo ranks, SIGTERM to every process of the job (as SLURM sends it): all ranks save
+    and stop at one step, the job exits 0, and the same command finishes every step."""
+    ddp = [*RUN, "trainer=ddp_cpu", "logger=csv", "trainer.max_epochs=10"]
+    proc = start(tmp_path, *ddp)
+    wait_for("logs/train/runs/*/checkpoints/last.ckpt", tmp_path, proc)
+    os.killpg(proc.pid, signal.SIGTERM)
+    finish(proc, timeout=90)
+    (run_dir,) = run_dirs(tmp_path)
+    assert "SIGTERM at step" in (run_dir / "preempted.txt").read_text()
+    assert not (run_dir / "metrics.json").exists()
+    stopped_at = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+
+    finish(start(tmp_path, *ddp))
+    final = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    rows = (run_dir / "csv" / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    epoch0 = next(r.split(",") for r in rows[1:] if r.split(",")[header.index("epoch")] == "0")
+    steps_per_epoch = int(epoch0[header.index("step")]) + 1  # logged at epoch 0's last step
+    assert 0 < stopped_at < final == 10 * steps_per_epoch  # no step of the interrupted epoch lost
+    assert (run_dir / "metrics.json").exists() and not (run_dir / "preempted.txt").exists()
+
+
 @pytest.mark.parametrize(
     "hook,name",
     [
@@ -122,6 +146,19 @@ def test_a_signal_anywhere_in_fit_saves_and_the_run_resumes(train_fast, tmp_path
     assert torch.load(last, weights_only=True)["global_step"] == 3 * 3
     assert json.loads((tmp_path / "metrics.json").read_text())["test/acc"] == metrics["test/acc"]
     assert not (tmp_path / "preempted.txt").exists()
+    with (tmp_path / "csv" / "metrics.csv").open() as f:  # the first session's rows are kept
+        logged = {row["epoch"] for row in csv.DictReader(f) if row["train/loss"]}
+    assert logged == {"0", "1", "2"}
+
+
+def test_last_checkpoint_is_the_latest_epoch_even_when_val_acc_stalls(train_fast, tmp_path):
+    """Lightning's `save_last` writes only when a top-k checkpoint is written; after the best
+    epoch a resumed run would go back to it. biaslab's last.ckpt follows every epoch."""
+    # lr 0 and no BatchNorm (whose running statistics still move): val/acc never changes
+    train_fast("model=vit", "optimizer.lr=0", "trainer.max_epochs=3")
+    ckpts = tmp_path / "checkpoints"
+    assert torch.load(ckpts / "last.ckpt", weights_only=True)["global_step"] == 3 * 3
+    assert sorted(p.name for p in ckpts.glob("*.ckpt")) == ["epoch_000.ckpt", "last.ckpt"]
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(train_fast, tmp_path):

@@ -147,6 +147,8 @@ def _resume(cfg: DictConfig) -> Path | None:
             cfg.paths.output_dir = str(run_dir)
     if ckpt is not None:
         log.info("Resuming from %s (resume=auto; resume=never starts afresh).", ckpt)
+        with open_dict(cfg):  # in the resolved config, so DDP child ranks restore it too
+            cfg.ckpt_path = str(ckpt)
     return ckpt
 
 
