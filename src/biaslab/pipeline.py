@@ -167,7 +167,8 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     model = instantiate(cfg.module, _recursive_=False)
     loggers = instantiate_loggers(cfg, output_dir)
     callbacks = instantiate_callbacks(cfg, have_logger=bool(loggers))
-    callbacks += [FiniteLossGuard(), Preemption(str(output_dir / "checkpoints"))]
+    every = cfg.extras.get("nan_check_every_n_steps")
+    callbacks += [FiniteLossGuard(every), Preemption(str(output_dir / "checkpoints"))]
     trainer: L.Trainer = instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
     )

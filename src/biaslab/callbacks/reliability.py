@@ -21,10 +21,30 @@ class NonFiniteLossError(FloatingPointError):
 
 class FiniteLossGuard(L.Callback):
     """Raise at the first non-finite training loss, naming the step, the loss and the learning
-    rate. It runs before any checkpoint of that step is written, so the last good one stays."""
+    rate, before any checkpoint holding its weights is written, so the last good one stays.
 
-    def __init__(self, every_n_steps: int = 1) -> None:
+    On the CPU every step is checked (reading a CPU scalar is free). On an accelerator reading
+    the loss is a host sync that stalls the launch queue, so the first bad step is recorded on
+    the device and read every `every_n_steps` steps and before every validation and every
+    checkpoint save (`on_save_checkpoint` runs before the file is written). `every_n_steps=None`
+    picks 1 on the CPU and 50 elsewhere."""
+
+    def __init__(self, every_n_steps: int | None = None) -> None:
         self.every_n_steps = every_n_steps
+        self._every = every_n_steps or 1
+        self._bad_step: torch.Tensor | None = None  # first non-finite step on the device, or -1
+        self._bad_loss: torch.Tensor | None = None  # its loss
+        self._lrs: dict[int, float] = {}  # learning rate per step since the last read
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        on_cpu = trainer.strategy.root_device.type == "cpu"
+        self._every = self.every_n_steps or (1 if on_cpu else 50)
+
+    def _raise(self, step: int, value: float, epoch: int, lr: float) -> None:
+        raise NonFiniteLossError(
+            f"non-finite training loss {value} at step {step} (epoch {epoch}) with learning "
+            f"rate {lr:.3g}; lower optimizer.lr or set trainer.gradient_clip_val."
+        )
 
     def on_train_batch_end(
         self,
@@ -34,19 +54,47 @@ class FiniteLossGuard(L.Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        if trainer.global_step % self.every_n_steps:
-            return
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is None:
             return
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
-            raise NonFiniteLossError(
-                f"non-finite training loss {value} at step {trainer.global_step} "
-                f"(epoch {trainer.current_epoch}) with learning rate {lr:.3g}; lower optimizer.lr "
-                "or set trainer.gradient_clip_val."
-            )
+        step = trainer.global_step
+        lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
+        loss = loss.detach()
+        if self._every == 1:
+            value = float(loss)
+            if not math.isfinite(value):
+                self._raise(step, value, trainer.current_epoch, lr)
+            return
+        self._lrs[step] = lr
+        if self._bad_step is None or self._bad_loss is None:
+            self._bad_step = torch.full((), -1, dtype=torch.int64, device=loss.device)
+            self._bad_loss = torch.zeros((), dtype=torch.float32, device=loss.device)
+        first = (self._bad_step < 0) & ~torch.isfinite(loss)  # all on the device: no sync
+        self._bad_step = torch.where(first, torch.full_like(self._bad_step, step), self._bad_step)
+        self._bad_loss = torch.where(first, loss.float(), self._bad_loss)
+        if step % self._every == 0:
+            self._check(trainer)
+
+    def _check(self, trainer: L.Trainer) -> None:
+        """Read the device-side record (a host sync) and raise if a step went bad."""
+        if self._bad_step is None or self._bad_loss is None:
+            return
+        step = int(self._bad_step)
+        if step >= 0:
+            lr = self._lrs.get(step, math.nan)
+            self._raise(step, float(self._bad_loss), trainer.current_epoch, lr)
+        self._lrs.clear()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._check(trainer)
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._check(trainer)
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        self._check(trainer)
 
 
 class Preemption(L.Callback):
