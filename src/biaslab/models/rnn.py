@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from biaslab.models.seq_attn import image_to_tokens
+from biaslab.models.seq_attn import TokenEmbed
 
 
 class RNN(nn.Module):
@@ -26,20 +26,11 @@ class RNN(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.tokens, self.patch_size, self.is_ids = tokens, patch_size, bool(vocab_size)
-        if vocab_size:
-            self.embed_in: nn.Module = nn.Embedding(vocab_size, dim)
-        else:
-            c, _, w = input_shape
-            features = {"rows": c * w, "pixels": c, "patches": c * patch_size**2}[tokens]
-            self.embed_in = nn.Linear(features, dim)
+        self.embed = TokenEmbed(input_shape, vocab_size, tokens, patch_size, dim)
         hidden = dim // 2 if bidirectional else dim
         self.lstm = nn.LSTM(dim, hidden, num_layers=depth, batch_first=True,
                             bidirectional=bidirectional, dropout=dropout if depth > 1 else 0.0)  # fmt: skip
         self.num_features = dim
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        x = self.embed_in(
-            inputs if self.is_ids else image_to_tokens(inputs, self.tokens, self.patch_size)
-        )
-        return self.lstm(x)[0]
+        return self.lstm(self.embed(inputs))[0]

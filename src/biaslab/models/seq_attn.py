@@ -27,6 +27,40 @@ def image_to_tokens(images: torch.Tensor, tokens: str, patch_size: int) -> torch
     return F.unfold(images, patch_size, stride=patch_size).transpose(1, 2)  # (B, N, C*p*p)
 
 
+class TokenEmbed(nn.Module):
+    """(B, L) ids -> nn.Embedding, or (B, C, H, W) images read as `tokens` -> nn.Linear; out
+    (B, N, dim). `grid` is the token grid (for positional encodings)."""
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        vocab_size: int | None,
+        tokens: str,
+        patch_size: int,
+        dim: int,
+    ) -> None:
+        super().__init__()
+        if tokens not in TOKENS:
+            raise ValueError(f"model.backbone.tokens={tokens!r}: choose one of {TOKENS}.")
+        self.tokens, self.patch_size, self.is_ids = tokens, patch_size, bool(vocab_size)
+        if vocab_size:
+            self.proj: nn.Module = nn.Embedding(vocab_size, dim)
+            self.grid: tuple[int, ...] = (int(input_shape[0]),)
+        else:
+            c, h, w = input_shape
+            self.grid, features = {
+                "rows": ((h,), c * w),
+                "pixels": ((h, w), c),
+                "patches": ((h // patch_size, w // patch_size), c * patch_size**2),
+            }[tokens]
+            self.proj = nn.Linear(features, dim)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.is_ids:
+            return self.proj(inputs)
+        return self.proj(image_to_tokens(inputs, self.tokens, self.patch_size))
+
+
 class SeqAttn(nn.Module):
     """(B, L) ids or (B, C, H, W) images -> (B, N, dim) (or (B, 1+N, dim) with a class token)."""
 
@@ -46,31 +80,11 @@ class SeqAttn(nn.Module):
         class_token: bool = False,
     ) -> None:
         super().__init__()
-        if tokens not in TOKENS:
-            raise ValueError(f"model.backbone.tokens={tokens!r}: choose one of {TOKENS}.")
-        self.tokens, self.patch_size = tokens, patch_size
-        if vocab_size:
-            self.embed_in: nn.Module = nn.Embedding(vocab_size, dim)
-            grid: tuple[int, ...] = (int(input_shape[0]),)
-        else:
-            c, h, w = input_shape
-            grid, features = {
-                "rows": ((h,), c * w),
-                "pixels": ((h, w), c),
-                "patches": ((h // patch_size, w // patch_size), c * patch_size**2),
-            }[tokens]
-            self.embed_in = nn.Linear(features, dim)
-        self.is_ids = bool(vocab_size)
+        self.embed = TokenEmbed(input_shape, vocab_size, tokens, patch_size, dim)
         self.encoder = Encoder(
-            dim, depth, heads, grid, pe, class_token, mlp_ratio, dropout, drop_path
+            dim, depth, heads, self.embed.grid, pe, class_token, mlp_ratio, dropout, drop_path
         )
         self.num_features = dim
-
-    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Inputs -> (B, N, dim) tokens before positions are added."""
-        if self.is_ids:
-            return self.embed_in(inputs)
-        return self.embed_in(image_to_tokens(inputs, self.tokens, self.patch_size))
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.encoder(self.embed(inputs))
