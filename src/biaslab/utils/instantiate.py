@@ -99,9 +99,10 @@ def start_wandb_early(cfg: DictConfig) -> None:
     """W&B's own start costs about 1.5 s before the first step: importing it, its launch module
     (which every `wandb.init` imports), its service process and, when online, a probe of its
     server. Do all of that in a background thread while torch and lightning import and the data
-    and model are built; `instantiate_loggers` (and, if the job fails first, `end_job`) waits for it. Rank 0 only, and only when the
-    W&B logger is configured. The mode is fixed before `wandb.setup()`, which freezes its
-    settings for the process: offline when the config says so or the server is unreachable."""
+    and model are built; `instantiate_loggers` (or `end_job`, if the job fails first) waits for
+    it. Rank 0 only, and only when the W&B logger is configured. The mode is fixed before
+    `wandb.setup()`, which freezes its settings for the process: offline when the config says so
+    or the server is unreachable."""
     node = (cfg.get("logger") or {}).get("wandb")
     if node is None or "_target_" not in node or "thread" in _early_wandb:
         return
@@ -115,10 +116,8 @@ def start_wandb_early(cfg: DictConfig) -> None:
 
 def _start_wandb(offline: bool) -> None:
     try:
-        if not offline and os.environ.get("WANDB_MODE") not in ("offline", "dryrun"):
-            _early_wandb["reachable"] = reachable = wandb_reachable()
-            offline = not reachable
-        if offline:
+        _early_wandb["unreachable"] = unreachable = server_unreachable(offline)
+        if offline or unreachable:
             os.environ["WANDB_MODE"] = "offline"
         import wandb
         import wandb.sdk.launch.inputs.internal
@@ -129,11 +128,18 @@ def _start_wandb(offline: bool) -> None:
 
 
 def wait_for_wandb_start() -> bool | None:
-    """Join the early start; return its server probe (None when it did not probe)."""
+    """Join the early start; return its `server_unreachable` (None when it did not run)."""
     thread = _early_wandb.pop("thread", None)
     if thread is not None:
         thread.join()
-    return _early_wandb.pop("reachable", None)
+    return _early_wandb.pop("unreachable", None)
+
+
+def server_unreachable(offline: bool) -> bool:
+    """Is the W&B logger set online (config and $WANDB_MODE) with its server unreachable?"""
+    if offline or os.environ.get("WANDB_MODE") in ("offline", "dryrun", "disabled"):
+        return False
+    return not wandb_reachable()
 
 
 def wandb_reachable(timeout: float = 3.0) -> bool:
@@ -151,7 +157,7 @@ def wandb_reachable(timeout: float = 3.0) -> bool:
 
 
 def _wandb_node(node: DictConfig, cfg: DictConfig, output_dir: Path) -> DictConfig:
-    reachable = wait_for_wandb_start()  # first: nothing may raise while its thread runs
+    unreachable = wait_for_wandb_start()  # first: nothing may raise while its thread runs
     name, group = job_overrides()
     node = OmegaConf.create(OmegaConf.to_container(node, resolve=True))
     wandb_dir = Path(node.save_dir) / "wandb"
@@ -166,11 +172,9 @@ def _wandb_node(node: DictConfig, cfg: DictConfig, output_dir: Path) -> DictConf
             f"logger.wandb.save_dir={node.save_dir} is not writable ({err.strerror}); point it "
             "(or paths.log_dir) at a writable folder, or use logger=csv."
         ) from err
-    if not node.offline and reachable is None:
-        reachable = (
-            os.environ.get("WANDB_MODE") in ("offline", "dryrun", "disabled") or wandb_reachable()
-        )
-    if not node.offline and not reachable:
+    if unreachable is None:
+        unreachable = server_unreachable(node.offline)
+    if unreachable:
         log.warning(
             "W&B is set online but its server cannot be reached: logging offline to %s; "
             "upload later with `wandb sync`.",
