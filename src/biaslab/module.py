@@ -87,7 +87,7 @@ class Classifier(L.LightningModule):
         loss = self.criterion(logits, targets)
         hard_targets = targets.argmax(dim=-1) if targets.dim() == 2 else targets
         with torch.no_grad():
-            n = torch.tensor(float(len(targets)), device=loss.device)
+            n = torch.full((), float(len(targets)), device=loss.device)  # a fill: no host copy
             correct = (logits.argmax(dim=-1) == hard_targets).sum()
             self.train_stats += torch.stack([loss.detach() * n, correct.float(), n])
         return loss
