@@ -11,8 +11,9 @@ import biaslab.utils.resolvers  # noqa: F401
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
     from biaslab.pipeline import evaluate
+    from biaslab.utils.validate import exit_with_one_sentence
 
-    evaluate(cfg)
+    exit_with_one_sentence(lambda: evaluate(cfg))
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ from biaslab.utils.sweep import redirect_ddp_child
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     from biaslab.pipeline import train
+    from biaslab.utils.validate import exit_with_one_sentence, optimized_value
 
-    metrics = train(cfg)
-    return metrics.get(cfg.get("optimized_metric"))
+    return exit_with_one_sentence(lambda: optimized_value(cfg, train(cfg)))
 
 
 if __name__ == "__main__":

@@ -17,8 +17,19 @@ def _idx(path: Path, array: np.ndarray) -> None:
     path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
-def write_mnist(root: Path, folder: str = "MNIST", n_train: int = 200, n_test: int = 60) -> Path:
-    raw = root / folder / "raw"
+def write_mnist(
+    root: Path,
+    folder: str = "MNIST",
+    n_train: int = 200,
+    n_test: int = 60,
+    gz: bool = False,
+    flat: bool = False,
+) -> Path:
+    """The four idx files in torchvision's `root/<folder>/raw/`, or directly in root (`flat`);
+    `gz`: gzip-compressed as distributed (level 6, not the original's: so another MD5)."""
+    import gzip
+
+    raw = root if flat else root / folder / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     for prefix, n in (("train", n_train), ("t10k", n_test)):
@@ -26,9 +37,27 @@ def write_mnist(root: Path, folder: str = "MNIST", n_train: int = 200, n_test: i
         images = rng.integers(0, 50, (n, 28, 28))
         for i, label in enumerate(labels):  # a class-dependent bright bar, so it is learnable
             images[i, 2 + 2 * label : 4 + 2 * label, 4:24] = 255
-        _idx(raw / f"{prefix}-images-idx3-ubyte", images)
-        _idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+        for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
+            path = raw / f"{prefix}-{kind}-ubyte"
+            _idx(path, array)
+            if gz:
+                Path(f"{path}.gz").write_bytes(gzip.compress(path.read_bytes(), compresslevel=6))
+                path.unlink()
     return root
+
+
+def write_svhn(folder: Path, n_train: int = 120, n_test: int = 40, extra: bool = False) -> Path:
+    """SVHN's `.mat` files (MATLAB v5, scipy): X (32, 32, 3, N) uint8, y (N, 1) in 1..10."""
+    from scipy.io import savemat
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    splits = {"train": n_train, "test": n_test, **({"extra": 30} if extra else {})}
+    for split, n in splits.items():
+        labels = (np.arange(n) % 10) + 1  # SVHN writes digit 0 as label 10
+        images = rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
+        savemat(folder / f"{split}_32x32.mat", {"X": images, "y": labels.reshape(-1, 1)})
+    return folder
 
 
 def _cifar_arrays(n: int, num_classes: int, rng) -> tuple[np.ndarray, list[int]]:

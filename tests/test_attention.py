@@ -36,10 +36,11 @@ def test_sdpa_equals_naive_equals_torch_multihead(dim, heads):
 def test_stored_weights_sum_to_one_and_reproduce_output():
     torch.manual_seed(0)
     attn = MultiHeadSelfAttention(32, 4).eval()
-    attn.store_weights = True
+    captured = []
+    attn.on_weights = captured.append
     x = torch.randn(2, 7, 32)
     out = attn(x)
-    w = attn.attn_weights
+    (w,) = captured
     assert w.shape == (2, 4, 7, 7)
     torch.testing.assert_close(w.sum(-1), torch.ones(2, 4, 7))
     q, k, v = attn.qkv(x).view(2, 7, 3, 4, 8).permute(2, 0, 3, 1, 4)
@@ -126,7 +127,8 @@ def test_rope_scores_depend_on_relative_position_only():
     torch.manual_seed(0)
     q = torch.randn(1, 1, 1, 8).expand(1, 1, 12, 8)
     k = torch.randn(1, 1, 1, 8).expand(1, 1, 12, 8)
-    scores = rope.rotate(q) @ rope.rotate(k).transpose(-2, -1)  # (1, 1, 12, 12)
+    q, k = rope.rotate(q, k)
+    scores = q @ k.transpose(-2, -1)  # (1, 1, 12, 12)
     diag = torch.diagonal(scores[0, 0], offset=2)
     torch.testing.assert_close(diag, diag[:1].expand_as(diag), atol=1e-5, rtol=1e-5)
 
@@ -136,3 +138,46 @@ def test_pe_group_configs_build(tmp_path):
         cfg = compose([f"pe={pe}"], tmp_path)
         module = instantiate(cfg.pe)(dim=16, grid=(4, 4))
         assert module(torch.zeros(2, 16, 16)).shape == (2, 16, 16)
+
+
+def test_capture_attention_records_every_layer_and_restores_state_on_error(tmp_path):
+    net = _net("vit", "cls", "learned", tmp_path, "pe.max_len=16")
+    backbone = net.backbone
+    images = torch.randn(2, 1, 8, 8)
+    with torch.no_grad(), backbone.capture_attention() as maps:
+        fast = net(images)
+    assert len(maps) == len(backbone.encoder.blocks)
+    n = 1 + math.prod(backbone.token_grid)  # the class token and the patch grid
+    assert all(w.shape == (2, 4, n, n) for w in maps)
+    with pytest.raises(RuntimeError, match="boom"), backbone.capture_attention():
+        raise RuntimeError("boom")
+    layers = [b.attn for b in backbone.encoder.blocks]
+    assert all(a.on_weights is None for a in layers)  # the fast path again
+    with torch.no_grad():
+        torch.testing.assert_close(net(images), fast, atol=1e-5, rtol=1e-5)
+
+
+def test_attention_free_backbones_capture_nothing(tmp_path):
+    net = _net("cnn", "mean", "none", tmp_path)
+    with torch.no_grad(), net.backbone.capture_attention() as maps:
+        net(torch.randn(2, 1, 8, 8))
+    assert maps == [] and net.backbone.token_grid is None and not net.backbone.uses_pe
+
+
+def test_additive_mask_reaches_both_attention_paths():
+    torch.manual_seed(0)
+    attn = MultiHeadSelfAttention(16, 2).eval()
+    x = torch.randn(2, 5, 16)
+    mask = torch.zeros(5, 5)
+    mask[:, 3:] = float("-inf")  # nobody may attend to tokens 3 and 4
+    captured = []
+    attn.on_weights = captured.append
+    naive = attn(x, attn_mask=mask)
+    attn.on_weights = None
+    torch.testing.assert_close(attn(x, attn_mask=mask), naive, atol=1e-5, rtol=1e-5)
+    assert captured[0][..., 3:].abs().max() == 0
+    x_changed = x.clone()
+    x_changed[:, 3:] += 5.0  # masked tokens change: unmasked queries' outputs must not
+    torch.testing.assert_close(
+        attn(x_changed, attn_mask=mask)[:, :3], naive[:, :3], atol=1e-5, rtol=1e-5
+    )

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from biaslab.data.sequences import ORDER_FREE, ORDER_SENSITIVE, generate
-from biaslab.utils.validate import ConfigError, validate
+from biaslab.errors import ConfigError, MissingDataError
+from biaslab.utils.validate import build_components
 from tests import data_files
 from tests.conftest import compose, group_options
 
@@ -14,6 +15,8 @@ IMAGE_DATA = {
     "digits": [],
     "mnist": ["data.download=false", "data.batch_size=32"],
     "fashion_mnist": ["data.download=false", "data.batch_size=32"],
+    "kmnist": ["data.download=false", "data.batch_size=32"],
+    "svhn": ["data.download=false", "data.verify_checksums=false", "data.batch_size=32"],
     "cifar10": ["data.download=false", "data.verify_checksums=false", "data.batch_size=32"],
     "cifar100": ["data.download=false", "data.verify_checksums=false", "data.batch_size=32"],
     "imagefolder": ["data.image_size=16", "data.num_workers=0", "data.batch_size=8"],
@@ -26,6 +29,8 @@ def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
     data_files.write_mnist(root, "MNIST")
     data_files.write_mnist(root, "FashionMNIST")
+    data_files.write_mnist(root, "KMNIST")
+    data_files.write_svhn(root / "svhn")
     data_files.write_cifar10(root)
     data_files.write_cifar100(root)
     data_files.write_image_folder(root / "food")
@@ -86,27 +91,103 @@ def test_image_folder_layouts(data_root, tmp_path):
 
 
 def test_missing_torchvision_files_name_the_folder_and_flag(tmp_path):
+
     cfg = compose(["data=cifar10", f"paths.data_dir={tmp_path}", "data.download=false"], tmp_path)
     with pytest.raises(
         ConfigError,
         match=rf"data.data_dir={tmp_path} holds no CIFAR10 files .*set data.download=true",
     ):
-        validate(cfg)
+        build_components(cfg)  # the DataModule's constructor: before any training
 
 
 def test_missing_files_also_caught_by_the_loader(tmp_path):
-    from biaslab.data.vision import MissingDataError, TorchvisionDataModule
+    from biaslab.data.vision import MNISTDataModule
 
-    dm = TorchvisionDataModule(name="mnist", data_dir=str(tmp_path), download=False,
-                               num_classes=10, input_shape=(1, 28, 28))  # fmt: skip
     with pytest.raises(MissingDataError, match=r"set data\.download=true"):
-        dm.setup()
+        MNISTDataModule(name="mnist", data_dir=str(tmp_path), download=False,
+                        num_classes=10, input_shape=(1, 28, 28))  # fmt: skip
 
 
 def test_missing_image_folder_is_a_clear_error(tmp_path):
+
     cfg = compose(["data=imagefolder", f"data.root={tmp_path / 'nope'}"], tmp_path)
     with pytest.raises(ConfigError, match=r"data.root=.*nope does not exist; point data.root"):
-        validate(cfg)
+        build_components(cfg)
+
+
+@pytest.mark.parametrize("layout", ["torchvision", "flat"])
+@pytest.mark.parametrize("compressed", [True, False])
+def test_fashion_mnist_from_the_four_original_files_offline(layout, compressed, tmp_path):
+    """The four idx files as distributed (.gz, any gzip level, so any MD5), in torchvision's
+    raw/ folder or directly in data_dir: loaded with downloads off, checked by content."""
+    from hydra.utils import instantiate
+
+    data_files.write_mnist(tmp_path, "FashionMNIST", gz=compressed, flat=layout == "flat")
+    cfg = compose(
+        ["data=fashion_mnist", f"data.data_dir={tmp_path}", "data.download=false"], tmp_path
+    )
+    dm = instantiate(cfg.data)
+    dm.setup()
+    assert dm.splits["train"][0].shape[1:] == (1, 28, 28)
+    assert len(dm.splits["train"][0]) + len(dm.splits["val"][0]) == 200
+    assert len(dm.splits["test"][0]) == 60
+
+
+def test_a_corrupt_idx_file_is_named(tmp_path):
+    from hydra.utils import instantiate
+
+    data_files.write_mnist(tmp_path, "FashionMNIST", gz=True, flat=True)
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b not a gzip of idx")
+    cfg = compose(
+        ["data=fashion_mnist", f"data.data_dir={tmp_path}", "data.download=false"], tmp_path
+    )
+    with pytest.raises(Exception, match="train-labels-idx1-ubyte"):
+        instantiate(cfg.data).setup()
+    import gzip
+
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03rest"))
+    with pytest.raises(MissingDataError, match=r"train-labels-idx1-ubyte.gz is not an idx file"):
+        instantiate(cfg.data).setup()
+
+
+def test_svhn_reads_mat_files_as_nchw_with_labels_0_to_9(tmp_path):
+    from hydra.utils import instantiate
+
+    data_files.write_svhn(tmp_path / "svhn", extra=True)
+    base = [
+        "data=svhn",
+        f"paths.data_dir={tmp_path}",
+        "data.download=false",
+        "data.verify_checksums=false",
+    ]
+    dm = instantiate(compose(base, tmp_path).data)
+    dm.setup()
+    x, y = dm.splits["test"]
+    assert x.shape[1:] == (3, 32, 32) and set(y.tolist()) == set(range(10))  # label 10 -> 0
+    n_train = len(dm.splits["train"][0]) + len(dm.splits["val"][0])
+    with_extra = instantiate(compose([*base, "data.use_extra=true"], tmp_path).data)
+    with_extra.setup()
+    assert len(with_extra.splits["train"][0]) + len(with_extra.splits["val"][0]) == n_train + 30
+
+
+def test_unknown_data_keys_are_refused(tmp_path):
+    cfg = compose(["+data.batchsize=32"], tmp_path)
+    with pytest.raises(ConfigError, match=r"data.batchsize is not an option of .*DigitsDataModule"):
+        build_components(cfg)
+
+
+def test_a_file_that_is_not_an_image_is_named_or_skipped(tmp_path):
+    from hydra.utils import instantiate
+
+    root = data_files.write_image_folder(tmp_path / "food")
+    bad = root / "train" / "class_0" / "notes.png"
+    bad.write_text("not an image")
+    base = ["data=imagefolder", f"data.root={root}", "data.image_size=16", "data.num_workers=0"]
+    with pytest.raises(ConfigError, match=r"notes.png under data.root is not an image"):
+        instantiate(compose(base, tmp_path).data).setup()
+    dm = instantiate(compose([*base, "data.bad_files=skip"], tmp_path).data)
+    dm.setup()
+    assert len(dm.datasets["train"]) == 3 * 12
 
 
 @pytest.mark.parametrize("task", ORDER_SENSITIVE)

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from biaslab.callbacks.hessian import lanczos, loss_curvature
-from biaslab.callbacks.probes import diagnose, diagnose_depth, invariance_table
-from biaslab.callbacks.receptive_field import analytic, measured
 from biaslab.models.cnn import CNN
+from biaslab.probes import diagnose, diagnose_depth, invariance_table
+from biaslab.probes.curvature import lanczos, loss_curvature
+from biaslab.probes.receptive_field import analytic, measured
 
 
 def test_hessian_recovers_a_known_spectrum_with_negative_eigenvalues():

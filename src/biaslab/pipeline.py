@@ -13,14 +13,15 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from biaslab.utils.config import print_config_tree
-from biaslab.utils.instantiate import (
-    instantiate_callbacks,
-    instantiate_loggers,
+from biaslab.utils.instantiate import instantiate_callbacks, instantiate_loggers
+from biaslab.utils.sweep import JOB_CONFIG_ENV, write_metrics, write_provenance
+from biaslab.utils.validate import ConfigError, build_components, record_unused, validate
+from biaslab.utils.wandb_run import (
+    finish_wandb,
+    log_hyperparams,
     start_wandb_early,
     wait_for_wandb_start,
 )
-from biaslab.utils.sweep import JOB_CONFIG_ENV, write_metrics, write_provenance
-from biaslab.utils.validate import ConfigError, validate
 
 log = logging.getLogger("biaslab")
 
@@ -48,12 +49,11 @@ def local_rank() -> int:
 
 
 def _prepare(cfg: DictConfig) -> Path:
-    """Validate, print and save the config and provenance; return the run's output dir.
+    """Print and save the config and provenance; return the run's output dir.
 
     Rank 0 exports the resolved config's path so that DDP child ranks run exactly this config
     (see `biaslab.utils.sweep.redirect_ddp_child`); each child records what it ran.
     """
-    validate(cfg)
     if cfg.extras.get("enforce_tags") and not cfg.get("tags"):
         raise ConfigError("tags=[] is empty while extras.enforce_tags=true; pass tags=[my_tag].")
     output_dir = Path(cfg.paths.output_dir)
@@ -93,30 +93,6 @@ def end_job(env_before: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
-def log_hyperparams(logger, params: dict, wait_s: float = 60.0) -> None:
-    """Log the config (this starts a W&B run). After a kill, the dead process's W&B service can
-    hold the run id for some seconds ("run ID ... is in use"): wait for it instead of failing."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            logger.log_hyperparams(params)
-            return
-        except Exception as err:
-            if "is in use" not in str(err) or time.monotonic() > deadline:
-                raise
-            log.warning("W&B run id still held by a previous process; retrying in 2 s.")
-            time.sleep(2.0)
-
-
-def finish_wandb() -> None:
-    """Close the W&B run (if W&B was ever imported), so the next job starts its own."""
-    if "wandb" in sys.modules:
-        import wandb
-
-        if wandb.run is not None:
-            wandb.finish()
-
-
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, then test the best checkpoint. Returns every logged scalar metric."""
     env_before = {key: os.environ.get(key) for key in DDP_ENV}
@@ -153,8 +129,10 @@ def _resume(cfg: DictConfig) -> Path | None:
 
 
 def _train(cfg: DictConfig) -> dict[str, float]:
+    validate(cfg)
     ckpt_path = _resume(cfg) if local_rank() == 0 else cfg.get("ckpt_path")
-    output_dir = _prepare(cfg)
+    for group in record_unused(cfg):
+        log.warning("%s has no effect on this model: recorded as %s: null.", group, group)
     import lightning as L
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
@@ -163,8 +141,8 @@ def _train(cfg: DictConfig) -> dict[str, float]:
 
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-    datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.module, _recursive_=False)
+    datamodule, model = build_components(cfg)
+    output_dir = _prepare(cfg)
     loggers = instantiate_loggers(cfg, output_dir)
     callbacks = instantiate_callbacks(cfg, have_logger=bool(loggers))
     every = cfg.extras.get("nan_check_every_n_steps")

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from biaslab.utils.instantiate import swept_keys
+from biaslab.utils.sweep import swept_keys
 
 DEFAULT_METRICS = (
     "test/acc",
@@ -67,8 +67,8 @@ def load_wandb_group(path: str, group: str):
 
 def depth_flags(frame) -> list[str]:
     """The lecture's optimisation tell-tale over a depth factor: a deeper model with a higher
-    training loss than a shallower one (see `biaslab.callbacks.probes.diagnose_depth`)."""
-    from biaslab.callbacks.probes import diagnose_depth
+    training loss than a shallower one (see `biaslab.probes.diagnose_depth`)."""
+    from biaslab.probes.diagnosis import diagnose_depth
 
     flags = []
     for factor in factors(frame):

@@ -102,7 +102,11 @@ def subsample(targets: torch.Tensor, fraction: float, per_class: int | None, see
 
 class BaseDataModule(L.LightningDataModule):
     """What every DataModule shares: sizes, batch sizes, seeds, subsampling and the on-device
-    batched augmentation (`augment.batch`, then `augment.mix`) applied to training batches."""
+    batched augmentation (`augment.batch`, then `augment.mix`) applied to training batches.
+
+    Unknown config keys are refused (no `**kwargs` swallows them); bad values fail in the
+    constructor with one sentence naming the key.
+    """
 
     modality = "image"
 
@@ -118,9 +122,23 @@ class BaseDataModule(L.LightningDataModule):
         train_per_class: int | None = None,
         augment: dict[str, Any] | None = None,
         vocab_size: int | None = None,
-        **_: Any,
     ) -> None:
         super().__init__()
+        for key, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"data.{key}={value} must be a positive integer; pass e.g. data.{key}=64."
+                )
+        if not 0.0 < train_fraction <= 1.0:
+            raise ValueError(
+                f"data.train_fraction={train_fraction} would train on nothing or too much; pass a "
+                "fraction in (0, 1], e.g. data.train_fraction=0.1."
+            )
+        if train_per_class is not None and train_per_class < 1:
+            raise ValueError(
+                f"data.train_per_class={train_per_class} would train on nothing; pass at least 1 "
+                "(or null for all)."
+            )
         self.num_classes, self.input_shape = int(num_classes), tuple(input_shape)
         self.vocab_size = vocab_size
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
@@ -130,6 +148,12 @@ class BaseDataModule(L.LightningDataModule):
         self.augment: Callable[[torch.Tensor], torch.Tensor] | None = augment.get("batch")
         self.batch_mix: Callable[[torch.Tensor, torch.Tensor], Split] | None = augment.get("mix")
         self.sample_augment = augment.get("sample")
+
+    def example_inputs(self, batch: int = 2) -> list[torch.Tensor]:
+        """Zero batches of every input shape this data produces (validation's dry run)."""
+        if self.vocab_size:
+            return [torch.zeros(batch, *self.input_shape, dtype=torch.long)]
+        return [torch.zeros(batch, *self.input_shape)]
 
     def on_after_batch_transfer(self, batch: Split, dataloader_idx: int) -> Split:
         """Batched, per-sample-random augmentation on the device, for training batches only."""
@@ -145,7 +169,9 @@ class BaseDataModule(L.LightningDataModule):
 
 
 class InMemoryDataModule(BaseDataModule):
-    """Base for data that fits in memory. Subclasses implement `load()` -> {split: (x, y)}."""
+    """Base for data that fits in memory. The contract: a subclass implements only `load()` ->
+    {"train", "val", "test"}: (inputs (N, *input_shape), targets (N,) long), reading its own
+    files, splits, labels and layout; subsampling, checks, devices and batching live here."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

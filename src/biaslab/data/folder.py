@@ -6,6 +6,7 @@ Layout `root/train/<class>/*.png` + `root/val/` (or `valid/`) + optional `root/t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,15 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from biaslab.data.base import BaseDataModule, stratified_split, subsample
+from biaslab.errors import ConfigError, MissingDataError
+
+log = logging.getLogger("biaslab")
+BAD_FILES = ("error", "skip")
+
+
+def _visible(path: str) -> bool:
+    """Every file but hidden ones: a stray non-image is then found and named, not skipped."""
+    return not Path(path).name.startswith(".")
 
 
 def split_dirs(root: Path) -> dict[str, Path] | None:
@@ -22,7 +32,7 @@ def split_dirs(root: Path) -> dict[str, Path] | None:
         return None
     val = next((root / n for n in ("val", "valid", "validation") if (root / n).is_dir()), None)
     if val is None:
-        raise FileNotFoundError(
+        raise MissingDataError(
             f"data.root={root} has train/ but no val/ or valid/; add one or drop the train/ level."
         )
     dirs = {"train": root / "train", "val": val}
@@ -43,9 +53,18 @@ class ImageFolderDataModule(BaseDataModule):
         num_workers: int = 2,
         mean: Sequence[float] = (0.5, 0.5, 0.5),
         std: Sequence[float] = (0.5, 0.5, 0.5),
+        bad_files: str = "error",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        if not Path(root).is_dir():
+            raise MissingDataError(
+                f"data.root={root} does not exist; point data.root at your image folder "
+                "(train/ + val/ or one folder per class)."
+            )
+        if bad_files not in BAD_FILES:
+            raise ValueError(f"data.bad_files={bad_files!r}: choose one of {BAD_FILES}.")
+        self.bad_files = bad_files
         self.root, self.image_size, self.channels = Path(root), image_size, channels
         self.fractions, self.num_workers = tuple(fractions), num_workers
         self.mean, self.std = list(mean)[:channels], list(std)[:channels]
@@ -70,22 +89,22 @@ class ImageFolderDataModule(BaseDataModule):
             return
         from torchvision.datasets import ImageFolder
 
-        if not self.root.is_dir():
-            raise FileNotFoundError(
-                f"data.root={self.root} does not exist; point data.root at your image folder."
-            )
         dirs = split_dirs(self.root)
         if dirs is not None:
             views = {
-                s: ImageFolder(str(p), transform=self._transform(s == "train"))
+                s: self._checked(ImageFolder(str(p), self._transform(s == "train"), is_valid_file=_visible))
                 for s, p in dirs.items()
-            }
+            }  # fmt: skip
             views.setdefault("test", views["val"])
             classes, train_targets = views["train"].classes, torch.tensor(views["train"].targets)
             self.datasets = dict(views)
         else:
-            train_view = ImageFolder(str(self.root), transform=self._transform(True))
-            eval_view = ImageFolder(str(self.root), transform=self._transform(False))
+            train_view = self._checked(
+                ImageFolder(str(self.root), self._transform(True), is_valid_file=_visible)
+            )
+            eval_view = ImageFolder(str(self.root), self._transform(False), is_valid_file=_visible)
+            eval_view.samples = eval_view.imgs = list(train_view.samples)
+            eval_view.targets = list(train_view.targets)
             idx = stratified_split(
                 torch.tensor(train_view.targets), self.fractions, self.split_seed
             )
@@ -105,6 +124,32 @@ class ImageFolderDataModule(BaseDataModule):
                 train_targets, self.train_fraction, self.train_per_class, self.split_seed
             )
             self.datasets["train"] = Subset(self.datasets["train"], keep.tolist())
+
+    def _checked(self, view):
+        """Open every file once (PIL's verify): a file that is not an image is named in one
+        sentence, or with `data.bad_files=skip` left out and counted in a warning."""
+        from PIL import Image
+
+        bad = []
+        for path, _ in view.samples:
+            try:
+                with Image.open(path) as image:
+                    image.verify()
+            except Exception:
+                bad.append(path)
+        if bad and self.bad_files == "error":
+            raise ConfigError(
+                f"{bad[0]} under data.root is not an image ({len(bad)} such file(s)); remove it "
+                "or pass data.bad_files=skip to leave such files out."
+            )
+        if bad:
+            log.warning("data.bad_files=skip: left out %d file(s) that are not images under %s "
+                        "(first: %s).", len(bad), view.root, bad[0])  # fmt: skip
+            skipped = set(bad)
+            keep = [(p, t) for p, t in view.samples if p not in skipped]
+            view.samples = view.imgs = keep
+            view.targets = [t for _, t in keep]
+        return view
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         self.setup()

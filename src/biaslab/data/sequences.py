@@ -108,6 +108,10 @@ class SequenceDataModule(InMemoryDataModule):
         self.task, self.length, self.test_length, self.k = task, length, test_length, k
         self.sizes = {"train": num_train, "val": num_val, "test": num_test}
 
+    def example_inputs(self, batch: int = 2) -> list[torch.Tensor]:
+        lengths = {self.length, self.test_length or self.length}
+        return [torch.zeros(batch, n, dtype=torch.long) for n in sorted(lengths)]
+
     def load(self) -> dict[str, Split]:
         lengths = {
             "train": self.length,

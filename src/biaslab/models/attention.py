@@ -1,6 +1,8 @@
 """Multi-head self-attention and the pre-norm transformer encoder shared by ViT and seq_attn.
 
-b_i = sum_j softmax_j(q_i . k_j / sqrt(d)) v_j, per head, heads concatenated then projected.
+b_i = sum_j softmax_j(q_i . k_j / sqrt(d) + mask_ij) v_j, per head, heads concatenated then
+projected. Positions reach attention through two generic hooks only: an additive `attn_mask`
+and a `rotate(q, k)` callable, both supplied by the encoder's `PositionalEncoding`.
 """
 
 from __future__ import annotations
@@ -11,44 +13,66 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from biaslab.models.pe import PositionalEncoding
+
 
 class MultiHeadSelfAttention(nn.Module):
     """(B, N, C) -> (B, N, C) with `heads` heads of width C / heads.
 
     The fused `qkv` weight is laid out as nn.MultiheadAttention's `in_proj_weight` ([q; k; v]).
-    The fast path is F.scaled_dot_product_attention; with `store_weights = True` the naive path
-    runs and keeps the (B, H, N, N) weights in `attn_weights` (for plots and probes).
+    The fast path is F.scaled_dot_product_attention; while `on_weights` is set (see
+    `Backbone.capture_attention`) the naive path runs (it has a double backward on every device)
+    and hands each call's (B, H, N, N) weights to it.
     """
 
     def __init__(self, dim: int, heads: int, dropout: float = 0.0, bias: bool = True) -> None:
         super().__init__()
         if dim % heads:
-            raise ValueError(f"model.backbone.dim={dim} is not divisible by heads={heads}.")
+            raise ValueError(
+                f"model.backbone.dim={dim} is not divisible by model.backbone.heads={heads}; "
+                "choose heads that divide dim."
+            )
         self.heads, self.head_dim, self.dropout = heads, dim // heads, dropout
         self.qkv = nn.Linear(dim, 3 * dim, bias=bias)
         self.proj = nn.Linear(dim, dim, bias=bias)
-        self.store_weights = False
-        self.force_naive = False  # e.g. for double backward (Hessian probes): SDPA has none on CPU
-        self.attn_weights: torch.Tensor | None = None
+        self.on_weights: Callable[[torch.Tensor], None] | None = None
 
-    def forward(self, x: torch.Tensor, rope: nn.Module | None = None, naive: bool = False):
+    def forward(
+        self,
+        x: torch.Tensor,
+        attn_mask: torch.Tensor | None = None,
+        rotate: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+        | None = None,
+        naive: bool = False,
+    ) -> torch.Tensor:
+        """x (B, N, C); attn_mask additive, broadcastable to (B, H, N, N); rotate(q, k)."""
         B, N, C = x.shape
         q, k, v = self.qkv(x).view(B, N, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        if rope is not None:
-            q, k = rope.rotate(q), rope.rotate(k)
+        if rotate is not None:
+            q, k = rotate(q, k)
         p = self.dropout if self.training else 0.0
-        if naive or self.store_weights or self.force_naive:
-            out, weights = naive_attention(q, k, v, p)
-            if self.store_weights:
-                self.attn_weights = weights.detach()
+        if naive or self.on_weights is not None:
+            out, weights = naive_attention(q, k, v, p, attn_mask)
+            if self.on_weights is not None:
+                self.on_weights(weights.detach())
         else:
-            out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
         return self.proj(out.transpose(1, 2).reshape(B, N, C))
 
 
-def naive_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout: float = 0.0):
-    """(B, H, N, d) each -> output (B, H, N, d) and weights (B, H, N, N), rows summing to 1."""
-    weights = (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).softmax(dim=-1)
+def naive_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    dropout: float = 0.0,
+    attn_mask: torch.Tensor | None = None,
+):
+    """(B, H, N, d) each (+ additive mask) -> output (B, H, N, d) and weights (B, H, N, N),
+    rows summing to 1."""
+    scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+    if attn_mask is not None:
+        scores = scores + attn_mask
+    weights = scores.softmax(dim=-1)
     return F.dropout(weights, dropout) @ v, weights
 
 
@@ -95,13 +119,19 @@ class Block(nn.Module):
         )
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    def forward(self, x: torch.Tensor, rope: nn.Module | None = None) -> torch.Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x), rope))
+    def forward(
+        self, x: torch.Tensor, attn_mask: torch.Tensor | None = None, rotate=None
+    ) -> torch.Tensor:
+        x = x + self.drop_path(self.attn(self.norm1(x), attn_mask, rotate))
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
 class Encoder(nn.Module):
-    """Tokens (B, N, C) -> positions -> [class token] -> blocks -> LayerNorm -> (B, N[+1], C)."""
+    """Tokens (B, N, C) -> positions -> [class token] -> blocks -> LayerNorm -> (B, N[+1], C).
+
+    The PE's three hooks are applied here: `add` to the tokens, `rotate` and `attn_bias` (padded
+    with zeros for the class token, which has no position) handed to every block.
+    """
 
     def __init__(
         self,
@@ -116,19 +146,28 @@ class Encoder(nn.Module):
         drop_path: float = 0.0,
     ) -> None:
         super().__init__()
-        self.pe = pe(dim=dim, grid=tuple(grid)) if pe is not None else None
+        if dim % heads:
+            raise ValueError(
+                f"model.backbone.dim={dim} is not divisible by model.backbone.heads={heads}; "
+                "choose heads that divide dim."
+            )
+        self.pe: PositionalEncoding = (pe or PositionalEncoding)(
+            dim=dim, grid=tuple(grid), heads=heads
+        )
         self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02) if class_token else None
         rates = torch.linspace(0, drop_path, depth).tolist() if depth > 1 else [drop_path]
         self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio, dropout, r) for r in rates[:depth])
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        rope = None
-        if self.pe is not None:
-            rope = self.pe if self.pe.rotary else None
-            tokens = self.pe(tokens)
+        tokens = self.pe.add(tokens)
+        bias = self.pe.attn_bias(tokens.shape[1], tokens.device)
         if self.cls_token is not None:
             tokens = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
+            if bias is not None:
+                bias = F.pad(bias, (1, 0, 1, 0))
+        if bias is not None:
+            bias = bias.to(tokens.dtype)
         for block in self.blocks:
-            tokens = block(tokens, rope)
+            tokens = block(tokens, bias, self.pe.rotate)
         return self.norm(tokens)

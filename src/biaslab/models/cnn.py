@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from biaslab.models.backbone import Backbone, require_image
+
 DOWNSAMPLE = ("maxpool", "avgpool", "stride", "none")
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
 
@@ -25,11 +27,13 @@ def conv_block(c_in: int, c_out: int, kernel: int, stride: int, batch_norm: bool
     return layers
 
 
-class CNN(nn.Module):
+class CNN(Backbone):
     """(B, C, H, W) image -> (B, C_last, H', W') feature map.
 
     H' = H / 2**(len(channels)-1) for every `downsample` except `none`.
     """
+
+    poolings = ("mean", "max", "flatten", "attn")
 
     def __init__(
         self,
@@ -47,9 +51,13 @@ class CNN(nn.Module):
             raise ValueError(
                 f"model.backbone.downsample={downsample!r}: choose one of {DOWNSAMPLE}."
             )
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"model.backbone.activation={activation!r}: choose one of {tuple(ACTIVATIONS)}."
+            )
         self.downsample = downsample
         layers: list[nn.Module] = []
-        c_in = int(input_shape[0])
+        c_in = require_image(input_shape, "cnn")[0]
         for stage, c_out in enumerate(channels):
             for i in range(convs_per_stage):
                 stride = 2 if (stage > 0 and i == 0 and downsample == "stride") else 1

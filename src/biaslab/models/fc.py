@@ -8,11 +8,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from biaslab.models.backbone import Backbone
 
-class FC(nn.Module):
+
+class FC(Backbone):
     """(B, C, H, W) image or (B, L) token ids -> (B, 1, hidden[-1]) features.
 
     Token ids are embedded first (`embed_dim` each), so the flattened vector keeps order.
+    A fixed input size: longer test sequences are refused by the first linear layer.
     """
 
     def __init__(
@@ -24,15 +27,21 @@ class FC(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.embed = nn.Embedding(vocab_size, embed_dim) if vocab_size else None
+        self.token_embed = nn.Embedding(vocab_size, embed_dim) if vocab_size else None
         in_features = math.prod(input_shape) * (embed_dim if vocab_size else 1)
         layers: list[nn.Module] = []
         for width in hidden:
             layers += [nn.Linear(in_features, width), nn.ReLU(), nn.Dropout(dropout)]
             in_features = width
+        self.in_features = math.prod(input_shape)
         self.mlp = nn.Sequential(*layers)
         self.num_features = in_features
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        x = self.embed(inputs) if self.embed is not None else inputs
+        if inputs[0].numel() != self.in_features:
+            raise ValueError(
+                f"model=fc has a fixed input size of {self.in_features} but got inputs of shape "
+                f"{list(inputs.shape[1:])} (data.test_length?); use model=seq_attn or model=rnn."
+            )
+        x = self.token_embed(inputs) if self.token_embed is not None else inputs
         return self.mlp(x.flatten(1)).unsqueeze(1)

@@ -43,8 +43,13 @@ def build_net(
     vocab_size: int | None = None,
 ) -> Net:
     """Instantiate the three parts; the head's width is read off a dry run on a zero batch."""
-    uses_class_token = getattr(get_class(pooling["_target_"]), "uses_class_token", False)
-    extra = {"class_token": True} if uses_class_token else {}
+    pool_cls, body_cls = get_class(pooling["_target_"]), get_class(backbone["_target_"])
+    if pool_cls.name not in body_cls.poolings:
+        raise ValueError(
+            f"pooling={pool_cls.name} does not fit model.backbone {body_cls.__name__}; "
+            f"pick one of pooling={'|'.join(body_cls.poolings)}."
+        )
+    extra = {"class_token": True} if getattr(pool_cls, "uses_class_token", False) else {}
     body = instantiate(backbone, **extra)
     pool = instantiate(pooling, dim=body.num_features)
     was_training = body.training

@@ -1,8 +1,8 @@
 """Global pooling: turn a backbone's features into one vector per example.
 
 Every pool takes features as tokens (B, N, C) or as a feature map (B, C, H, W), which is
-read as H*W tokens, and returns (B, D). Each family's valid pools are declared once, in
-`biaslab.utils.validate.POOLING_BY_FAMILY`.
+read as H*W tokens, and returns (B, D). Each pool has a `name` (its `pooling=` option); each
+backbone lists the names that fit it in its `poolings` (`biaslab.models.backbone.Backbone`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ def as_tokens(features: torch.Tensor) -> torch.Tensor:
 class MeanPool(nn.Module):
     """(B, N, C) -> (B, C): average over positions (permutation invariant)."""
 
+    name = "mean"
+
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
 
@@ -30,6 +32,8 @@ class MeanPool(nn.Module):
 
 class MaxPool(nn.Module):
     """(B, N, C) -> (B, C): maximum over positions (permutation invariant)."""
+
+    name = "max"
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
@@ -41,6 +45,8 @@ class MaxPool(nn.Module):
 class FlattenPool(nn.Module):
     """(B, N, C) -> (B, N*C): keep every position (the classic conv -> flatten -> FC)."""
 
+    name = "flatten"
+
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
 
@@ -51,6 +57,7 @@ class FlattenPool(nn.Module):
 class ClsPool(nn.Module):
     """(B, 1+N, C) -> (B, C): the class token, which the backbone prepends (`class_token=True`)."""
 
+    name = "cls"
     uses_class_token = True
 
     def __init__(self, dim: int | None = None) -> None:
@@ -65,6 +72,8 @@ class AttnPool(nn.Module):
 
     Permutation invariant like mean pooling, but the weights depend on the content.
     """
+
+    name = "attn"
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -81,6 +90,8 @@ class AttnPool(nn.Module):
 
 class LastPool(nn.Module):
     """(B, N, C) -> (B, C): the last position (the usual read-out of a recurrent network)."""
+
+    name = "last"
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()

@@ -8,11 +8,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from biaslab.models.backbone import Backbone
 from biaslab.models.seq_attn import TokenEmbed
 
 
-class RNN(nn.Module):
+class RNN(Backbone):
     """Embedding (ids) or a linear map (image rows/pixels/patches) -> LSTM -> (B, N, dim)."""
+
+    poolings = ("mean", "max", "flatten", "attn", "last")
 
     def __init__(
         self,
@@ -26,11 +29,12 @@ class RNN(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.embed = TokenEmbed(input_shape, vocab_size, tokens, patch_size, dim)
+        self.token_embed = TokenEmbed(input_shape, vocab_size, tokens, patch_size, dim)
         hidden = dim // 2 if bidirectional else dim
         self.lstm = nn.LSTM(dim, hidden, num_layers=depth, batch_first=True,
                             bidirectional=bidirectional, dropout=dropout if depth > 1 else 0.0)  # fmt: skip
         self.num_features = dim
+        self.token_grid = self.token_embed.grid
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.lstm(self.embed(inputs))[0]
+        return self.lstm(self.token_embed(inputs))[0]

@@ -7,6 +7,7 @@ DataModules feed it unchanged.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from biaslab.models.attention import Encoder
+from biaslab.models.backbone import Backbone
 
 TOKENS = ("rows", "pixels", "patches")
 
@@ -48,6 +50,11 @@ class TokenEmbed(nn.Module):
             self.grid: tuple[int, ...] = (int(input_shape[0]),)
         else:
             c, h, w = input_shape
+            if tokens == "patches" and (h % patch_size or w % patch_size):
+                raise ValueError(
+                    f"model.backbone.patch_size={patch_size} does not divide the {h}x{w} images; "
+                    f"pick a patch size that divides {math.gcd(h, w)}."
+                )
             self.grid, features = {
                 "rows": ((h,), c * w),
                 "pixels": ((h, w), c),
@@ -61,8 +68,12 @@ class TokenEmbed(nn.Module):
         return self.proj(image_to_tokens(inputs, self.tokens, self.patch_size))
 
 
-class SeqAttn(nn.Module):
+class SeqAttn(Backbone):
     """(B, L) ids or (B, C, H, W) images -> (B, N, dim) (or (B, 1+N, dim) with a class token)."""
+
+    poolings = ("mean", "max", "flatten", "cls", "attn")
+    uses_pe = True
+    permutable = True
 
     def __init__(
         self,
@@ -80,11 +91,18 @@ class SeqAttn(nn.Module):
         class_token: bool = False,
     ) -> None:
         super().__init__()
-        self.embed = TokenEmbed(input_shape, vocab_size, tokens, patch_size, dim)
+        self.token_embed = TokenEmbed(input_shape, vocab_size, tokens, patch_size, dim)
         self.encoder = Encoder(
-            dim, depth, heads, self.embed.grid, pe, class_token, mlp_ratio, dropout, drop_path
+            dim, depth, heads, self.token_embed.grid, pe, class_token, mlp_ratio, dropout, drop_path
         )
         self.num_features = dim
+        self.token_grid = self.token_embed.grid
+
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.token_embed(inputs)
+
+    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.encoder(tokens)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.encoder(self.embed(inputs))
+        return self.encoder(self.token_embed(inputs))

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
 from biaslab.models.attention import Encoder
+from biaslab.models.backbone import Backbone, require_image
 
 
-class ViT(nn.Module):
+class ViT(Backbone):
     """Patches of `patch_size` become N = (H/p)(W/p) tokens of width `dim`.
 
     Output (B, N, dim), or (B, 1+N, dim) with `class_token` (set by pooling=cls).
     """
+
+    poolings = ("mean", "max", "flatten", "cls", "attn")
+    uses_pe = True
+    permutable = True
 
     def __init__(
         self,
@@ -30,19 +36,25 @@ class ViT(nn.Module):
         class_token: bool = False,
     ) -> None:
         super().__init__()
-        c, h, w = input_shape
+        c, h, w = require_image(input_shape, "vit")
         if h % patch_size or w % patch_size:
-            raise ValueError(f"model.backbone.patch_size={patch_size} does not divide {h}x{w}.")
-        self.grid = (h // patch_size, w // patch_size)
+            raise ValueError(
+                f"model.backbone.patch_size={patch_size} does not divide the {h}x{w} images; "
+                f"pick a patch size that divides {math.gcd(h, w)}."
+            )
+        self.token_grid = (h // patch_size, w // patch_size)
         self.patch_embed = nn.Conv2d(c, dim, patch_size, stride=patch_size)
         self.encoder = Encoder(
-            dim, depth, heads, self.grid, pe, class_token, mlp_ratio, dropout, drop_path
+            dim, depth, heads, self.token_grid, pe, class_token, mlp_ratio, dropout, drop_path
         )
         self.num_features = dim
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, N, dim) patch tokens, row-major over the patch grid."""
         return self.patch_embed(images).flatten(2).transpose(1, 2)
+
+    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.encoder(tokens)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.encoder(self.embed(images))

@@ -1,66 +1,12 @@
-"""Build callbacks and loggers from their config groups; name and group W&B runs."""
+"""Build callbacks and loggers from their config groups (W&B's own setup: `wandb_run`)."""
 
 from __future__ import annotations
 
-import logging
-import os
-import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf, open_dict
-
-log = logging.getLogger("biaslab")
-
-SWEEP_MARKERS = (",", "range(", "choice(", "interval(", "glob(")
-
-
-def swept_keys(sweep_dir: Path) -> set[str]:
-    """Keys the sweep varies: overrides with sweep syntax in multirun.yaml, plus the sweeper's
-    search space (Optuna `params`)."""
-    import yaml
-
-    path = sweep_dir / "multirun.yaml"
-    if not path.exists():
-        return set()
-    hydra_cfg = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
-    keys = set()
-    for override in hydra_cfg.get("overrides", {}).get("task", []):
-        key, _, value = override.partition("=")
-        if any(marker in value for marker in SWEEP_MARKERS):
-            keys.add(key.lstrip("+~"))
-    keys.update((hydra_cfg.get("sweeper", {}).get("params") or {}).keys())
-    return keys
-
-
-def job_overrides() -> tuple[str | None, str | None]:
-    """(run name, sweep group) under Hydra: in a multirun the name is the job's values of the
-    swept keys (`seed=1,optimizer=sgd`) and the group is the sweep dir's name."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return None, None
-    hc = HydraConfig.get()
-    multirun = hc.mode is not None and hc.mode.name == "MULTIRUN"
-    if not multirun:
-        return hc.job.override_dirname or None, None
-    sweep_dir = Path(hc.sweep.dir)
-    keys = swept_keys(sweep_dir)
-    parts = [o for o in hc.overrides.task if o.partition("=")[0].lstrip("+~") in keys]
-    return (",".join(parts) or f"job{hc.job.num}"), sweep_dir.name
-
-
-def wandb_run_id(output_dir: Path) -> str:
-    """The W&B run id kept in the run dir, so a resumed run continues the same W&B run."""
-    path = output_dir / "wandb_id.txt"
-    if path.exists():
-        return path.read_text().strip()
-    run_id = uuid.uuid4().hex[:12]
-    output_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(run_id)
-    return run_id
+from omegaconf import DictConfig
 
 
 def instantiate_callbacks(cfg: DictConfig, have_logger: bool) -> list[Any]:
@@ -87,105 +33,8 @@ def instantiate_loggers(cfg: DictConfig, output_dir: Path) -> list[Any]:
         if node is None or "_target_" not in node:
             continue
         if name == "wandb":
-            node = _wandb_node(node, cfg, output_dir)
+            from biaslab.utils.wandb_run import wandb_node
+
+            node = wandb_node(node, output_dir)
         loggers.append(instantiate(node))
     return loggers
-
-
-_early_wandb: dict[str, Any] = {}
-
-
-def start_wandb_early(cfg: DictConfig) -> None:
-    """W&B's own start costs about 1.5 s before the first step: importing it, its launch module
-    (which every `wandb.init` imports), its service process and, when online, a probe of its
-    server. Do all of that in a background thread while torch and lightning import and the data
-    and model are built; `instantiate_loggers` (or `end_job`, if the job fails first) waits for
-    it. Rank 0 only, and only when the W&B logger is configured. The mode is fixed before
-    `wandb.setup()`, which freezes its settings for the process: offline when the config says so
-    or the server is unreachable."""
-    node = (cfg.get("logger") or {}).get("wandb")
-    if node is None or "_target_" not in node or "thread" in _early_wandb:
-        return
-    if int(os.environ.get("LOCAL_RANK", "0")) > 0 or os.environ.get("WANDB_MODE") == "disabled":
-        return
-    offline = bool(node.get("offline"))
-    thread = threading.Thread(target=_start_wandb, args=(offline,), name="wandb-start", daemon=True)
-    _early_wandb["thread"] = thread
-    thread.start()
-
-
-def _start_wandb(offline: bool) -> None:
-    try:
-        _early_wandb["unreachable"] = unreachable = server_unreachable(offline)
-        if offline or unreachable:
-            os.environ["WANDB_MODE"] = "offline"
-        import wandb
-        import wandb.sdk.launch.inputs.internal
-
-        wandb.setup()
-    except Exception as err:  # the same steps run again on the main path, which reports them
-        log.debug("Early W&B start failed: %s", err)
-
-
-def wait_for_wandb_start() -> bool | None:
-    """Join the early start; return its `server_unreachable` (None when it did not run)."""
-    thread = _early_wandb.pop("thread", None)
-    if thread is not None:
-        thread.join()
-    return _early_wandb.pop("unreachable", None)
-
-
-def server_unreachable(offline: bool) -> bool:
-    """Is the W&B logger set online (config and $WANDB_MODE) with its server unreachable?"""
-    if offline or os.environ.get("WANDB_MODE") in ("offline", "dryrun", "disabled"):
-        return False
-    return not wandb_reachable()
-
-
-def wandb_reachable(timeout: float = 3.0) -> bool:
-    """Can we open a connection to the W&B server ($WANDB_BASE_URL, else api.wandb.ai)?"""
-    import socket
-    from urllib.parse import urlparse
-
-    url = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"))
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _wandb_node(node: DictConfig, cfg: DictConfig, output_dir: Path) -> DictConfig:
-    unreachable = wait_for_wandb_start()  # first: nothing may raise while its thread runs
-    name, group = job_overrides()
-    node = OmegaConf.create(OmegaConf.to_container(node, resolve=True))
-    wandb_dir = Path(node.save_dir) / "wandb"
-    try:
-        wandb_dir.mkdir(parents=True, exist_ok=True)
-        (wandb_dir / ".probe").write_text("ok")
-        (wandb_dir / ".probe").unlink()
-    except OSError as err:
-        from biaslab.utils.validate import ConfigError
-
-        raise ConfigError(
-            f"logger.wandb.save_dir={node.save_dir} is not writable ({err.strerror}); point it "
-            "(or paths.log_dir) at a writable folder, or use logger=csv."
-        ) from err
-    if unreachable is None:
-        unreachable = server_unreachable(node.offline)
-    if unreachable:
-        log.warning(
-            "W&B is set online but its server cannot be reached: logging offline to %s; "
-            "upload later with `wandb sync`.",
-            wandb_dir,
-        )
-        os.environ["WANDB_MODE"] = "offline"
-        node.offline = True
-    with open_dict(node):
-        node.name = node.name or name or Path(output_dir).name
-        node.group = node.group or group
-        node.id = node.id or wandb_run_id(output_dir)
-        node.resume = "allow"
-        node.tags = list(node.tags or [])
-    return node

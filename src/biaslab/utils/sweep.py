@@ -19,6 +19,26 @@ JOB_CONFIG_ENV = "BIASLAB_JOB_CONFIG"
 SUMMARY_JSONL = "summary.jsonl"
 SUMMARY_MD = "summary.md"
 
+SWEEP_MARKERS = (",", "range(", "choice(", "interval(", "glob(")
+
+
+def swept_keys(sweep_dir: Path) -> set[str]:
+    """Keys the sweep varies: overrides with sweep syntax in multirun.yaml, plus the sweeper's
+    search space (Optuna `params`)."""
+    import yaml
+
+    path = sweep_dir / "multirun.yaml"
+    if not path.exists():
+        return set()
+    hydra_cfg = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
+    keys = set()
+    for override in hydra_cfg.get("overrides", {}).get("task", []):
+        key, _, value = override.partition("=")
+        if any(marker in value for marker in SWEEP_MARKERS):
+            keys.add(key.lstrip("+~"))
+    keys.update((hydra_cfg.get("sweeper", {}).get("params") or {}).keys())
+    return keys
+
 
 def redirect_ddp_child(argv: list[str]) -> list[str]:
     """Command line for a DDP child rank: the parent job's resolved config, nothing else.

@@ -1,33 +1,39 @@
-"""Config checks that run before any heavy import or data loading.
+"""Checks before training. Components check themselves (in their constructors); this module
+only turns their errors into one sentence that names the config key and the fix.
 
-Each failure is one sentence that names the key(s) and the fix. `POOLING_BY_FAMILY` is the one
-place that says which pooling each model family accepts.
+- `validate(cfg)`: what no component owns: the seed, the checkpoint file, the launcher.
+- `build_components(cfg)`: the DataModule and the LightningModule, each built once, then the net
+  run on a tiny batch of every input shape the data will produce (so a PE too short for the
+  test length fails now, not after training).
 """
 
 from __future__ import annotations
 
-import math
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-POOLING_BY_FAMILY: dict[str, tuple[str, ...]] = {
-    "cnn": ("mean", "max", "flatten", "attn"),
-    "fc": ("mean", "max", "flatten"),
-    "vit": ("mean", "max", "flatten", "cls", "attn"),
-    "seq_attn": ("mean", "max", "flatten", "cls", "attn"),
-    "rnn": ("mean", "max", "flatten", "attn", "last"),
-}
+from biaslab.errors import ConfigError
 
-DOWNSAMPLE = ("maxpool", "avgpool", "stride", "none")  # biaslab.models.cnn.DOWNSAMPLE
-
-KNOWN_METRICS = (
-    "train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc",
-)  # fmt: skip
+__all__ = ["ConfigError", "build_components", "record_unused", "validate"]
 
 
-class ConfigError(ValueError):
-    """An invalid configuration, caught before training; the message says how to fix it."""
+def exit_with_one_sentence(run: Callable[[], Any]) -> Any:
+    """Run `run()`; a ConfigError prints as one line on stderr and exits 2, with no traceback
+    (HYDRA_FULL_ERROR=1 re-raises it, so Hydra shows the whole stack)."""
+    try:
+        return run()
+    except ConfigError as err:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"Error: {err}", file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 def choice(cfg: DictConfig, group: str) -> str | None:
@@ -41,139 +47,130 @@ def choice(cfg: DictConfig, group: str) -> str | None:
     return picked
 
 
-def _pooling_name(cfg: DictConfig) -> str:
-    picked = choice(cfg, "pooling")
-    if picked:
-        return picked
-    target = cfg.pooling._target_.rsplit(".", 1)[-1]
-    return target.removesuffix("Pool").lower()
-
-
-def num_tokens(cfg: DictConfig) -> int | None:
-    """How many positions an attention model sees (before any class token), from the config."""
-    family, bb = cfg.model.family, cfg.model.backbone
-    shape = list(cfg.data.input_shape)
-    if OmegaConf.select(cfg, "data.vocab_size") or len(shape) == 1:
-        return max(int(shape[0]), int(cfg.data.get("test_length") or 0))
-    _c, h, w = shape
-    if family == "vit":
-        return (h // bb.patch_size) * (w // bb.patch_size)
-    if family in ("seq_attn", "rnn"):
-        tokens = bb.get("tokens", "rows")
-        if tokens == "rows":
-            return h
-        if tokens == "pixels":
-            return h * w
-        return (h // bb.patch_size) * (w // bb.patch_size)
-    return None
-
-
 def validate(cfg: DictConfig) -> None:
-    """Raise ConfigError with a one-sentence fix for the first invalid combination found."""
-    family = cfg.model.family
-    pooling = _pooling_name(cfg)
-    allowed = POOLING_BY_FAMILY.get(family)
-    if allowed is not None and pooling not in allowed:
+    """Raise ConfigError with a one-sentence fix for what no component checks itself."""
+    seed = cfg.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ConfigError(f"seed={seed} is not an integer; pass seed=0 (or seed=null for random).")
+    ckpt = cfg.get("ckpt_path")
+    if ckpt and not Path(ckpt).is_file():
         raise ConfigError(
-            f"pooling={pooling} does not fit model={choice(cfg, 'model') or family} "
-            f"(family {family}); pick one of pooling={'|'.join(allowed)}."
+            f"ckpt_path={ckpt} is not a file; pass the path of an existing .ckpt "
+            "(or drop ckpt_path to start afresh)."
         )
-    if cfg.get("optimized_metric") and cfg.optimized_metric not in KNOWN_METRICS:
-        raise ConfigError(
-            f"optimized_metric={cfg.optimized_metric} is not a logged metric; "
-            f"use one of {', '.join(KNOWN_METRICS)}."
-        )
-    downsample = cfg.model.backbone.get("downsample")
-    if downsample is not None and downsample not in DOWNSAMPLE:
-        raise ConfigError(
-            f"model.backbone.downsample={downsample} is not an option; "
-            f"use one of {'|'.join(DOWNSAMPLE)}."
-        )
-    _check_attention(cfg)
-    _check_data(cfg)
     _check_launcher(cfg)
 
 
-def _check_attention(cfg: DictConfig) -> None:
-    family, bb = cfg.model.family, cfg.model.backbone
-    shape = list(cfg.data.input_shape)
-    patch = bb.get("patch_size")
-    uses_patches = family == "vit" or (family == "seq_attn" and bb.get("tokens") == "patches")
-    if uses_patches and len(shape) == 3:
-        _, h, w = shape
-        if h % patch or w % patch:
-            raise ConfigError(
-                f"model.backbone.patch_size={patch} does not divide the {h}x{w} images of "
-                f"data={choice(cfg, 'data')}; pick a patch size that divides {math.gcd(h, w)}."
-            )
-    if family in ("vit", "seq_attn"):
-        dim, heads = bb.dim, bb.heads
-        if dim % heads:
-            raise ConfigError(
-                f"model.backbone.dim={dim} is not divisible by model.backbone.heads={heads}; "
-                "choose heads that divide dim."
-            )
-        pe = choice(cfg, "pe") or cfg.pe._target_.rsplit(".", 1)[-1]
-        target = cfg.pe._target_
-        if target.endswith(("SinusoidalPE", "Sinusoidal2dPE")) and dim % (
-            4 if "2d" in target else 2
-        ):
-            need = 4 if "2d" in target else 2
-            raise ConfigError(
-                f"pe={pe} needs model.backbone.dim divisible by {need} (got {dim}); "
-                f"set an even dim or another pe."
-            )
-        if target.endswith("RotaryPE") and (dim // heads) % 2:
-            raise ConfigError(
-                f"pe=rope needs an even head width, model.backbone.dim/heads = {dim // heads}; "
-                "change dim or heads."
-            )
-        n = num_tokens(cfg)
-        max_len = cfg.pe.get("max_len")
-        if max_len is not None and n is not None and n > max_len:
-            raise ConfigError(
-                f"pe.max_len={max_len} is shorter than the {n} tokens of model={choice(cfg, 'model') or family}; "
-                f"set pe.max_len>={n} (or use pe=sinusoidal, which has no limit)."
-            )
+def optimized_value(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
+    """The value a sweeper optimises: `optimized_metric`, checked against what the run logged."""
+    name = cfg.get("optimized_metric")
+    if not name or name in metrics:
+        return metrics.get(name) if name else None
+    if "val/acc" not in metrics:  # nothing validated (train=false, or preempted early)
+        return None
+    if name not in metrics:
+        raise ConfigError(
+            f"optimized_metric={name} was not logged by this run; use one of "
+            f"{', '.join(sorted(metrics))}."
+        )
+    return metrics[name]
 
 
-def _check_data(cfg: DictConfig) -> None:
-    """Data folders exist (or will be downloaded); the model family fits the data's modality."""
-    from biaslab.data.catalog import DATASETS
+def _node_key(cfg: DictConfig, target: str) -> str:
+    """The config key whose node has `_target_: target` (data, model.backbone, pe, ...)."""
+    for key in ("data", "model.backbone", "pe", "pooling", "head", "loss", "optimizer",
+                "scheduler", "augment.batch", "augment.mix"):  # fmt: skip
+        if OmegaConf.select(cfg, f"{key}._target_", default=None) == target:
+            return key
+    return target
 
-    data, family = cfg.data, cfg.model.family
-    name = data.get("name")
-    if name in DATASETS and not data.get("download", True):
-        cls_name, folder = DATASETS[name]
-        if not (Path(data.data_dir) / folder).is_dir():
-            raise ConfigError(
-                f"data.data_dir={data.data_dir} holds no {cls_name} files ({folder}/); "
-                "set data.download=true or copy the data there."
-            )
-    root = data.get("root")
-    if root is not None and not Path(root).is_dir():
+
+@contextmanager
+def explained(cfg: DictConfig) -> Iterator[None]:
+    """Turn a component's constructor error into a ConfigError: its own sentence for a
+    ValueError, the key and the fix for an unknown or missing config key."""
+    from hydra.errors import InstantiationException
+
+    try:
+        yield
+    except ConfigError:
+        raise
+    except InstantiationException as err:
+        inner = err
+        while isinstance(inner.__cause__, InstantiationException):
+            inner = inner.__cause__
+        cause = inner.__cause__
+        if isinstance(cause, ConfigError):
+            raise cause from err
+        target = re.search(r"target '([^']+)'", str(inner))
+        key = _node_key(cfg, target.group(1)) if target else "a config node"
+        if isinstance(cause, TypeError):
+            name = re.search(r"argument '(\w+)'", str(cause))
+            if name and "unexpected" in str(cause):
+                raise ConfigError(
+                    f"{key}.{name.group(1)} is not an option of {target.group(1) if target else key}; "
+                    "remove it or fix its spelling."
+                ) from err
+            raise ConfigError(f"{key}: {cause}; check that node's keys.") from err
+        raise ConfigError(str(cause or err)) from err
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+
+
+def record_unused(cfg: DictConfig) -> list[str]:
+    """Groups the model does not use are recorded as null (the run's config, W&B and reports
+    then never name a factor that had no effect). Today: `pe` for backbones without positions."""
+    from hydra.utils import get_class
+
+    backbone = get_class(cfg.model.backbone._target_)
+    unused = []
+    if not getattr(backbone, "uses_pe", False) and cfg.get("pe") is not None:
+        unused.append("pe")
+    with open_dict(cfg):
+        for group in unused:
+            cfg[group] = None
+    return unused
+
+
+def build_components(cfg: DictConfig) -> tuple[Any, Any]:
+    """(datamodule, module), each built once from the config, and the net run on a tiny batch
+    of every input shape the data produces. Errors come out as ConfigError."""
+    import torch
+    from hydra.utils import instantiate
+
+    with explained(cfg):
+        datamodule = instantiate(cfg.data)
+        module = instantiate(cfg.module, _recursive_=False)
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            for inputs in datamodule.example_inputs():
+                module(inputs)
+        module.train(was_training)
+    with explained_optimizer(cfg):
+        instantiate(cfg.optimizer)(params=module.parameters())
+    return datamodule, module
+
+
+OPTIMIZER_ARGS = {"learning rate": "lr", "weight_decay": "weight_decay", "momentum": "momentum",
+                  "epsilon": "eps", "beta": "betas", "alpha": "alpha"}  # fmt: skip
+
+
+@contextmanager
+def explained_optimizer(cfg: DictConfig) -> Iterator[None]:
+    """torch's optimizers check their arguments ("Invalid learning rate: -1"): name the key."""
+    try:
+        yield
+    except (ValueError, TypeError) as err:
+        cause = err.__cause__ or err
+        arg = next((k for w, k in OPTIMIZER_ARGS.items() if w in str(cause)), None)
+        if arg is None:
+            raise ConfigError(f"optimizer: {cause}; fix the optimizer.* key it names.") from err
+        value = OmegaConf.select(cfg, f"optimizer.{arg}")
         raise ConfigError(
-            f"data.root={root} does not exist; point data.root at your image folder "
-            "(train/ + val/ or one folder per class)."
-        )
-    is_sequence = len(data.input_shape) == 1
-    if is_sequence and family in ("cnn", "vit"):
-        raise ConfigError(
-            f"model={choice(cfg, 'model') or family} needs images but data={choice(cfg, 'data')} "
-            "holds token sequences; use model=seq_attn, model=fc or model=rnn."
-        )
-    test_length = data.get("test_length")
-    if test_length and family == "fc":
-        raise ConfigError(
-            f"data.test_length={test_length} needs a length-agnostic model but model=fc has a "
-            "fixed input size; use model=seq_attn or model=rnn."
-        )
-    sample = OmegaConf.select(cfg, "augment.sample")
-    if sample is not None and root is None:
-        raise ConfigError(
-            f"augment={choice(cfg, 'augment')} works per sample on file-backed data; use "
-            "data=imagefolder, or a batched augment (flip_crop, translate, rotate_scale)."
-        )
+            f"optimizer.{arg}={value} is refused by the optimizer ({cause}); "
+            f"pass a valid optimizer.{arg} (a learning rate must be > 0)."
+        ) from err
 
 
 def _launcher_target(cfg: DictConfig) -> str:

@@ -3,6 +3,11 @@
 The file is W&B's leveldb-style log: a 7-byte header (":W&B", magic 0xBEE1, version 1), then
 32 KiB blocks of chunks, each with a 7-byte header (crc32, length u16, type: 1 full, 2 first,
 3 middle, 4 last). Used to check what a run really logged, without the network or stdout.
+
+Why not W&B's own reader: the client had one (`wandb.sdk.internal.datastore.DataStore`) until
+its internal process moved to the Go `wandb-core`; the installed client (0.31) ships no Python
+reader, and its CLI only uploads (`wandb sync`). The records are decoded with W&B's own
+protobuf `Record` type, so only the framing above is ours.
 """
 
 from __future__ import annotations
