@@ -10,6 +10,8 @@ import pytest
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.pop("WANDB_API_KEY", None)
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one thread per worker (and its subprocesses): the
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # workers already fill the cores
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"

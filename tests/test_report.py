@@ -97,3 +97,29 @@ def test_depth_sweep_flags_an_optimisation_problem():
     frame.attrs["factors"] = ["model.backbone.depth"]
     (flag,) = depth_flags(frame)
     assert flag.startswith("depth 8.0 trains worse than depth 2.0")
+
+
+def test_a_pe_override_on_a_cnn_is_recorded_as_unused(train_fast, tmp_path):
+    train_fast("model=cnn", "pe=rope")
+    resolved = yaml.safe_load((tmp_path / "config_resolved.yaml").read_text())
+    assert resolved["pe"] is None  # the run's config (and W&B's copy of it) names no PE
+    train_fast("model=vit", "pe=learned", "pe.max_len=16", path=tmp_path / "vit")
+    resolved = yaml.safe_load((tmp_path / "vit" / "config_resolved.yaml").read_text())
+    assert resolved["pe"]["_target_"] == "biaslab.models.pe.LearnedPE"
+
+
+def test_report_does_not_split_cnn_arms_by_an_unused_pe(tmp_path):
+    env = {**os.environ, "BIASLAB_ROOT": str(tmp_path), "WANDB_MODE": "offline"}
+    subprocess.run([sys.executable, "src/train.py", "-m", "model=cnn,vit", "pe=sinusoidal,rope", "seed=0",
+                    *FAST, "trainer.limit_train_batches=1", "trainer.limit_val_batches=1",
+                    "trainer.limit_test_batches=1"],
+                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)  # fmt: skip
+    (sweep_dir,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
+    sys.path.insert(0, str(ROOT / "src"))
+    from biaslab.report import UNUSED, load_sweep, summarize
+
+    table = summarize(load_sweep(sweep_dir))
+    assert sorted(table["arm"]) == sorted(
+        [f"model=cnn,pe={UNUSED}", "model=vit,pe=rope", "model=vit,pe=sinusoidal"]
+    )
+    assert table.set_index("arm").loc[f"model=cnn,pe={UNUSED}", "seeds"] == 1  # not counted twice

@@ -79,7 +79,7 @@ def test_failing_job_does_not_stop_the_others(tmp_path):
     rows = read_summary(sweep)
     assert [r["status"] for r in rows] == ["ok", "failed", "ok"]
     assert rows[1]["error"].startswith(
-        "biaslab.utils.validate.ConfigError: model.backbone.downsample=bogus"
+        "biaslab.errors.ConfigError: model.backbone.downsample='bogus'"
     )
     assert "test/acc" in rows[2]["metrics"]
 

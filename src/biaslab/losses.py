@@ -1,21 +1,13 @@
-"""Losses on (B, K) logits and (B,) integer targets, or (B, K) soft targets (mixup/cutmix)."""
+"""Losses on (B, K) logits and (B,) integer targets, or (B, K) soft targets (mixup/cutmix).
+
+Cross-entropy is torch's own `nn.CrossEntropyLoss` (conf/loss/cross_entropy.yaml).
+"""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-
-class CrossEntropy(nn.Module):
-    """Softmax cross-entropy, with label smoothing; accepts class ids or soft targets."""
-
-    def __init__(self, label_smoothing: float = 0.0) -> None:
-        super().__init__()
-        self.label_smoothing = label_smoothing
-
-    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits, targets, label_smoothing=self.label_smoothing)
 
 
 class OneHotMSE(nn.Module):

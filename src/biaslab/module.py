@@ -72,22 +72,23 @@ class Classifier(L.LightningModule):
         if self.hparams.compile and not isinstance(self.net, torch._dynamo.OptimizedModule):
             self.net = torch.compile(self.net)
 
-    def _shared_step(self, batch, loss_metric: MeanMetric, acc_metric: MulticlassAccuracy):
+    def step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The one step of train, val and test: (loss, logits, hard targets (B,))."""
         inputs, targets = batch
         logits = self(inputs)
         loss = self.criterion(logits, targets)
         hard_targets = targets.argmax(dim=-1) if targets.dim() == 2 else targets
+        return loss, logits, hard_targets
+
+    def _eval_step(self, batch, loss_metric: MeanMetric, acc_metric: MulticlassAccuracy) -> None:
+        loss, logits, hard_targets = self.step(batch)
         loss_metric.update(loss.detach())
         acc_metric.update(logits.detach(), hard_targets)
-        return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        inputs, targets = batch
-        logits = self(inputs)
-        loss = self.criterion(logits, targets)
-        hard_targets = targets.argmax(dim=-1) if targets.dim() == 2 else targets
+        loss, logits, hard_targets = self.step(batch)
         with torch.no_grad():
-            n = torch.full((), float(len(targets)), device=loss.device)  # a fill: no host copy
+            n = torch.full((), float(len(hard_targets)), device=loss.device)  # a fill: no host copy
             correct = (logits.argmax(dim=-1) == hard_targets).sum()
             self.train_stats += torch.stack([loss.detach() * n, correct.float(), n])
         return loss
@@ -116,7 +117,7 @@ class Classifier(L.LightningModule):
             set_rng_states(checkpoint["rng_states"])
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        self._shared_step(batch, self.val_loss, self.val_acc)
+        self._eval_step(batch, self.val_loss, self.val_acc)
         self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("val/acc", self.val_acc, on_step=False, on_epoch=True, prog_bar=True)
 
@@ -125,7 +126,7 @@ class Classifier(L.LightningModule):
         self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True)
 
     def test_step(self, batch, batch_idx: int) -> None:
-        self._shared_step(batch, self.test_loss, self.test_acc)
+        self._eval_step(batch, self.test_loss, self.test_acc)
         self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
         self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
 

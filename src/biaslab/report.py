@@ -38,13 +38,32 @@ def load_sweep(sweep_dir: str | Path):
             continue
         overrides = dict(o.split("=", 1) for o in yaml.safe_load(overrides_file.read_text()))
         row: dict[str, Any] = {"job": int(job.name), **{k: overrides.get(k) for k in sorted(keys)}}
+        row.setdefault("seed", overrides.get("seed"))
+        for key in unused_groups(job, keys):  # e.g. pe for a CNN: not a factor of this arm
+            row[key] = UNUSED
         row["status"] = "ok" if metrics_file.exists() else "failed"
         if metrics_file.exists():
             row.update(json.loads(metrics_file.read_text()))
         rows.append(row)
     frame = pd.DataFrame(rows)
-    frame.attrs["factors"] = sorted(k for k in keys if k != "seed")
+    factor_keys = sorted(k for k in keys if k != "seed")
+    if rows and "seed" in frame and factor_keys:  # arms that differed only in an unused key
+        frame = frame.drop_duplicates(subset=[*factor_keys, "seed"], keep="first")
+    frame.attrs["factors"] = factor_keys
     return frame
+
+
+UNUSED = "(unused)"
+
+
+def unused_groups(job: Path, keys: set[str]) -> list[str]:
+    """Swept keys that the job's model did not use: recorded as null in its resolved config
+    (`biaslab.utils.validate.record_unused`)."""
+    path = job / "config_resolved.yaml"
+    if not path.exists():
+        return []
+    resolved = yaml.safe_load(path.read_text()) or {}
+    return [k for k in keys if "." not in k and k in resolved and resolved[k] is None]
 
 
 def load_wandb_group(path: str, group: str):

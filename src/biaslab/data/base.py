@@ -127,12 +127,12 @@ class BaseDataModule(L.LightningDataModule):
         for key, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(
-                    f"data.{key}={value} must be a positive integer; pass e.g. data.{key}=64."
+                    f"data.{key}={value} must be a positive integer; pass a size such as data.{key}=64."
                 )
         if not 0.0 < train_fraction <= 1.0:
             raise ValueError(
                 f"data.train_fraction={train_fraction} would train on nothing or too much; pass a "
-                "fraction in (0, 1], e.g. data.train_fraction=0.1."
+                "fraction in (0, 1] such as data.train_fraction=0.1."
             )
         if train_per_class is not None and train_per_class < 1:
             raise ValueError(

@@ -26,11 +26,17 @@ __all__ = ["ConfigError", "build_components", "record_unused", "validate"]
 
 def exit_with_one_sentence(run: Callable[[], Any]) -> Any:
     """Run `run()`; a ConfigError prints as one line on stderr and exits 2, with no traceback
-    (HYDRA_FULL_ERROR=1 re-raises it, so Hydra shows the whole stack)."""
+    (HYDRA_FULL_ERROR=1 re-raises it, so Hydra shows the whole stack). In a multirun it is
+    re-raised: Hydra marks that job failed, the sweep's summary records it, the others run."""
+    from hydra.core.hydra_config import HydraConfig
+
     try:
         return run()
     except ConfigError as err:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        mode = HydraConfig.get().mode if HydraConfig.initialized() else None
+        if os.environ.get("HYDRA_FULL_ERROR") == "1" or (
+            mode is not None and mode.name == "MULTIRUN"
+        ):
             raise
         print(f"Error: {err}", file=sys.stderr, flush=True)
         sys.exit(2)
