@@ -123,3 +123,17 @@ def test_probes_log_images_and_tables_to_wandb(train_fast, tmp_path):
     # W&B stores a table or an image as a nested record: <key>/_type, <key>/path, ...
     assert {"probes/attention/_type", "probes/attention_plot/_type", "probes/invariance/_type",
             "probes/invariance_plot/_type", "hessian/largest"} <= keys  # fmt: skip
+
+
+def test_pe_similarity_on_seq_attn_image_rows_is_one_row_per_token(tmp_path):
+    """The table has one vector per token of `backbone.token_grid`: 8 rows of an 8x8 digit."""
+    from biaslab.probes import PESimilarity
+    from tests.conftest import compose
+
+    cfg = compose(["model=seq_attn", "model.backbone.tokens=rows", "pe=learned"], tmp_path)
+    from biaslab.utils.validate import build_components
+
+    _, module = build_components(cfg)
+    sim = PESimilarity.table(module.net.backbone)
+    assert sim.shape == (8, 8)
+    torch.testing.assert_close(sim.diagonal(), torch.ones(8))

@@ -105,3 +105,17 @@ def test_channels_last_keeps_the_logits():
         x.contiguous(memory_format=torch.channels_last)
     )
     torch.testing.assert_close(fast, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_optimized_metric_is_checked_against_what_the_run_logged(train_fast, tmp_path):
+    from biaslab.utils.validate import ConfigError, optimized_value
+    from tests.conftest import compose
+
+    metrics = train_fast()
+    cfg = compose(["optimized_metric=val/accuracy"], tmp_path)
+    with pytest.raises(
+        ConfigError,
+        match=r"optimized_metric=val/accuracy was not logged by this run; use one of .*val/acc_best",
+    ):
+        optimized_value(cfg, metrics)
+    assert optimized_value(compose([], tmp_path), metrics) == metrics["val/acc_best"]
