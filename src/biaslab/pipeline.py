@@ -129,6 +129,7 @@ def _resume(cfg: DictConfig) -> Path | None:
 
 
 def _train(cfg: DictConfig) -> dict[str, float]:
+    job_start = time.perf_counter()
     validate(cfg)
     ckpt_path = _resume(cfg) if local_rank() == 0 else cfg.get("ckpt_path")
     for group in record_unused(cfg):
@@ -136,6 +137,7 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     import lightning as L
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+    from biaslab.callbacks.evidence import EpochHistory, end_of_run
     from biaslab.callbacks.reliability import PREEMPTED_MARKER, FiniteLossGuard, Preemption
     from biaslab.utils.checkpoint_io import AtomicCheckpointIO
 
@@ -146,7 +148,8 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     loggers = instantiate_loggers(cfg, output_dir)
     callbacks = instantiate_callbacks(cfg, have_logger=bool(loggers))
     every = cfg.extras.get("nan_check_every_n_steps")
-    callbacks += [FiniteLossGuard(every), Preemption(str(output_dir / "checkpoints"))]
+    callbacks += [FiniteLossGuard(every), Preemption(str(output_dir / "checkpoints")),
+                  EpochHistory(str(output_dir))]  # fmt: skip
     trainer: L.Trainer = instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
     )
@@ -174,10 +177,20 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("test"):
         callback = trainer.checkpoint_callback
         best = callback.best_model_path if callback is not None else ""
+        if cfg.get("train"):  # the last epoch's weights, before the best checkpoint is loaded
+            trainer.test(model, datamodule=datamodule, verbose=False)
+            last = _scalars(trainer.callback_metrics)
+            metrics.update(
+                {f"test_last/{k[5:]}": v for k, v in last.items() if k.startswith("test/")}
+            )
         if not best:
             log.warning("No best checkpoint: testing the current weights.")
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         metrics.update(_scalars(trainer.callback_metrics))
+        if trainer.is_global_zero:
+            metrics.update(end_of_run(model, datamodule, output_dir))
+    metrics["time/steps"] = float(trainer.global_step)
+    metrics["time/total_s"] = time.perf_counter() - job_start
     if trainer.is_global_zero:
         write_metrics(output_dir, metrics)
         log.info("Metrics: %s", {k: round(v, 4) for k, v in sorted(metrics.items())})

@@ -155,6 +155,10 @@ class BaseDataModule(L.LightningDataModule):
             return [torch.zeros(batch, *self.input_shape, dtype=torch.long)]
         return [torch.zeros(batch, *self.input_shape)]
 
+    def eval_batches(self, split: str):
+        """Batches of a whole split in eval mode: in order, no augmentation (end-of-run metrics)."""
+        raise NotImplementedError
+
     def on_after_batch_transfer(self, batch: Split, dataloader_idx: int) -> Split:
         """Batched, per-sample-random augmentation on the device, for training batches only."""
         trainer = self.trainer
@@ -222,6 +226,9 @@ class InMemoryDataModule(BaseDataModule):
             rank=rank,
             world_size=world,
         )
+
+    def eval_batches(self, split: str) -> TensorBatches:
+        return self._loader(split, train=False)
 
     def train_dataloader(self) -> TensorBatches:
         return self._loader("train", train=True)

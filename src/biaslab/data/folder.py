@@ -162,6 +162,21 @@ class ImageFolderDataModule(BaseDataModule):
             drop_last=False,
         )
 
+    def eval_batches(self, split: str) -> DataLoader:
+        """The split with the eval transform (no augmentation), in order."""
+        import copy
+
+        self.setup()
+        view = copy.copy(self.datasets[split])
+        inner = view
+        while isinstance(inner, Subset):  # the ImageFolder under the subsets carries the transform
+            inner.dataset = copy.copy(inner.dataset)
+            inner = inner.dataset
+        inner.transform = self._transform(False)
+        return DataLoader(
+            view, batch_size=self.eval_batch_size, shuffle=False, num_workers=self.num_workers
+        )
+
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True)
 

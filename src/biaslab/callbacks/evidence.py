@@ -1,0 +1,79 @@
+"""What a claim needs, recorded for every run: the per-epoch history (train loss too, whatever
+the logger) and, at the end, the whole training set in eval mode and per-example predictions."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+
+HISTORY = "history.csv"
+PREDICTIONS = "predictions.npz"
+HISTORY_KEYS = ("train/loss", "train/acc", "val/loss", "val/acc")
+
+
+class EpochHistory(L.Callback):
+    """`<run dir>/history.csv`: epoch, step and the epoch's train/val loss and accuracy, one row
+    per finished epoch (appended, so a resumed run keeps its past). Rank 0 only."""
+
+    def __init__(self, output_dir: str) -> None:
+        self.path = Path(output_dir) / HISTORY
+        self.last_epoch = -1
+
+    def _record(self, trainer: L.Trainer, epoch: int) -> None:
+        m = trainer.callback_metrics
+        if epoch <= self.last_epoch or "train/loss" not in m or not trainer.is_global_zero:
+            return
+        row = {"epoch": epoch, "step": trainer.global_step}
+        row.update({k: float(m[k]) for k in HISTORY_KEYS if k in m})
+        new = not self.path.exists()
+        with open(self.path, "a", newline="") as f:
+            writer = csv.DictWriter(
+                f, fieldnames=["epoch", "step", *HISTORY_KEYS], extrasaction="ignore"
+            )
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        self.last_epoch = epoch
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch > 0:  # the metrics of the epoch that just ended
+            self._record(trainer, trainer.current_epoch - 1)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._record(trainer, trainer.current_epoch - 1)
+
+
+@torch.no_grad()
+def evaluate_split(
+    module: L.LightningModule, batches
+) -> tuple[float, float, torch.Tensor, torch.Tensor]:
+    """(mean loss, accuracy, predictions (N,), targets (N,)) of `module` in eval mode."""
+    was_training = module.training
+    module.eval()
+    total, preds, targets = 0.0, [], []
+    for inputs, y in batches:
+        inputs, y = inputs.to(module.device), y.to(module.device)
+        logits = module(inputs)
+        total += float(module.criterion(logits, y)) * len(y)
+        preds.append(logits.argmax(-1).cpu())
+        targets.append(y.cpu())
+    module.train(was_training)
+    pred, target = torch.cat(preds), torch.cat(targets)
+    return total / len(target), float((pred == target).float().mean()), pred, target
+
+
+def end_of_run(module: L.LightningModule, datamodule, output_dir: Path) -> dict[str, float]:
+    """Loss and accuracy on the whole training split in eval mode (no augmentation, not the
+    running average of an epoch), the generalisation gap, and the test predictions, saved
+    compactly in `predictions.npz` (pred, target) for paired tests between runs."""
+    train_loss, train_acc, _, _ = evaluate_split(module, datamodule.eval_batches("train"))
+    test_loss, test_acc, pred, target = evaluate_split(module, datamodule.eval_batches("test"))
+    dtype = np.uint8 if int(max(pred.max(), target.max())) < 256 else np.int32
+    np.savez_compressed(output_dir / PREDICTIONS, pred=pred.numpy().astype(dtype),
+                        target=target.numpy().astype(dtype))  # fmt: skip
+    return {"train_eval/loss": train_loss, "train_eval/acc": train_acc, "test/n": float(len(target)),
+            "gap/acc": train_acc - test_acc, "gap/loss": test_loss - train_loss}  # fmt: skip
