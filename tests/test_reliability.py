@@ -264,3 +264,70 @@ def test_wandb_online_without_network_falls_back_to_offline(
         train_fast("logger=wandb")
     assert "cannot be reached: logging offline" in caplog.text
     assert len(find_run_files(tmp_path)) == 1
+
+
+LIVE = ["logger=csv", "trainer.max_epochs=300", "extras.print_config=false", "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false", "trainer.accelerator=cpu"]  # fmt: skip
+
+
+def test_a_second_identical_command_during_a_live_run_starts_its_own_dir(tmp_path):
+    first = start(tmp_path, *LIVE)
+    try:
+        wait_for("logs/train/runs/*/checkpoints/last.ckpt", tmp_path, first)
+        second = start(tmp_path, *LIVE)
+        try:
+            wait_for("logs/train/runs/*/.lock", tmp_path, second)  # the first's is there already
+            deadline = time.time() + 60
+            while len(run_dirs(tmp_path)) < 2 and time.time() < deadline:
+                time.sleep(0.1)
+            time.sleep(3)  # the second has decided by the time it trains
+            dirs = run_dirs(tmp_path)
+            assert len(dirs) == 2
+            assert not any(
+                (d / "resumed_in.txt").exists() for d in dirs
+            )  # nobody adopted the live one
+        finally:
+            os.killpg(second.pid, signal.SIGKILL)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+
+
+def test_a_killed_runs_lock_is_free_and_an_explicit_run_dir_is_honoured(tmp_path):
+    killed = start(tmp_path, *LIVE)
+    wait_for("logs/train/runs/*/checkpoints/last.ckpt", tmp_path, killed)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait()
+    (sibling,) = run_dirs(tmp_path)
+    from biaslab.utils.resume import is_live
+
+    assert (sibling / ".lock").exists() and not is_live(sibling)  # released by the kernel
+    explicit = tmp_path / "logs" / "train" / "runs" / "mine"
+    finish(
+        start(
+            tmp_path, *LIVE[1:], "logger=csv", "trainer.max_epochs=1", f"hydra.run.dir={explicit}"
+        )
+    )
+    assert (explicit / "metrics.json").exists() and not (explicit / "resumed_in.txt").exists()
+    assert not (sibling / "metrics.json").exists()  # the unrelated sibling was left alone
+
+
+def test_a_cut_sweep_resumes_without_rerunning_finished_jobs(tmp_path):
+    sweep = tmp_path / "sweep"
+    cmd = ["-m", "seed=0,1,2", f"hydra.sweep.dir={sweep}", *LIVE]
+    cmd[cmd.index("trainer.max_epochs=300")] = "trainer.max_epochs=25"
+    proc = start(tmp_path, *cmd)
+    wait_for("sweep/1/checkpoints/last.ckpt", tmp_path, proc)
+    os.killpg(proc.pid, signal.SIGKILL)  # the machine stops mid-sweep
+    proc.wait()
+    done_before = (sweep / "0" / "metrics.json").stat().st_mtime_ns
+    assert not (sweep / "1" / "metrics.json").exists()
+    step_at_cut = torch.load(sweep / "1" / "checkpoints" / "last.ckpt", weights_only=True)[
+        "global_step"
+    ]
+    finish(start(tmp_path, *cmd))  # the same command
+    assert (sweep / "0" / "metrics.json").stat().st_mtime_ns == done_before  # not run again
+    with open(sweep / "1" / "history.csv") as f:
+        epochs = [int(r["epoch"]) for r in csv.DictReader(f)]
+    assert epochs == list(range(25))  # resumed: each epoch once, the cut ones not repeated
+    assert 0 < step_at_cut < json.loads((sweep / "1" / "metrics.json").read_text())["time/steps"]
+    assert (sweep / "2" / "metrics.json").exists()

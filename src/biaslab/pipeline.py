@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -79,8 +80,11 @@ DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE"
 def end_job(env_before: dict[str, str | None]) -> None:
     """Leave the process as the job found it, so the next job of a sweep starts clean: close
     W&B, tear down the DDP process group, restore the env vars Lightning's launcher set."""
+    from biaslab.utils.resume import release_all
+
     wait_for_wandb_start()
     finish_wandb()
+    release_all()
     if "torch" in sys.modules:
         import torch.distributed as dist
 
@@ -114,8 +118,9 @@ def _resume(cfg: DictConfig) -> Path | None:
     hc = HydraConfig.get() if HydraConfig.initialized() else None
     multirun = hc is not None and hc.mode is not None and hc.mode.name == "MULTIRUN"
     overrides = list(hc.overrides.task) if hc is not None else None
+    explicit = hc is not None and any(o.startswith("hydra.run.dir=") for o in hc.overrides.hydra)
     here = Path(cfg.paths.output_dir)
-    run_dir, ckpt = find_resume(here, overrides, multirun)
+    run_dir, ckpt = find_resume(here, overrides, multirun, explicit)
     if run_dir != here:
         here.mkdir(parents=True, exist_ok=True)
         (here / "resumed_in.txt").write_text(f"{run_dir}\n")
@@ -128,10 +133,32 @@ def _resume(cfg: DictConfig) -> Path | None:
     return ckpt
 
 
+def _finished_job(cfg: DictConfig) -> dict[str, float] | None:
+    """A sweep started again with the same command (same sweep dir): a job whose dir already
+    holds its final metrics is not run again (`resume=never` reruns it)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if cfg.get("resume", "auto") != "auto" or not HydraConfig.initialized():
+        return None
+    mode = HydraConfig.get().mode
+    done = Path(cfg.paths.output_dir) / "metrics.json"
+    if mode is None or mode.name != "MULTIRUN" or not done.exists():
+        return None
+    log.info("Job already finished in %s: skipped (resume=never runs it again).", done.parent)
+    return json.loads(done.read_text())
+
+
 def _train(cfg: DictConfig) -> dict[str, float]:
     job_start = time.perf_counter()
     validate(cfg)
+    finished = _finished_job(cfg)
+    if finished is not None:
+        return finished
     ckpt_path = _resume(cfg) if local_rank() == 0 else cfg.get("ckpt_path")
+    if local_rank() == 0:
+        from biaslab.utils.resume import hold
+
+        hold(Path(cfg.paths.output_dir))  # released when this process ends, however it ends
     for group in record_unused(cfg):
         log.warning("%s has no effect on this model: recorded as %s: null.", group, group)
     import lightning as L
