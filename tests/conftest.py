@@ -79,3 +79,16 @@ def train_fast(tmp_path):
         return train(compose([*FAST, *overrides], path or tmp_path))
 
     return run
+
+
+def eventually(read, done, timeout: float = 30.0):
+    """`read()` until `done(value)` or the timeout: W&B's service writes its run file
+    asynchronously, and a loaded machine can lag behind `wandb.finish()`."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        value = read()
+    return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -163,3 +164,19 @@ def test_launcher_options_compose(launcher, tmp_path):
         assert launcher_cfg["tasks_per_node"] == launcher_cfg["gpus_per_node"] == 4
         assert launcher_cfg["max_num_timeout"] > 0  # requeued on preemption / timeout
         assert launcher_cfg["additional_parameters"]["requeue"] is True
+
+
+def test_ddp_spawn_on_two_cpu_processes_works_with_every_logger(tmp_path):
+    """Fit and test under ddp_spawn with csv, tensorboard and wandb (offline): the parent's CSV
+    writer used to crash at test on the columns its spawned workers had written."""
+    cli(tmp_path, "-m", "logger=csv,tensorboard,wandb", "trainer.strategy=ddp_spawn", "trainer.devices=2",
+        *CLI_FAST, timeout=600)  # fmt: skip
+    (sweep,) = sweep_dirs(tmp_path)
+    jobs = job_dirs(sweep)
+    assert len(jobs) == 3
+    for job in jobs:
+        metrics = json.loads((job / "metrics.json").read_text())
+        assert {"train/loss", "val/acc", "test/acc"} <= set(metrics)
+    (csv_file,) = (jobs[0] / "csv").rglob("metrics.csv")
+    header = csv_file.read_text().splitlines()[0].split(",")
+    assert {"train/loss", "val/acc", "test/acc"} <= set(header)

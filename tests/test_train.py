@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import FAST, compose, group_options
+from tests.conftest import FAST, compose, eventually, group_options
 
 
 def first_epoch_train_loss(run_dir: Path) -> float:
@@ -75,8 +75,9 @@ def test_offline_wandb_run_holds_the_logged_metrics(tmp_path, train_fast):
     train_fast("logger=wandb", "tags=[unit]")
     files = find_run_files(tmp_path)
     assert len(files) == 1
-    keys = {k for row in read_history(files[0]) for k in row}
-    assert {"train/loss", "train/acc", "val/acc", "test/acc"} <= keys
+    want = {"train/loss", "train/acc", "val/acc", "test/acc"}
+    keys = eventually(lambda: {k for row in read_history(files[0]) for k in row}, want.issubset)
+    assert want <= keys
     assert (tmp_path / "wandb_id.txt").read_text().strip() in files[0].name
 
 
