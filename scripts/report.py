@@ -1,9 +1,12 @@
 """Ablation report for a sweep: python scripts/report.py SWEEP_DIR [--metric test/acc] [--baseline model=cnn]
 (online: python scripts/report.py ENTITY/PROJECT:GROUP --wandb, where GROUP is the sweep dir's name)
 
-Writes <sweep dir>/report/{report.md, report.csv, <factor>.png}: per arm, mean ± 95 % CI over
-seeds of accuracy, loss, train time, throughput and parameters; the best arm marked; paired
-differences against a baseline arm. Reads the runs' own files, never stdout.
+Writes <sweep dir>/report/{report.md, report.csv, <factor>__<metric>.png, curves_train_loss.png}:
+per arm, mean and 95 % interval (never zero-width for accuracy) of accuracy, loss, the train-set
+loss in eval mode, the gap, time and parameters; paired tests against the baseline arm (seeds
+and test examples), Holm-corrected, and a computed verdict; `*` only for a significantly best
+arm. Baseline, delta and the charted metrics default to the sweep's `report:` config. Reads the
+runs' own files (or a committed copy, docs/results/<preset>), never stdout.
 """
 
 from __future__ import annotations
@@ -19,23 +22,27 @@ def main() -> None:
     parser.add_argument(
         "--wandb", action="store_true", help="read the runs of a W&B group (online)"
     )
-    parser.add_argument("--metric", default="test/acc")
+    parser.add_argument("--metric", default=None, help="default: report.primary (test/acc)")
     parser.add_argument(
         "--baseline", default=None, help="an arm to compare against, e.g. model=cnn"
     )
+    parser.add_argument("--delta", type=float, default=None, help="equivalence bound")
     args = parser.parse_args()
     if args.wandb:
         path, group = args.sweep_dir.split(":", 1)
         print(
             to_markdown(
                 summarize(
-                    load_wandb_group(path, group), primary=args.metric, baseline=args.baseline
+                    load_wandb_group(path, group),
+                    primary=args.metric or "test/acc",
+                    baseline=args.baseline,
+                    delta=args.delta,
                 ),
-                args.metric,
+                args.metric or "test/acc",
             )
         )
         return
-    out = write_report(args.sweep_dir, args.metric, args.baseline)
+    out = write_report(args.sweep_dir, args.metric, args.baseline, args.delta)
     print((out / "report.md").read_text())
 
 

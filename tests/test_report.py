@@ -55,18 +55,30 @@ def test_report_means_intervals_and_paired_differences(sweep):
         rows = {r["arm"]: r for r in csv.DictReader(f)}
     arms = independent(sweep)
     assert set(rows) == set(arms) == {"optimizer=sgd", "optimizer=adam"}
+    n_test = json.loads(next(sweep.glob("0/metrics.json")).read_text())["test/n"]
     for arm, by_seed in arms.items():
         values = list(by_seed.values())
-        assert float(rows[arm]["test/acc mean"]) == pytest.approx(statistics.mean(values), abs=1e-9)
-        half = t975(1) * statistics.stdev(values) / math.sqrt(2)
+        mean = statistics.mean(values)
+        assert float(rows[arm]["test/acc mean"]) == pytest.approx(mean, abs=1e-9)
+        p = (mean * n_test + 2) / (n_test + 4)  # seeds' variance + the test set's binomial error
+        half = t975(1) * math.sqrt(statistics.variance(values) / 2 + p * (1 - p) / (n_test + 4))
         assert float(rows[arm]["test/acc ci95"]) == pytest.approx(half, abs=1e-9)
     diffs = [arms["optimizer=adam"][s] - arms["optimizer=sgd"][s] for s in ("0", "1")]
-    assert float(rows["optimizer=adam"]["test/acc diff vs optimizer=sgd"]) == pytest.approx(
-        statistics.mean(diffs), abs=1e-9
+    assert float(rows["optimizer=adam"]["diff"]) == pytest.approx(statistics.mean(diffs), abs=1e-9)
+    from scipy.stats import ttest_rel
+
+    best, other = sorted(arms, key=lambda a: statistics.mean(arms[a].values()), reverse=True)
+    p_best = ttest_rel(
+        [arms[best][s] for s in ("0", "1")], [arms[other][s] for s in ("0", "1")]
+    ).pvalue
+    assert (rows[best]["best"] == "*") == (p_best < 0.05)  # only a significant best is marked
+    assert rows["optimizer=adam"]["verdict"] in ("better", "worse", "inconclusive")
+    assert (
+        "commit:" in out.stdout
+        and "Compared: **test accuracy of the best-validation checkpoint" in out.stdout
     )
-    best = max(arms, key=lambda a: statistics.mean(arms[a].values()))
-    assert rows[best]["best"] == "*"
-    assert (sweep / "report" / "optimizer.png").stat().st_size > 1000
+    assert (sweep / "report" / "optimizer__test_acc.png").stat().st_size > 1000
+    assert (sweep / "report" / "curves_train_loss.png").stat().st_size > 1000
     for column in ("params/total mean", "time/fit_s mean", "time/samples_per_s mean"):
         assert float(rows["optimizer=adam"][column]) > 0
 

@@ -1,7 +1,10 @@
-"""Sweep reports: one row per arm (a combination of swept values), mean ± 95 % CI over seeds.
+"""Sweep reports: one row per arm (a combination of swept values), with intervals that never
+claim certainty, paired tests against a baseline arm, Holm's correction and a computed verdict.
 
-Reads the runs' own files — each job's `.hydra/overrides.yaml` and `metrics.json`, and the
-sweep's `multirun.yaml` — never stdout. Used by `scripts/report.py` and the notebook.
+Reads the runs' own files — each job's `.hydra/overrides.yaml`, `metrics.json`,
+`config_resolved.yaml`, `predictions.npz`, `history.csv`, and the sweep's `multirun.yaml` and
+optional `preset.json` (command, machine, wall time) — never stdout, so a copy of those files
+(docs/results/<preset>/) rebuilds the same report. Used by `scripts/report.py` and the notebook.
 """
 
 from __future__ import annotations
@@ -11,13 +14,19 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
+from biaslab.callbacks.evidence import HISTORY, PREDICTIONS
+from biaslab.stats import ALPHA, accuracy_interval, holm, mcnemar, mean_ci, paired_t, tost, verdict
 from biaslab.utils.sweep import swept_keys
 
 DEFAULT_METRICS = (
     "test/acc",
+    "test_last/acc",
     "test/loss",
+    "train_eval/loss",
+    "gap/acc",
     "val/acc_best",
     "time/fit_s",
     "time/samples_per_s",
@@ -42,6 +51,7 @@ def load_sweep(sweep_dir: str | Path):
         for key in unused_groups(job, keys):  # e.g. pe for a CNN: not a factor of this arm
             row[key] = UNUSED
         row["status"] = "ok" if metrics_file.exists() else "failed"
+        row["run_dir"] = str(job)
         if metrics_file.exists():
             row.update(json.loads(metrics_file.read_text()))
         rows.append(row)
@@ -100,27 +110,37 @@ def depth_flags(frame) -> list[str]:
     return flags
 
 
-def t_quantile(n: int, level: float = 0.95) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(0.5 + level / 2, n - 1)) if n > 1 else math.nan
-
-
-def mean_ci(values) -> tuple[float, float, int]:
-    """(mean, half-width of the 95 % t-interval, n)."""
-    import numpy as np
-
-    v = np.asarray([x for x in values if x == x], dtype=float)
-    n = len(v)
-    if n == 0:
-        return math.nan, math.nan, 0
-    half = t_quantile(n) * v.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
-    return float(v.mean()), float(half), n
-
-
 def factors(frame) -> list[str]:
     """The swept keys other than the seed (recorded by `load_sweep`)."""
     return list(frame.attrs.get("factors", []))
+
+
+def sweep_settings(sweep_dir: Path) -> dict[str, Any]:
+    """The `report:` node (baseline, delta, metrics) of the sweep's first job's config."""
+    for job in sorted(p for p in Path(sweep_dir).iterdir() if p.is_dir() and p.name.isdigit()):
+        path = job / "config_resolved.yaml"
+        if path.exists():
+            return (yaml.safe_load(path.read_text()) or {}).get("report") or {}
+    return {}
+
+
+def _is_accuracy(metric: str) -> bool:
+    """A test-set accuracy (a proportion over `test/n` examples)."""
+    return metric in ("test/acc", "test_last/acc")
+
+
+def _correct(run_dir: str) -> np.ndarray | None:
+    path = Path(run_dir) / PREDICTIONS
+    if not path.exists():
+        return None
+    saved = np.load(path)
+    return saved["pred"] == saved["target"]
+
+
+def _paired(group, base, metric: str):
+    """Per-seed differences (arm - baseline) on `metric`, and both arms' rows, seed-aligned."""
+    joined = group.set_index("seed").join(base.set_index("seed"), rsuffix=" base", how="inner")
+    return joined[metric] - joined[f"{metric} base"], joined
 
 
 def summarize(
@@ -128,86 +148,161 @@ def summarize(
     metrics: tuple[str, ...] = DEFAULT_METRICS,
     primary: str = "test/acc",
     baseline: str | None = None,
+    delta: float | None = None,
 ):
-    """Per arm: mean ± CI of each metric, `best` on the primary metric, and paired differences
-    (by seed) of the primary metric against the baseline arm (e.g. "model=cnn")."""
+    """Per arm: mean and 95 % interval of each metric (accuracy: seeds + the test set's binomial
+    error, never zero-width); against the baseline arm: the paired difference, p over seeds and
+    over test examples (McNemar, where predictions exist), Holm-corrected, an equivalence test
+    within ±delta, and the verdict word. `best` marks the top arm only when it beats the
+    runner-up significantly (paired over seeds)."""
     import pandas as pd
 
     ok = frame[frame["status"] == "ok"]
     arms = factors(frame)
-    metrics = tuple(m for m in metrics if m in ok) + tuple(
+    metrics = tuple(dict.fromkeys(m for m in (primary, *metrics) if m in ok)) + tuple(
         sorted(c for c in ok if c.startswith("invariance/"))
     )
+    higher = "loss" not in primary
+    n_test = int(ok["test/n"].max()) if "test/n" in ok and ok["test/n"].notna().any() else None
     base = None
     if baseline:
         key, value = baseline.split("=", 1)
-        base = ok[ok[key].astype(str) == value].set_index("seed")[primary]
+        base = ok[ok[key].astype(str) == value]
+    groups = list(ok.groupby(arms, sort=True, dropna=False)) if arms else [((), ok)]
     out = []
-    for arm_values, group in ok.groupby(arms, sort=True) if arms else [((), ok)]:
+    for arm_values, group in groups:
         arm_values = arm_values if isinstance(arm_values, tuple) else (arm_values,)
-        row: dict[str, Any] = {
-            "arm": ",".join(f"{k}={v}" for k, v in zip(arms, arm_values)),
-            "seeds": len(group),
-        }
-        row.update(dict(zip(arms, arm_values)))
+        row: dict[str, Any] = {"arm": ",".join(f"{k}={v}" for k, v in zip(arms, arm_values)),
+                               "seeds": len(group), **dict(zip(arms, arm_values))}  # fmt: skip
         for m in metrics:
-            mean, half, _ = mean_ci(group[m])
+            values = group[m].dropna()
+            if _is_accuracy(m) and n_test and len(values):
+                mean, half = accuracy_interval(values.tolist(), n_test)
+            else:
+                mean, half, _ = mean_ci(values)
             row[f"{m} mean"], row[f"{m} ci95"] = mean, half
-        if base is not None:
-            paired = group.set_index("seed")[primary].sub(base).dropna()
-            row[f"{primary} diff vs {baseline}"], row[f"{primary} diff ci95"] = mean_ci(paired)[:2]
+        if base is not None and not group.index.equals(base.index):
+            diffs, joined = _paired(group, base, primary)
+            row["diff"], row["diff ci95"] = mean_ci(diffs)[:2]
+            row["p seeds"] = paired_t(diffs)
+            row["p examples"] = _mcnemar_over_seeds(joined) if primary == "test/acc" else math.nan
+            row["p equiv"] = tost(diffs, delta) if delta else math.nan
         out.append(row)
     table = pd.DataFrame(out)
-    table.attrs["factors"] = arms
-    better = (
-        table[f"{primary} mean"].idxmin()
-        if "loss" in primary
-        else table[f"{primary} mean"].idxmax()
-    )
-    table["best"] = ["*" if i == better else "" for i in table.index]
+    table.attrs.update(factors=arms, primary=primary, baseline=baseline, delta=delta)
+    if "p seeds" in table:
+        use_seeds = table["seeds"] >= 3
+        table["p"] = table["p seeds"].where(use_seeds, table["p examples"])
+        table["p holm"] = holm(table["p"].tolist())
+        table["p equiv holm"] = holm(table["p equiv"].tolist())
+        table["verdict"] = [
+            verdict(r["diff"], r["p holm"], r["p equiv holm"], delta, higher)
+            if r["diff"] == r["diff"] else "" for _, r in table.iterrows()
+        ]  # fmt: skip
+    table["best"] = _best_mark(table, groups, primary, higher)
     return table
 
 
-def to_markdown(table, primary: str = "test/acc") -> str:
-    def fmt(mean, half):
-        if mean != mean:
-            return ""
-        if abs(mean) >= 1000:
-            return f"{mean:,.0f}" + (f" ± {half:,.0f}" if half == half else "")
-        return f"{mean:.4f}" + (f" ± {half:.4f}" if half == half else "")
+def _mcnemar_over_seeds(joined) -> float:
+    """McNemar over every test example of every seed pair (seed i of the arm vs seed i of the
+    baseline), where both runs saved their predictions."""
+    pairs = [(_correct(a), _correct(b)) for a, b in zip(joined["run_dir"], joined["run_dir base"])]
+    pairs = [(a, b) for a, b in pairs if a is not None and b is not None and len(a) == len(b)]
+    if not pairs:
+        return math.nan
+    return mcnemar(np.concatenate([a for a, _ in pairs]), np.concatenate([b for _, b in pairs]))
 
+
+def _best_mark(table, groups, primary: str, higher: bool) -> list[str]:
+    """'*' on the best arm if it beats the runner-up (paired t over seeds, p < 0.05)."""
+    column = f"{primary} mean"
+    if len(table) < 2 or column not in table:
+        return [""] * len(table)
+    order = table[column].sort_values(ascending=not higher).index
+    best, runner_up = order[0], order[1]
+    diffs, _ = _paired(groups[best][1], groups[runner_up][1], primary)
+    p = paired_t(diffs)
+    table.attrs["best_vs_runner_up_p"] = p
+    return ["*" if i == best and p == p and p < ALPHA else "" for i in table.index]
+
+
+def _fmt(mean: float, half: float) -> str:
+    if mean != mean:
+        return ""
+    if abs(mean) >= 1000:
+        return f"{mean:,.0f}" + (f" ± {half:,.0f}" if half == half else "")
+    return f"{mean:.4f}" + (f" ± {half:.4f}" if half == half else "")
+
+
+def _fmt_p(p: float) -> str:
+    return "" if p != p else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def to_markdown(table, primary: str = "test/acc") -> str:
     metric_names = [c[: -len(" mean")] for c in table.columns if c.endswith(" mean")]
     head = ["arm", "seeds", *metric_names]
-    diff_cols = [c for c in table.columns if " diff vs " in c]
-    head += [c for c in diff_cols]
+    compare = "diff" in table
+    if compare:
+        head += [f"{primary} diff vs {table.attrs.get('baseline')}", "p (seeds)", "p (examples)",
+                 "p Holm", "verdict"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " | best |", "|" + "---|" * (len(head) + 1)]
     for _, r in table.iterrows():
-        cells = [
-            str(r["arm"]),
-            str(r["seeds"]),
-            *[fmt(r[f"{m} mean"], r[f"{m} ci95"]) for m in metric_names],
-        ]
-        cells += [fmt(r[c], r[f"{primary} diff ci95"]) for c in diff_cols]
+        cells = [str(r["arm"]), str(r["seeds"])]
+        cells += ["{:,.0f}".format(r[f"{m} mean"]) if m == "params/total" else _fmt(r[f"{m} mean"], r[f"{m} ci95"])
+                  for m in metric_names]  # fmt: skip
+        if compare:
+            is_base = r["diff"] != r["diff"]
+            cells += ["(baseline)" if is_base else _fmt(r["diff"], r["diff ci95"]),
+                      _fmt_p(r["p seeds"]), _fmt_p(r["p examples"]), _fmt_p(r["p holm"]), r["verdict"]]  # fmt: skip
         lines.append("| " + " | ".join(cells) + f" | {r['best']} |")
     return "\n".join(lines)
 
 
-def plot_factor(table, factor: str, primary: str, path: Path) -> None:
-    """Mean ± 95 % CI of the primary metric against one factor (a series per other arm)."""
+def _numeric(values) -> list[float] | None:
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+
+
+def plot_factor(table, factor: str, metric: str, path: Path) -> None:
+    """Mean and 95 % interval of `metric` against one factor, a series per other arm. Numeric
+    factors on a numeric axis in numeric order (log when they span 10x or more) joined by
+    lines; categorical arms as points with interval bars, never joined."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     others = [f for f in factors(table) if f != factor and f in table]
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    groups = table.groupby(others) if others else [((), table)]
-    for label, group in groups:
-        xs = [str(v) for v in group[factor]]
-        ax.errorbar(xs, group[f"{primary} mean"], yerr=group[f"{primary} ci95"].fillna(0), marker="o",
-                    capsize=3, label=",".join(map(str, label if isinstance(label, tuple) else (label,))) or None)  # fmt: skip
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    groups = list(table.groupby(others, dropna=False)) if others else [((), table)]
+    numeric = _numeric(table[factor])
+    categories = sorted({str(v) for v in table[factor]})
+    for k, (label, group) in enumerate(groups):
+        name = ",".join(map(str, label if isinstance(label, tuple) else (label,))) or None
+        y, err = group[f"{metric} mean"], group[f"{metric} ci95"].fillna(0)
+        if numeric is not None:
+            order = np.argsort(_numeric(group[factor]))
+            xs = np.asarray(_numeric(group[factor]))[order]
+            ax.errorbar(
+                xs,
+                y.to_numpy()[order],
+                yerr=err.to_numpy()[order],
+                marker="o",
+                capsize=3,
+                label=name,
+            )
+        else:
+            offset = (k - (len(groups) - 1) / 2) * 0.08
+            xs = [categories.index(str(v)) + offset for v in group[factor]]
+            ax.errorbar(xs, y, yerr=err, marker="o", linestyle="none", capsize=3, label=name)
+    if numeric is not None and min(numeric) > 0 and max(numeric) / min(numeric) >= 10:
+        ax.set_xscale("log")
+    if numeric is None:
+        ax.set_xticks(range(len(categories)), categories, rotation=20, fontsize=7)
     ax.set_xlabel(factor)
-    ax.set_ylabel(f"{primary} (mean ± 95% CI)")
+    ax.set_ylabel(f"{metric} (mean, 95% interval)")
     if others:
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -215,27 +310,113 @@ def plot_factor(table, factor: str, primary: str, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_curves(frame, metric: str, path: Path) -> bool:
+    """Per-epoch `metric` (history.csv) per arm, mean over seeds; False when no history."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    ok = frame[frame["status"] == "ok"]
+    arms = factors(frame)
+    curves = []
+    for _, r in ok.iterrows():
+        path_csv = Path(r["run_dir"]) / HISTORY
+        if path_csv.exists():
+            h = pd.read_csv(path_csv)
+            if metric in h:
+                h["arm"] = ",".join(f"{k}={r[k]}" for k in arms) or "all"
+                curves.append(h[["epoch", "arm", metric]])
+    if not curves:
+        return False
+    data = pd.concat(curves).groupby(["arm", "epoch"])[metric].mean().reset_index()
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for arm, g in data.groupby("arm"):
+        ax.plot(g["epoch"], g[metric], marker=".", label=arm)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{metric} (mean over seeds)")
+    if metric.endswith("loss") and (data[metric] > 0).all():
+        ax.set_yscale("log")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def provenance(sweep_dir: Path, frame) -> list[str]:
+    """Commit, command, date, machine and wall time of the sweep, from its own files."""
+    lines = []
+    preset = sweep_dir / "preset.json"
+    info = json.loads(preset.read_text()) if preset.exists() else {}
+    commits = set()
+    for run_dir in frame.get("run_dir", []):
+        p = Path(run_dir) / "provenance.json"
+        if p.exists():
+            commits.add(json.loads(p.read_text()).get("git_commit", "?"))
+    lines.append(
+        f"- commit: {', '.join(sorted(c for c in commits if c)) or info.get('commit', '?')}"
+    )
+    command = info.get("command")
+    if not command and (sweep_dir / "multirun.yaml").exists():
+        task = (yaml.safe_load((sweep_dir / "multirun.yaml").read_text()) or {}).get("hydra", {})
+        command = "python src/train.py -m " + " ".join(task.get("overrides", {}).get("task", []))
+    lines.append(f"- command: `{command}`")
+    lines.append(f"- date: {info.get('date', '?')}; machine: {info.get('machine', '?')}")
+    total = float(frame["time/total_s"].sum()) if "time/total_s" in frame else math.nan
+    wall = info.get("wall_s")
+    lines.append(f"- wall time: {wall:.0f} s for the whole preset" if wall else "- wall time: ?")
+    lines.append(f"- sum of the runs' own times: {total:.0f} s over {len(frame)} runs")
+    return lines
+
+
 def write_report(
-    sweep_dir: str | Path, primary: str = "test/acc", baseline: str | None = None
+    sweep_dir: str | Path,
+    primary: str | None = None,
+    baseline: str | None = None,
+    delta: float | None = None,
 ) -> Path:
-    """report.md, report.csv and one PNG per swept factor in <sweep dir>/report/."""
+    """report.md, report.csv, one PNG per swept factor and metric, and train-loss curves, in
+    <sweep dir>/report/. Unset options come from the sweep's `report:` config."""
     sweep_dir = Path(sweep_dir)
+    settings = sweep_settings(sweep_dir)
+    primary = primary or settings.get("primary") or "test/acc"
+    baseline = baseline or settings.get("baseline")
+    delta = delta if delta is not None else settings.get("delta")
+    chart_metrics = list(dict.fromkeys([primary, *(settings.get("metrics") or [])]))
     frame = load_sweep(sweep_dir)
-    table = summarize(frame, primary=primary, baseline=baseline)
+    table = summarize(frame, metrics=(*DEFAULT_METRICS, *chart_metrics), primary=primary,
+                      baseline=baseline, delta=delta)  # fmt: skip
     out = sweep_dir / "report"
     out.mkdir(exist_ok=True)
     table.to_csv(out / "report.csv", index=False)
     failed = frame[frame["status"] != "ok"]
+    which = {"test/acc": "test accuracy of the best-validation checkpoint (ties go to the later epoch)",
+             "test_last/acc": "test accuracy of the last epoch"}.get(primary, primary)  # fmt: skip
+    p_best = table.attrs.get("best_vs_runner_up_p", math.nan)
     text = [
-        f"# Sweep {sweep_dir.name}",
-        "",
-        f"{len(frame)} jobs, {len(failed)} failed; mean ± 95% CI (t) over seeds.",
-        "",
-        to_markdown(table, primary),
-    ]
-    for factor in factors(frame):
-        png = out / f"{factor.replace('/', '_')}.png"
-        plot_factor(table, factor, primary, png)
-        text += ["", f"![{factor}]({png.name})"]
+        f"# Sweep {sweep_dir.name}", "", *provenance(sweep_dir, frame), "",
+        f"Compared: **{which}**. {len(frame)} jobs, {len(failed)} failed. Accuracy intervals: 95 %, "
+        "seeds' variance plus the test set's binomial error (never zero-width); other metrics: "
+        "t-interval over seeds. p (seeds): paired t-test over seeds; p (examples): McNemar over "
+        "every test example of every seed pair; the verdict uses p (seeds) with 3 or more seeds, "
+        f"Holm-corrected over this preset's {max(0, len(table) - 1)} comparisons"
+        + (f"; equivalence: paired TOST within ±{delta:g}" if delta else "; no equivalence bound set, so no 'equivalent'")
+        + f". `*` only when the best arm beats the runner-up (p = {_fmt_p(p_best) or 'n/a'}).",
+        "", to_markdown(table, primary),
+    ]  # fmt: skip
+    for metric in chart_metrics:
+        if f"{metric} mean" not in table:
+            continue
+        for factor in factors(frame):
+            png = out / f"{factor.replace('/', '_')}__{metric.replace('/', '_')}.png"
+            plot_factor(table, factor, metric, png)
+            text += ["", f"![{metric} by {factor}]({png.name})"]
+    if plot_curves(frame, "train/loss", out / "curves_train_loss.png"):
+        text += ["", "![train loss per epoch](curves_train_loss.png)"]
+    flags = depth_flags(frame)
+    if flags:
+        text += ["", *[f"- {f}" for f in flags]]
     (out / "report.md").write_text("\n".join(text) + "\n")
     return out

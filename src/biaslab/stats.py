@@ -1,0 +1,108 @@
+"""The statistics a verdict is computed from. Pure functions on numbers, tested on constructed
+inputs (tests/test_stats.py); `biaslab.report` applies them to sweeps.
+
+- `accuracy_interval`: seeds' variance plus the test set's binomial error, so an interval is
+  never zero-width, even when every seed scores the same (n seeds share one test set: its
+  sampling error does not average out over seeds).
+- `paired_t` (over seeds) and `mcnemar` (over test examples) give p-values of a difference;
+  `holm` corrects a preset's comparisons; `tost` tests equivalence within ±delta.
+- `verdict` turns them into a word: better / worse / equivalent within ±δ / inconclusive.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+ALPHA = 0.05
+
+
+def t_quantile(n: int, level: float = 0.95) -> float:
+    return float(stats.t.ppf(0.5 + level / 2, n - 1)) if n > 1 else math.nan
+
+
+def mean_ci(values: Sequence[float]) -> tuple[float, float, int]:
+    """(mean, half-width of the 95 % t-interval over the values, n); NaN half-width for n < 2."""
+    v = np.asarray([x for x in values if x == x], dtype=float)
+    if len(v) == 0:
+        return math.nan, math.nan, 0
+    half = t_quantile(len(v)) * v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else math.nan
+    return float(v.mean()), float(half), len(v)
+
+
+def accuracy_interval(accuracies: Sequence[float], n_test: int) -> tuple[float, float]:
+    """(mean, half-width) of a 95 % interval for the expected accuracy of an arm: the variance
+    of the seeds' mean plus the binomial variance of one test set of n_test examples, with the
+    Agresti-Coull proportion (x + 2) / (N + 4), which is never 0 or 1."""
+    a = np.asarray(accuracies, dtype=float)
+    n = len(a)
+    mean = float(a.mean())
+    p = (mean * n_test + 2) / (n_test + 4)
+    binomial = p * (1 - p) / (n_test + 4)
+    seeds = a.var(ddof=1) / n if n > 1 else 0.0
+    multiplier = t_quantile(n) if n > 2 else 1.96 if n == 1 else t_quantile(2)
+    return mean, float(multiplier * math.sqrt(seeds + binomial))
+
+
+def paired_t(diffs: Sequence[float]) -> float:
+    """Two-sided p-value that the mean paired difference is 0 (NaN for n < 2; with no spread,
+    0 when the difference is not 0, else 1)."""
+    d = np.asarray(diffs, dtype=float)
+    if len(d) < 2:
+        return math.nan
+    sd = d.std(ddof=1)
+    if sd == 0:
+        return 0.0 if d.mean() != 0 else 1.0
+    t = d.mean() / (sd / math.sqrt(len(d)))
+    return float(2 * stats.t.sf(abs(t), len(d) - 1))
+
+
+def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
+    """Exact two-sided McNemar p-value over paired examples (booleans of equal length; several
+    seeds may be concatenated, pairing seed i of one arm with seed i of the other)."""
+    a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    if only_a + only_b == 0:
+        return 1.0
+    return float(min(1.0, 2 * stats.binom.cdf(min(only_a, only_b), only_a + only_b, 0.5)))
+
+
+def tost(diffs: Sequence[float], delta: float) -> float:
+    """Paired two one-sided t-tests: p-value that |mean difference| >= delta is false (small p:
+    equivalent within ±delta). NaN for n < 2."""
+    d = np.asarray(diffs, dtype=float)
+    if len(d) < 2 or not delta > 0:
+        return math.nan
+    se = d.std(ddof=1) / math.sqrt(len(d))
+    if se == 0:
+        return 0.0 if abs(d.mean()) < delta else 1.0
+    df = len(d) - 1
+    p_lower = stats.t.sf((d.mean() + delta) / se, df)  # H0: mean <= -delta
+    p_upper = stats.t.cdf((d.mean() - delta) / se, df)  # H0: mean >= +delta
+    return float(max(p_lower, p_upper))
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (NaN stays NaN and is not counted)."""
+    p = np.asarray(pvalues, dtype=float)
+    valid = np.flatnonzero(~np.isnan(p))
+    adjusted = np.full(len(p), math.nan)
+    order = valid[np.argsort(p[valid])]
+    m, running = len(order), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted.tolist()
+
+
+def verdict(mean_diff: float, p_diff: float, p_equiv: float, delta: float | None,
+            higher_is_better: bool = True) -> str:  # fmt: skip
+    """The word for one comparison with the baseline (p-values already corrected)."""
+    if p_diff == p_diff and p_diff < ALPHA:
+        return "better" if (mean_diff > 0) == higher_is_better else "worse"
+    if delta and p_equiv == p_equiv and p_equiv < ALPHA:
+        return f"equivalent within ±{delta:g}"
+    return "inconclusive"
