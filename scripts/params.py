@@ -3,6 +3,8 @@
     python scripts/params.py model=vit data.input_shape=[3,32,32]
     python scripts/params.py model=fc pooling=flatten data.input_shape=[3,100,100]
     python scripts/params.py --lecture       # the lecture's dense-vs-conv arithmetic
+    python scripts/params.py --match 100000 --key model.backbone.dim --multiple 8 model=vit
+        # the width that puts a model within ±10 % of a parameter count (fair family comparisons)
 
 Overrides are Hydra overrides of conf/train.yaml.
 """
@@ -72,7 +74,50 @@ def model_rows(overrides: list[str]):
     return per_layer(net), m["input_shape"]
 
 
+def total_params(overrides: list[str]) -> int:
+    rows, _ = model_rows(overrides)
+    return sum(w + b for *_, w, b in rows)
+
+
+def match_width(
+    overrides: list[str], key: str, target: int, multiple: int = 1, lo: int = 1, hi: int = 4096
+) -> tuple[int, int]:
+    """(width, params): the multiple of `multiple` for `key` whose model is nearest `target`
+    parameters (counts grow with the width, so a bisection finds the crossing)."""
+    lo, hi = max(1, lo // multiple), hi // multiple
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if total_params([*overrides, f"{key}={mid * multiple}"]) < target:
+            lo = mid + 1
+        else:
+            hi = mid
+    best = min(
+        (w for w in (lo - 1, lo) if w >= 1),
+        key=lambda w: abs(total_params([*overrides, f"{key}={w * multiple}"]) - target),
+    )
+    return best * multiple, total_params([*overrides, f"{key}={best * multiple}"])
+
+
+def _option(argv: list[str], name: str, default: str | None = None) -> str | None:
+    if name not in argv:
+        return default
+    i = argv.index(name)
+    value = argv[i + 1]
+    del argv[i : i + 2]
+    return value
+
+
 def main(argv: list[str]) -> None:
+    target = _option(argv, "--match")
+    if target is not None:
+        key = _option(argv, "--key", "model.backbone.dim")
+        multiple = int(_option(argv, "--multiple", "1"))
+        width, params = match_width(argv, key, int(target), multiple)
+        off = params / int(target) - 1
+        print(f"{key}={width}  params={params:,d}  ({off:+.1%} of {int(target):,d})")
+        if abs(off) > 0.10:
+            sys.exit(f"no {key} within ±10 % of {int(target):,d} parameters; change another size.")
+        return
     if "--lecture" in argv:
         print(f"{'layer':45s} {'weights':>15s} {'biases':>10s} {'total':>15s}")
         for name, w, b in lecture_rows():

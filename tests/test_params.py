@@ -38,3 +38,12 @@ def test_cli_prints_total():
     )  # fmt: skip
     assert "7,680,000" in out.stdout  # Linear(30,000 -> 256) weights
     assert out.stdout.strip().splitlines()[-1].startswith("total")
+
+
+def test_match_width_finds_the_width_of_a_parameter_count():
+    match_width, total_params = params.match_width, params.total_params
+    target = total_params(["model=vit", "model.backbone.dim=96"])
+    width, count = match_width(["model=vit"], "model.backbone.dim", target, multiple=8)
+    assert (width, count) == (96, target)
+    width, count = match_width(["model=vit"], "model.backbone.dim", target + 500, multiple=8)
+    assert width == 96  # the nearest multiple of 8, not the next one up
