@@ -229,3 +229,17 @@ def test_train_fraction_and_per_class_subsample_stratified(tmp_path):
     per_class = instantiate(compose(["data.train_per_class=5"], tmp_path).data)
     per_class.setup()
     assert torch.bincount(per_class.splits["train"][1]).tolist() == [5] * 10
+
+
+def test_subset_seed_redraws_the_training_subset(tmp_path):
+    from hydra.utils import instantiate
+
+    def subset(*extra):
+        dm = instantiate(compose(["data.train_fraction=0.2", *extra], tmp_path).data)
+        dm.setup()
+        return dm.splits["train"][1], dm.splits["train"][0].sum()
+
+    (y0, s0), (y1, s1) = subset("data.subset_seed=0"), subset("data.subset_seed=1")
+    assert torch.equal(torch.bincount(y0), torch.bincount(y1))  # still stratified
+    assert s0 != s1  # other images
+    assert subset()[1] == subset("data.subset_seed=0")[1]  # default: split_seed (0)

@@ -35,10 +35,17 @@ DEFAULT_METRICS = (
 
 
 def load_sweep(sweep_dir: str | Path):
-    """A pandas DataFrame: one row per finished job, a column per swept key and per metric."""
+    """A pandas DataFrame: one row per finished job, a column per swept key and per metric.
+    A dir of sweeps (a tuned preset: one sweep per arm) gives their rows together."""
     import pandas as pd
 
     sweep_dir = Path(sweep_dir)
+    parts = sorted(p for p in sweep_dir.iterdir() if (p / "multirun.yaml").exists())
+    if not (sweep_dir / "multirun.yaml").exists() and parts:
+        frames = [load_sweep(p) for p in parts]
+        frame = pd.concat(frames, ignore_index=True)
+        frame.attrs["factors"] = sorted({f for fr in frames for f in factors(fr)})
+        return frame
     keys = swept_keys(sweep_dir)
     rows = []
     for job in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()):
@@ -117,10 +124,10 @@ def factors(frame) -> list[str]:
 
 def sweep_settings(sweep_dir: Path) -> dict[str, Any]:
     """The `report:` node (baseline, delta, metrics) of the sweep's first job's config."""
-    for job in sorted(p for p in Path(sweep_dir).iterdir() if p.is_dir() and p.name.isdigit()):
-        path = job / "config_resolved.yaml"
-        if path.exists():
-            return (yaml.safe_load(path.read_text()) or {}).get("report") or {}
+    for path in sorted(Path(sweep_dir).glob("*/config_resolved.yaml")) or sorted(
+        Path(sweep_dir).glob("*/*/config_resolved.yaml")  # a tuned preset: a sweep per arm
+    ):
+        return (yaml.safe_load(path.read_text()) or {}).get("report") or {}
     return {}
 
 
@@ -415,6 +422,15 @@ def write_report(
             text += ["", f"![{metric} by {factor}]({png.name})"]
     if plot_curves(frame, "train/loss", out / "curves_train_loss.png"):
         text += ["", "![train loss per epoch](curves_train_loss.png)"]
+    tuning = sweep_dir / "tuning.json"
+    if tuning.exists():
+        text += ["", "Tuned per arm on the validation set before the seeds ran (chosen value; mean "
+                 "validation score per grid value):", ""]  # fmt: skip
+        for entry in json.loads(tuning.read_text()).values():
+            arm = ",".join(f"{k}={v}" for k, v in entry["arm"].items())
+            scores = ", ".join(f"{k}: {v:.4f}" for k, v in entry["scores"].items())
+            chosen = ",".join(f"{k}={v}" for k, v in entry["chosen"].items())
+            text.append(f"- {arm}: **{chosen}** ({entry['metric']}: {scores})")
     flags = depth_flags(frame)
     if flags:
         text += ["", *[f"- {f}" for f in flags]]

@@ -120,6 +120,7 @@ class BaseDataModule(L.LightningDataModule):
         shuffle_seed: int = 0,
         train_fraction: float = 1.0,
         train_per_class: int | None = None,
+        subset_seed: int | None = None,
         augment: dict[str, Any] | None = None,
         vocab_size: int | None = None,
     ) -> None:
@@ -144,6 +145,9 @@ class BaseDataModule(L.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.split_seed, self.shuffle_seed = split_seed, shuffle_seed
         self.train_fraction, self.train_per_class = train_fraction, train_per_class
+        # which training subset `train_fraction`/`train_per_class` keep: split_seed unless set
+        # (data-scaling presets set it to the run's seed, so each seed draws its own subset)
+        self.subset_seed = split_seed if subset_seed is None else subset_seed
         augment = augment or {}
         self.augment: Callable[[torch.Tensor], torch.Tensor] | None = augment.get("batch")
         self.batch_mix: Callable[[torch.Tensor, torch.Tensor], Split] | None = augment.get("mix")
@@ -195,7 +199,7 @@ class InMemoryDataModule(BaseDataModule):
         splits = self.load()
         x, y = splits["train"]
         if self.train_fraction < 1.0 or self.train_per_class is not None:
-            keep = subsample(y, self.train_fraction, self.train_per_class, self.split_seed)
+            keep = subsample(y, self.train_fraction, self.train_per_class, self.subset_seed)
             splits["train"] = (x[keep], y[keep])
         got_shape, got_classes = tuple(x.shape[1:]), int(y.max()) + 1
         if got_shape != self.input_shape or got_classes > self.num_classes:

@@ -121,7 +121,7 @@ class ImageFolderDataModule(BaseDataModule):
             )
         if self.train_fraction < 1.0 or self.train_per_class is not None:
             keep = subsample(
-                train_targets, self.train_fraction, self.train_per_class, self.split_seed
+                train_targets, self.train_fraction, self.train_per_class, self.subset_seed
             )
             self.datasets["train"] = Subset(self.datasets["train"], keep.tolist())
 

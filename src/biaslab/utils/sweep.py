@@ -31,11 +31,20 @@ def swept_keys(sweep_dir: Path) -> set[str]:
     if not path.exists():
         return set()
     hydra_cfg = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
     keys = set()
     for override in hydra_cfg.get("overrides", {}).get("task", []):
-        key, _, value = override.partition("=")
-        if any(marker in value for marker in SWEEP_MARKERS):
-            keys.add(key.lstrip("+~"))
+        try:
+            parsed = parser.parse_override(override)
+        except Exception:  # not Hydra syntax (a hand-edited file): fall back on the markers
+            key, _, value = override.partition("=")
+            if any(marker in value for marker in SWEEP_MARKERS):
+                keys.add(key.lstrip("+~"))
+            continue
+        if parsed.is_sweep_override():  # a list `a,b`, range(), choice(), ... (not a dict literal)
+            keys.add(parsed.key_or_group)
     keys.update((hydra_cfg.get("sweeper", {}).get("params") or {}).keys())
     return keys
 

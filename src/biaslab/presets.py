@@ -1,0 +1,139 @@
+"""One command per lecture preset: `python scripts/run_preset.py NAME [--publish]`.
+
+1. If the preset has a `tune:` node, a tuning sweep (every arm x the grid, `tune.seeds`, no
+   test) picks each arm's value on the validation set (`tune.metric`);
+2. the preset's seeds then run, each arm at its chosen value, with test;
+3. `preset.json` (command, date, machine, commit, wall time) and `tuning.json` are written and
+   the report is built; `--publish` copies the small per-run files to docs/results/NAME and
+   rebuilds the report there, from the copy alone.
+
+Every stage writes into a fixed sweep dir (logs/presets/NAME/...), so the same command after a
+stop skips finished jobs and resumes the cut one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+QUIET = ["logger=csv", "extras.print_config=false", "trainer.enable_progress_bar=false",
+         "trainer.enable_model_summary=false"]  # fmt: skip
+PUBLISHED = (".hydra/overrides.yaml", "metrics.json", "config_resolved.yaml", "provenance.json",
+             "history.csv", "predictions.npz")  # fmt: skip
+
+
+def preset_config(name: str, extra: list[str]):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    import biaslab.utils.resolvers  # noqa: F401
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        return compose("train", overrides=[f"experiment={name}", *extra], return_hydra_config=True)
+
+
+def train(*args: str) -> None:
+    """One multirun of src/train.py; a failed job fails the stage (its summary says which)."""
+    cmd = [sys.executable, str(ROOT / "src" / "train.py"), "-m", *args]
+    subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def _arm_slug(arm: dict[str, str]) -> str:
+    """A folder name for an arm: optimizer=adam,seed=1 -> optimizer-adam_seed-1."""
+    return "_".join(f"{k}-{v}" for k, v in arm.items()).replace("/", "-") or "all"
+
+
+def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -> dict[str, Any]:
+    """Stage 1: {arm slug: {"arm": {...}, "chosen": {key: value}, "scores": {...}}}."""
+    from biaslab.report import load_sweep
+
+    arms = {k: v for k, v in params.items() if k != "seed"}
+    grid = {k: ",".join(str(v) for v in values) for k, values in spec.grid.items()}
+    seeds = ",".join(str(s) for s in spec.get("seeds", [0]))
+    train(f"experiment={name}", f"hydra.sweep.dir={out / 'tune'}", f"hydra.sweeper.params.seed='{seeds}'",
+          "test=false", *[f"{k}={v}" for k, v in grid.items()], *QUIET, *extra)  # fmt: skip
+    frame = load_sweep(out / "tune")
+    ok = frame[frame["status"] == "ok"]
+    metric = spec.get("metric", "val/acc_best")
+    chosen: dict[str, Any] = {}
+    for values, group in ok.groupby(list(arms), dropna=False) if arms else [((), ok)]:
+        values = values if isinstance(values, tuple) else (values,)
+        arm = dict(zip(arms, map(str, values)))
+        scores = group.groupby(list(grid))[metric].mean()
+        best = scores.idxmax()
+        best = best if isinstance(best, tuple) else (best,)
+        chosen[_arm_slug(arm)] = {
+            "arm": arm, "chosen": dict(zip(grid, map(str, best))), "metric": metric,
+            "scores": {",".join(map(str, k if isinstance(k, tuple) else (k,))): float(v)
+                       for k, v in scores.items()},
+        }  # fmt: skip
+    return chosen
+
+
+def run_preset(
+    name: str, extra: list[str] = (), out: Path | None = None, publish: bool = False
+) -> Path:
+    """Run (or resume) one preset; return the dir its report is built from."""
+    from omegaconf import OmegaConf
+
+    from biaslab.report import write_report
+
+    extra = list(extra)
+    cfg = preset_config(name, extra)
+    out = Path(out or ROOT / "logs" / "presets" / name)
+    params = {k: str(v) for k, v in (OmegaConf.select(cfg, "hydra.sweeper.params") or {}).items()}
+    start = time.time()
+    spec = cfg.get("tune")
+    if spec:
+        chosen = tune(name, out, params, spec, extra)
+        final = out / "final"
+        for slug, entry in chosen.items():
+            fixed = [f"hydra.sweeper.params.{k}='{v}'" for k, v in entry["arm"].items()]
+            train(f"experiment={name}", f"hydra.sweep.dir={final / slug}", *QUIET, *extra, *fixed,
+                  *[f"{k}={v}" for k, v in entry["chosen"].items()])  # fmt: skip
+        (final / "tuning.json").write_text(json.dumps(chosen, indent=1) + "\n")
+    else:
+        final = out / "final"
+        train(f"experiment={name}", f"hydra.sweep.dir={final}", *QUIET, *extra)
+    info = {
+        "command": " ".join(["python scripts/run_preset.py", name, *extra]),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                 capture_output=True, text=True).stdout.strip(),
+        "wall_s": time.time() - start,
+    }  # fmt: skip
+    previous = final / "preset.json"
+    if previous.exists():  # started again after a stop: the wall time adds up over the sessions
+        info["wall_s"] += json.loads(previous.read_text()).get("wall_s", 0.0)
+    previous.write_text(json.dumps(info, indent=1) + "\n")
+    write_report(final)
+    if publish:
+        final = publish_files(final, ROOT / "docs" / "results" / name)
+        write_report(final)
+    return final
+
+
+def publish_files(src: Path, dst: Path) -> Path:
+    """Copy the small per-run files (no checkpoints) and the sweep's own files to `dst`."""
+    if dst.exists():
+        shutil.rmtree(dst)
+    for path in src.rglob("*"):
+        rel = path.relative_to(src)
+        keep = path.is_file() and (
+            any(str(rel).endswith(p) for p in PUBLISHED)
+            or path.name in ("multirun.yaml", "preset.json", "tuning.json", "summary.md")
+        )
+        if keep and "report" not in rel.parts:
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, dst / rel)
+    return dst
