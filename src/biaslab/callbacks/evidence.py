@@ -4,6 +4,7 @@ the logger) and, at the end, the whole training set in eval mode and per-example
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import lightning as L
@@ -12,16 +13,21 @@ import torch
 
 HISTORY = "history.csv"
 PREDICTIONS = "predictions.npz"
-HISTORY_KEYS = ("train/loss", "train/acc", "val/loss", "val/acc")
+HISTORY_KEYS = ("train/loss", "train/acc", "val/loss", "val/acc", "wall_s")
 
 
 class EpochHistory(L.Callback):
-    """`<run dir>/history.csv`: epoch, step and the epoch's train/val loss and accuracy, one row
-    per finished epoch (appended, so a resumed run keeps its past). Rank 0 only."""
+    """`<run dir>/history.csv`: epoch, step, the epoch's train/val loss and accuracy and the
+    seconds since this process began fitting, one row per finished epoch (appended, so a resumed
+    run keeps its past). Rank 0 only."""
 
     def __init__(self, output_dir: str) -> None:
         self.path = Path(output_dir) / HISTORY
         self.last_epoch = -1
+        self.start = time.perf_counter()
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.start = time.perf_counter()
 
     def _record(self, trainer: L.Trainer, epoch: int) -> None:
         m = trainer.callback_metrics
@@ -29,6 +35,7 @@ class EpochHistory(L.Callback):
             return
         row = {"epoch": epoch, "step": trainer.global_step}
         row.update({k: float(m[k]) for k in HISTORY_KEYS if k in m})
+        row["wall_s"] = round(time.perf_counter() - self.start, 3)
         new = not self.path.exists()
         with open(self.path, "a", newline="") as f:
             writer = csv.DictWriter(
