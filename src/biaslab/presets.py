@@ -97,7 +97,7 @@ def run_preset(
         chosen = tune(name, out, params, spec, extra)
         final = out / "final"
         for slug, entry in chosen.items():
-            fixed = [f"hydra.sweeper.params.{k}='{v}'" for k, v in entry["arm"].items()]
+            fixed = [f"{k}=choice({v})" for k, v in entry["arm"].items()]  # wins over the params
             train(f"experiment={name}", f"hydra.sweep.dir={final / slug}", *QUIET, *extra, *fixed,
                   *[f"{k}={v}" for k, v in entry["chosen"].items()])  # fmt: skip
         (final / "tuning.json").write_text(json.dumps(chosen, indent=1) + "\n")
