@@ -50,3 +50,17 @@ def test_train_set_metrics_in_eval_mode_predictions_and_history(train_fast, tmp_
         json.loads((tmp_path / "metrics.json").read_text())["train_eval/acc"]
         == metrics["train_eval/acc"]
     )
+
+
+def test_history_from_an_older_run_is_widened_not_broken(tmp_path):
+    from biaslab.callbacks.evidence import append_row
+
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,step\n0,5\n")  # written by a version with fewer columns
+    append_row(path, {"epoch": 1, "step": 10, "wall_s": 2.5}, ["epoch", "step", "wall_s"])
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    assert rows == [
+        {"epoch": "0", "step": "5", "wall_s": ""},
+        {"epoch": "1", "step": "10", "wall_s": "2.5"},
+    ]

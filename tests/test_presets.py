@@ -9,7 +9,12 @@ import torch
 
 from tests.conftest import compose, group_options
 
-RECIPES = {"cifar10_speed", "fashion_mnist_cnn", "fashion_mnist_gpu", "data_scaling_fmnist"}  # real data
+RECIPES = {
+    "cifar10_speed",
+    "fashion_mnist_cnn",
+    "fashion_mnist_gpu",
+    "data_scaling_fmnist",
+}  # real data
 PRESETS = [p for p in group_options("experiment") if p not in RECIPES]
 STEP = ["trainer.max_epochs=1", "trainer.limit_train_batches=1", "trainer.limit_val_batches=1",
         "trainer.limit_test_batches=1", "callbacks=none", "data.num_train=64", "data.num_val=64",

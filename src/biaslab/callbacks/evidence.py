@@ -36,14 +36,7 @@ class EpochHistory(L.Callback):
         row = {"epoch": epoch, "step": trainer.global_step}
         row.update({k: float(m[k]) for k in HISTORY_KEYS if k in m})
         row["wall_s"] = round(time.perf_counter() - self.start, 3)
-        new = not self.path.exists()
-        with open(self.path, "a", newline="") as f:
-            writer = csv.DictWriter(
-                f, fieldnames=["epoch", "step", *HISTORY_KEYS], extrasaction="ignore"
-            )
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        append_row(self.path, row, ["epoch", "step", *HISTORY_KEYS])
         self.last_epoch = epoch
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -52,6 +45,28 @@ class EpochHistory(L.Callback):
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._record(trainer, trainer.current_epoch - 1)
+
+
+def append_row(path: Path, row: dict, fieldnames: list[str]) -> None:
+    """Append `row` to a CSV; a file written with fewer columns (an older run resumed here) is
+    rewritten once under the wider header, its old rows kept with those cells empty."""
+    if path.exists():
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+        header = rows[0] if rows else []
+        if header != fieldnames and set(header) <= set(fieldnames):
+            with open(path, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=fieldnames)
+                writer.writeheader()
+                writer.writerows(dict(zip(header, r)) for r in rows[1:])
+        elif header:
+            fieldnames = header
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fieldnames, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
 
 
 @torch.no_grad()
