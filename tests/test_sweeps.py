@@ -89,15 +89,63 @@ def test_optuna_sqlite_study_resumes(tmp_path):
     db = f"sqlite:///{tmp_path / 'study.db'}"
     common = ["hparams_search=optuna", f"hydra.sweeper.storage={db}", "hydra.sweeper.study_name=t",
               "hydra.sweeper.sampler.n_startup_trials=2", "logger=csv", *CLI_FAST]  # fmt: skip
-    cli(tmp_path, *common, "hydra.sweeper.n_trials=3")
-    cli(tmp_path, *common, "hydra.sweeper.n_trials=5")
+    cli(tmp_path, *common, "hydra.sweeper.n_trials=3")  # stopped after 3 of 6
+    cli(tmp_path, *common, "hydra.sweeper.n_trials=6")  # the study's total: 3 more
     import optuna
 
     study = optuna.load_study(study_name="t", storage=db)
-    assert len(study.trials) == 5
+    assert len(study.trials) == 6
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     first, second = sweep_dirs(tmp_path)
-    assert len(job_dirs(first)) == 3 and len(job_dirs(second)) == 2
+    assert len(job_dirs(first)) == 3 and len(job_dirs(second)) == 3
+    best = yaml.safe_load((second / "optimization_results.yaml").read_text())
+    assert best["best_value"] == study.best_value and set(best["best_params"]) == {
+        "optimizer.lr",
+        "optimizer.weight_decay",
+        "data.batch_size",
+    }
+
+
+def test_two_workers_share_one_study_without_running_a_trial_twice(tmp_path):
+    db = f"sqlite:///{tmp_path / 'study.db'}"
+    args = ["hparams_search=optuna", f"hydra.sweeper.storage={db}", "hydra.sweeper.study_name=shared",
+            "hydra.sweeper.n_trials=4", "logger=csv", *CLI_FAST]  # fmt: skip
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    workers = [subprocess.Popen([sys.executable, "src/train.py", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, env={**env, "BIASLAB_ROOT": str(tmp_path / w)})
+               for w in ("a", "b")]  # fmt: skip
+    for w in workers:
+        assert w.wait(timeout=300) == 0, w.stderr.read()[-2000:]
+    import optuna
+
+    study = optuna.load_study(study_name="shared", storage=db)
+    assert len(study.trials) == 4 and len({t.number for t in study.trials}) == 4
+    ran = sum(len(job_dirs(d)) for w in ("a", "b") for d in sweep_dirs(tmp_path / w))
+    assert ran == 4  # every trial ran once, in one worker or the other
+
+
+def test_a_pruner_stops_a_bad_trial_early_and_marks_it_pruned(tmp_path):
+    """Two good trials (lr 0.01) set the median; a third at lr 0 (chance) is pruned after its
+    first epochs, the sweep exits 0, the study and the summary say pruned."""
+    db = f"sqlite:///{tmp_path / 'study.db'}"
+    common = ["hparams_search=optuna", f"hydra.sweeper.storage={db}", "hydra.sweeper.study_name=p",
+              "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=0",
+              "trainer.max_epochs=4", "trainer.limit_train_batches=8", "scheduler=none", "logger=csv", "hydra.sweeper.params=null",
+              "optimizer.weight_decay=0.0", "trainer.enable_progress_bar=false", "trainer.accelerator=cpu",
+              "trainer.enable_model_summary=false", "extras.print_config=false"]  # fmt: skip
+    cli(tmp_path, "-m", *common, "optimizer.lr=0.01", "hydra.sweeper.n_trials=2")
+    out = cli(tmp_path, "-m", *common, "optimizer.lr=0.0", "hydra.sweeper.n_trials=3")
+    assert out.returncode == 0
+    import optuna
+
+    states = [t.state for t in optuna.load_study(study_name="p", storage=db).trials]
+    assert states == [optuna.trial.TrialState.COMPLETE] * 2 + [optuna.trial.TrialState.PRUNED]
+    _, second = sweep_dirs(tmp_path)
+    (job,) = job_dirs(second)
+    with open(job / "history.csv") as f:
+        assert len(f.readlines()) - 1 < 4  # stopped before its last epoch
+    assert [r["status"] for r in read_summary(second)] == ["pruned"]
+    assert "| pruned |" in (second / "summary.md").read_text()
 
 
 def test_ddp_cpu_run_is_one_dir_and_one_wandb_run(tmp_path):

@@ -174,6 +174,11 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     output_dir = _prepare(cfg)
     loggers = instantiate_loggers(cfg, output_dir)
     callbacks = instantiate_callbacks(cfg, have_logger=bool(loggers))
+    if cfg.get("pruning"):  # a trial of hparams_search=optuna: report each epoch, maybe stop
+        from biaslab.callbacks.pruning import OptunaPruning
+
+        callbacks.append(OptunaPruning(**cfg.pruning, monitor=cfg.get("optimized_metric") or "val/acc",
+                                       output_dir=str(output_dir)))  # fmt: skip
     every = cfg.extras.get("nan_check_every_n_steps")
     callbacks += [FiniteLossGuard(every), Preemption(str(output_dir / "checkpoints")),
                   EpochHistory(str(output_dir))]  # fmt: skip
@@ -200,6 +205,12 @@ def _train(cfg: DictConfig) -> dict[str, float]:
                         "time/epochs": float(trainer.current_epoch)})  # fmt: skip
         if preempted.exists():
             log.warning("Preempted: %s", preempted.read_text().strip())
+            return metrics
+        pruned = output_dir / "pruned.txt"
+        if pruned.exists():  # stopped by the study's pruner: no test, the sweeper tells PRUNED
+            log.info("Optuna trial %s", pruned.read_text().strip())
+            if trainer.is_global_zero:
+                write_metrics(output_dir, {**metrics, "pruned": 1.0})
             return metrics
     if cfg.get("test"):
         callback = trainer.checkpoint_callback

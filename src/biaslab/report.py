@@ -61,6 +61,8 @@ def load_sweep(sweep_dir: str | Path):
         row["run_dir"] = str(job)
         if metrics_file.exists():
             row.update(json.loads(metrics_file.read_text()))
+            if row.get("pruned"):  # stopped by an Optuna pruner: not a finished arm
+                row["status"] = "pruned"
         rows.append(row)
     frame = pd.DataFrame(rows)
     factor_keys = sorted(k for k in keys if k != "seed")

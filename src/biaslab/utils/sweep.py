@@ -126,6 +126,8 @@ class SweepSummary(Callback):
             row["error"] = lines[-1] if lines else repr(err)
         if (run_dir / "metrics.json").exists():
             row["metrics"] = json.loads((run_dir / "metrics.json").read_text())
+        if row["status"] == "ok" and (run_dir / "pruned.txt").exists():  # an Optuna pruner's stop
+            row["status"] = "pruned"
         sweep_dir = Path(hc.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         with open(sweep_dir / SUMMARY_JSONL, "a") as f:
@@ -147,7 +149,7 @@ def write_summary_markdown(sweep_dir: Path) -> None:
         "|---" * (3 + len(keys)) + "|",
     ]
     for r in rows:
-        status = r["status"] if r["status"] == "ok" else f"failed: {r['error']}"
+        status = r["status"] if r["status"] in ("ok", "pruned") else f"failed: {r['error']}"
         values = [f"{r['metrics'][k]:.4f}" if k in r["metrics"] else "" for k in keys]
         lines.append(
             f"| {r['job']} | {' '.join(r['overrides'])} | {status} | " + " | ".join(values) + " |"
