@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from biaslab.presets import preset_config
 from biaslab.report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +82,8 @@ def main() -> None:
                 "",
             ]
             continue
-        out = write_report(folder)
+        report_cfg = preset_config(name, []).report  # the preset's current baseline and delta
+        out = write_report(folder, baseline=report_cfg.baseline, delta=report_cfg.delta)
         report = (out / "report.md").read_text().split("\n", 2)[2]  # drop its title
         report = report.replace("](", f"](results/{name}/report/")  # image links, from docs/
         info = json.loads((folder / "preset.json").read_text())

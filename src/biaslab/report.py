@@ -190,8 +190,13 @@ def summarize(
             else:
                 mean, half, _ = mean_ci(values)
             row[f"{m} mean"], row[f"{m} ci95"] = mean, half
-        if base is not None and not group.index.equals(base.index):
-            diffs, joined = _paired(group, base, primary)
+        stratum = base
+        if base is not None:  # the baseline arm with this arm's values of the other factors
+            for f, v in zip(arms, arm_values):
+                if f != baseline.split("=", 1)[0]:
+                    stratum = stratum[stratum[f].astype(str) == str(v)]
+        if stratum is not None and len(stratum) and not group.index.equals(stratum.index):
+            diffs, joined = _paired(group, stratum, primary)
             row["diff"], row["diff ci95"] = mean_ci(diffs)[:2]
             row["p seeds"] = paired_t(diffs)
             row["p examples"] = _mcnemar_over_seeds(joined) if primary == "test/acc" else math.nan
