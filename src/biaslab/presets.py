@@ -92,7 +92,31 @@ def run_preset(
     out = Path(out or ROOT / "logs" / "presets" / name)
     params = {k: str(v) for k, v in (OmegaConf.select(cfg, "hydra.sweeper.params") or {}).items()}
     start = time.time()
-    spec = cfg.get("tune")
+    try:
+        final = _run_stages(name, out, params, cfg.get("tune"), extra)
+    finally:  # a stopped or failed session's time counts too (wall.json adds up over sessions)
+        wall_file = out / "wall.json"
+        spent = json.loads(wall_file.read_text())["wall_s"] if wall_file.exists() else 0.0
+        out.mkdir(parents=True, exist_ok=True)
+        wall_file.write_text(json.dumps({"wall_s": spent + time.time() - start}) + "\n")
+    info = {
+        "command": " ".join(["python scripts/run_preset.py", name, *extra]),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                 capture_output=True, text=True).stdout.strip(),
+        "wall_s": json.loads(wall_file.read_text())["wall_s"],
+    }  # fmt: skip
+    (final / "preset.json").write_text(json.dumps(info, indent=1) + "\n")
+    write_report(final)
+    if publish:
+        final = publish_files(final, ROOT / "docs" / "results" / name)
+        write_report(final)
+    return final
+
+
+def _run_stages(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -> Path:
+    """Tuning (if any) and the seeds; returns the dir the report is built from."""
     if spec:
         chosen = tune(name, out, params, spec, extra)
         final = out / "final"
@@ -104,22 +128,6 @@ def run_preset(
     else:
         final = out / "final"
         train(f"experiment={name}", f"hydra.sweep.dir={final}", *QUIET, *extra)
-    info = {
-        "command": " ".join(["python scripts/run_preset.py", name, *extra]),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                 capture_output=True, text=True).stdout.strip(),
-        "wall_s": time.time() - start,
-    }  # fmt: skip
-    previous = final / "preset.json"
-    if previous.exists():  # started again after a stop: the wall time adds up over the sessions
-        info["wall_s"] += json.loads(previous.read_text()).get("wall_s", 0.0)
-    previous.write_text(json.dumps(info, indent=1) + "\n")
-    write_report(final)
-    if publish:
-        final = publish_files(final, ROOT / "docs" / "results" / name)
-        write_report(final)
     return final
 
 

@@ -415,7 +415,7 @@ def write_report(
         "seeds' variance plus the test set's binomial error (never zero-width); other metrics: "
         "t-interval over seeds. p (seeds): paired t-test over seeds; p (examples): McNemar over "
         "every test example of every seed pair; the verdict uses p (seeds) with 3 or more seeds, "
-        f"Holm-corrected over this preset's {max(0, len(table) - 1)} comparisons"
+        f"Holm-corrected over this preset's {int(table['diff'].notna().sum()) if 'diff' in table else 0} comparisons"
         + (f"; equivalence: paired TOST within ±{delta:g}" if delta else "; no equivalence bound set, so no 'equivalent'")
         + f". `*` only when the best arm beats the runner-up (p = {_fmt_p(p_best) or 'n/a'}).",
         "", to_markdown(table, primary),
