@@ -158,6 +158,7 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     if local_rank() == 0:
         from biaslab.utils.resume import hold
 
+        check_writable(Path(cfg.paths.output_dir), "paths.output_dir")
         hold(Path(cfg.paths.output_dir))  # released when this process ends, however it ends
     for group in record_unused(cfg):
         log.warning("%s has no effect on this model: recorded as %s: null.", group, group)

@@ -15,6 +15,7 @@ so it stops early, and the trial is told PRUNED (not a failure).
 
 import logging
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,9 +127,16 @@ class OptunaSweeper(Sweeper):
 
         sampler = build(self.sampler_cfg) if self.sampler_cfg else None
         pruner = build(self.pruner_cfg) if self.pruner_cfg else optuna.pruners.NopPruner()
-        study = optuna.create_study(study_name=self.study_name, storage=storage, sampler=sampler,
-                                    pruner=pruner, direction=self.direction, load_if_exists=True)  # fmt: skip
-        return study, storage
+        for attempt in range(10):  # workers starting together race to create the schema
+            try:
+                study = optuna.create_study(study_name=self.study_name, storage=storage, sampler=sampler,
+                                            pruner=pruner, direction=self.direction, load_if_exists=True)  # fmt: skip
+                return study, storage
+            except Exception as err:  # sqlalchemy IntegrityError / OperationalError
+                if attempt == 9 or ("IntegrityError" not in repr(err) and "locked" not in str(err)):
+                    raise
+                time.sleep(0.2 + 0.3 * attempt)
+        raise AssertionError("unreachable")
 
     def sweep(self, arguments: list[str]) -> Any:
         from optuna.trial import TrialState
