@@ -92,3 +92,13 @@ def eventually(read, done, timeout: float = 30.0):
         time.sleep(0.5)
         value = read()
     return value
+
+
+SLOW_FIRST = ("test_reliability.py", "test_sweeps.py", "test_order.py", "test_report.py", "test_presets.py",
+              "test_bad_input.py")  # fmt: skip
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long subprocess tests first: xdist workers then finish together instead of one worker
+    starting a two-minute test at the end."""
+    items.sort(key=lambda item: 0 if item.path.name in SLOW_FIRST else 1)

@@ -215,16 +215,16 @@ def test_launcher_options_compose(launcher, tmp_path):
 
 
 def test_ddp_spawn_on_two_cpu_processes_works_with_every_logger(tmp_path):
-    """Fit and test under ddp_spawn with csv, tensorboard and wandb (offline): the parent's CSV
-    writer used to crash at test on the columns its spawned workers had written."""
-    cli(tmp_path, "-m", "logger=csv,tensorboard,wandb", "trainer.strategy=ddp_spawn", "trainer.devices=2",
-        *CLI_FAST, timeout=600)  # fmt: skip
-    (sweep,) = sweep_dirs(tmp_path)
-    jobs = job_dirs(sweep)
-    assert len(jobs) == 3
-    for job in jobs:
-        metrics = json.loads((job / "metrics.json").read_text())
-        assert {"train/loss", "val/acc", "test/acc"} <= set(metrics)
-    (csv_file,) = (jobs[0] / "csv").rglob("metrics.csv")
+    """Fit and test under ddp_spawn with csv, tensorboard and wandb (offline) attached at once
+    (`logger=many`): the parent's CSV writer used to crash at test on the columns its spawned
+    workers had written."""
+    run_dir = tmp_path / "run"
+    cli(tmp_path, "logger=many", "trainer.strategy=ddp_spawn", "trainer.devices=2", *CLI_FAST,
+        f"hydra.run.dir={run_dir}", timeout=600)  # fmt: skip
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert {"train/loss", "val/acc", "test/acc"} <= set(metrics)
+    (csv_file,) = (run_dir / "csv").rglob("metrics.csv")
     header = csv_file.read_text().splitlines()[0].split(",")
     assert {"train/loss", "val/acc", "test/acc"} <= set(header)
+    assert list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    assert list(run_dir.rglob("run-*.wandb"))

@@ -133,6 +133,16 @@ def _resume(cfg: DictConfig) -> Path | None:
     return ckpt
 
 
+def _saved_epoch(path: str) -> int | None:
+    """The epoch a checkpoint was saved at (its own record, not its file name)."""
+    import torch
+
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
+    except (OSError, KeyError, RuntimeError):
+        return None
+
+
 def _finished_job(cfg: DictConfig) -> dict[str, float] | None:
     """A sweep started again with the same command (same sweep dir): a job whose dir already
     holds its final metrics is not run again (`resume=never` reruns it)."""
@@ -216,7 +226,8 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("test"):
         callback = trainer.checkpoint_callback
         best = callback.best_model_path if callback is not None else ""
-        if cfg.get("train"):  # the last epoch's weights, before the best checkpoint is loaded
+        same = bool(best) and _saved_epoch(best) == trainer.current_epoch - 1  # best = last epoch
+        if cfg.get("train") and not same:  # the last weights, before the best checkpoint is loaded
             trainer.test(model, datamodule=datamodule, verbose=False)
             last = _scalars(trainer.callback_metrics)
             metrics.update(
@@ -226,6 +237,9 @@ def _train(cfg: DictConfig) -> dict[str, float]:
             log.warning("No best checkpoint: testing the current weights.")
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         metrics.update(_scalars(trainer.callback_metrics))
+        if cfg.get("train") and same:  # one test serves both
+            tested = {k[5:]: v for k, v in metrics.items() if k.startswith("test/")}
+            metrics.update({f"test_last/{k}": v for k, v in tested.items()})
         if trainer.is_global_zero:
             metrics.update(end_of_run(model, datamodule, output_dir))
     metrics["time/steps"] = float(trainer.global_step)
