@@ -132,8 +132,8 @@ class OptunaSweeper(Sweeper):
                 study = optuna.create_study(study_name=self.study_name, storage=storage, sampler=sampler,
                                             pruner=pruner, direction=self.direction, load_if_exists=True)  # fmt: skip
                 return study, storage
-            except Exception as err:  # sqlalchemy IntegrityError / OperationalError
-                if attempt == 9 or ("IntegrityError" not in repr(err) and "locked" not in str(err)):
+            except Exception as err:  # sqlalchemy: the schema half-made by the other worker
+                if attempt == 9 or not type(err).__module__.startswith("sqlalchemy"):
                     raise
                 time.sleep(0.2 + 0.3 * attempt)
         raise AssertionError("unreachable")
