@@ -25,8 +25,14 @@ class MultiHeadSelfAttention(nn.Module):
     and hands each call's (B, H, N, N) weights to it.
     """
 
-    def __init__(self, dim: int, heads: int, dropout: float = 0.0, bias: bool = True) -> None:
+    SCORES = ("dot", "additive")
+
+    def __init__(
+        self, dim: int, heads: int, dropout: float = 0.0, bias: bool = True, score: str = "dot"
+    ) -> None:
         super().__init__()
+        if score not in self.SCORES:
+            raise ValueError(f"model.backbone.score={score!r}: choose one of {self.SCORES}.")
         if dim % heads:
             raise ValueError(
                 f"model.backbone.dim={dim} is not divisible by model.backbone.heads={heads}; "
@@ -35,6 +41,12 @@ class MultiHeadSelfAttention(nn.Module):
         self.heads, self.head_dim, self.dropout = heads, dim // heads, dropout
         self.qkv = nn.Linear(dim, 3 * dim, bias=bias)
         self.proj = nn.Linear(dim, dim, bias=bias)
+        self.score = score
+        # additive (Bahdanau) scores e_ij = w . tanh(q_i + k_j), per head: w is (H, d)
+        self.additive_w = (
+            nn.Parameter(torch.randn(heads, self.head_dim) / self.head_dim**0.5)
+            if score == "additive" else None
+        )  # fmt: skip
         self.on_weights: Callable[[torch.Tensor], None] | None = None
 
     def forward(
@@ -51,7 +63,11 @@ class MultiHeadSelfAttention(nn.Module):
         if rotate is not None:
             q, k = rotate(q, k)
         p = self.dropout if self.training else 0.0
-        if naive or self.on_weights is not None:
+        if self.score == "additive":
+            out, weights = additive_attention(q, k, v, self.additive_w, p, attn_mask)
+            if self.on_weights is not None:
+                self.on_weights(weights.detach())
+        elif naive or self.on_weights is not None:
             out, weights = naive_attention(q, k, v, p, attn_mask)
             if self.on_weights is not None:
                 self.on_weights(weights.detach())
@@ -70,6 +86,17 @@ def naive_attention(
     """(B, H, N, d) each (+ additive mask) -> output (B, H, N, d) and weights (B, H, N, N),
     rows summing to 1."""
     scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+    if attn_mask is not None:
+        scores = scores + attn_mask
+    weights = scores.softmax(dim=-1)
+    return F.dropout(weights, dropout) @ v, weights
+
+
+def additive_attention(q, k, v, w, dropout: float = 0.0, attn_mask=None):
+    """Bahdanau's additive scores e_ij = w_h . tanh(q_i + k_j) (q, k already projected), then
+    softmax and the weighted sum as in dot-product attention. (B, H, N, d) each, w (H, d) ->
+    output (B, H, N, d) and weights (B, H, N, N). Memory O(B H N^2 d): for small N."""
+    scores = torch.einsum("bhijd,hd->bhij", torch.tanh(q.unsqueeze(3) + k.unsqueeze(2)), w)
     if attn_mask is not None:
         scores = scores + attn_mask
     weights = scores.softmax(dim=-1)
@@ -96,7 +123,9 @@ def _dropout(p: float) -> nn.Module:
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: x + attn(LN(x)), then x + MLP(LN(x)). (B, N, C) -> (B, N, C)."""
+    """Transformer block, (B, N, C) -> (B, N, C). Pre-norm (`norm_first=True`, the default):
+    x + attn(LN(x)), then x + MLP(LN(x)). Post-norm (the original Transformer's, known to need
+    warm-up): LN(x + attn(x)), then LN(x + MLP(x)) — the norm after the residual sum."""
 
     def __init__(
         self,
@@ -105,10 +134,13 @@ class Block(nn.Module):
         mlp_ratio: float = 4.0,
         dropout: float = 0.0,
         drop_path: float = 0.0,
+        norm_first: bool = True,
+        score: str = "dot",
     ) -> None:
         super().__init__()
+        self.norm_first = norm_first
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.attn = MultiHeadSelfAttention(dim, heads, dropout)
+        self.attn = MultiHeadSelfAttention(dim, heads, dropout, score=score)
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(
             nn.Linear(dim, hidden),
@@ -122,6 +154,9 @@ class Block(nn.Module):
     def forward(
         self, x: torch.Tensor, attn_mask: torch.Tensor | None = None, rotate=None
     ) -> torch.Tensor:
+        if not self.norm_first:
+            x = self.norm1(x + self.drop_path(self.attn(x, attn_mask, rotate)))
+            return self.norm2(x + self.drop_path(self.mlp(x)))
         x = x + self.drop_path(self.attn(self.norm1(x), attn_mask, rotate))
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
@@ -144,6 +179,8 @@ class Encoder(nn.Module):
         mlp_ratio: float = 4.0,
         dropout: float = 0.0,
         drop_path: float = 0.0,
+        norm_first: bool = True,
+        score: str = "dot",
     ) -> None:
         super().__init__()
         if dim % heads:
@@ -156,8 +193,11 @@ class Encoder(nn.Module):
         )
         self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02) if class_token else None
         rates = torch.linspace(0, drop_path, depth).tolist() if depth > 1 else [drop_path]
-        self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio, dropout, r) for r in rates[:depth])
-        self.norm = nn.LayerNorm(dim)
+        self.blocks = nn.ModuleList(
+            Block(dim, heads, mlp_ratio, dropout, r, norm_first, score) for r in rates[:depth]
+        )
+        # pre-norm needs a last LayerNorm; post-norm blocks already end with one
+        self.norm = nn.LayerNorm(dim) if norm_first else nn.Identity()
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         tokens = self.pe.add(tokens)

@@ -89,11 +89,23 @@ class SeqAttn(Backbone):
         drop_path: float = 0.0,
         pe: Callable[..., nn.Module] | None = None,
         class_token: bool = False,
+        norm_first: bool = True,
+        score: str = "dot",
     ) -> None:
         super().__init__()
         self.token_embed = TokenEmbed(input_shape, vocab_size, tokens, patch_size, dim)
         self.encoder = Encoder(
-            dim, depth, heads, self.token_embed.grid, pe, class_token, mlp_ratio, dropout, drop_path
+            dim,
+            depth,
+            heads,
+            self.token_embed.grid,
+            pe,
+            class_token,
+            mlp_ratio,
+            dropout,
+            drop_path,
+            norm_first=norm_first,
+            score=score,
         )
         self.num_features = dim
         self.token_grid = self.token_embed.grid

@@ -34,6 +34,8 @@ class ViT(Backbone):
         drop_path: float = 0.0,
         pe: Callable[..., nn.Module] | None = None,
         class_token: bool = False,
+        norm_first: bool = True,
+        score: str = "dot",
     ) -> None:
         super().__init__()
         c, h, w = require_image(input_shape, "vit")
@@ -45,7 +47,17 @@ class ViT(Backbone):
         self.token_grid = (h // patch_size, w // patch_size)
         self.patch_embed = nn.Conv2d(c, dim, patch_size, stride=patch_size)
         self.encoder = Encoder(
-            dim, depth, heads, self.token_grid, pe, class_token, mlp_ratio, dropout, drop_path
+            dim,
+            depth,
+            heads,
+            self.token_grid,
+            pe,
+            class_token,
+            mlp_ratio,
+            dropout,
+            drop_path,
+            norm_first=norm_first,
+            score=score,
         )
         self.num_features = dim
 

@@ -1,0 +1,58 @@
+"""Post-LN blocks put the norm after the residual sum; additive attention is Bahdanau's score."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from biaslab.models.attention import Block, MultiHeadSelfAttention, additive_attention
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_post_ln_normalises_after_the_residual_sum(norm_first):
+    torch.manual_seed(0)
+    block = Block(16, 2, norm_first=norm_first).eval()
+    x = 5 + 3 * torch.randn(2, 7, 16)  # far from zero mean / unit variance
+    with torch.no_grad():
+        out = block(x)
+        by_hand = block.norm2(
+            (h := block.norm1(x + block.attn(x))) + block.mlp(h)
+        )  # LN(x + attn(x)), then LN(. + MLP(.))
+    normalised = (
+        out.mean(-1).abs().max() < 1e-4 and (out.std(-1, unbiased=False) - 1).abs().max() < 1e-3
+    )
+    assert normalised == (not norm_first)  # a pre-LN block's output keeps the residual's scale
+    if not norm_first:
+        torch.testing.assert_close(out, by_hand)
+
+
+def test_additive_scores_are_w_tanh_q_plus_k_and_take_the_mask():
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 4, 8) for _ in range(3))
+    w = torch.randn(2, 8)
+    mask = torch.zeros(4, 4)
+    mask[:, 3] = float("-inf")
+    out, weights = additive_attention(q, k, v, w, attn_mask=mask)
+    scores = torch.stack([torch.stack([torch.stack([w[h] @ torch.tanh(q[0, h, i] + k[0, h, j])
+                          for j in range(4)]) for i in range(4)]) for h in range(2)])  # fmt: skip
+    expected = (scores + mask).softmax(-1)
+    torch.testing.assert_close(weights[0], expected)
+    torch.testing.assert_close(out, weights @ v)
+    assert weights[..., 3].abs().max() == 0
+
+
+def test_attention_module_runs_additive_scores_and_refuses_unknown_ones():
+    attn = MultiHeadSelfAttention(16, 4, score="additive").eval()
+    captured = []
+    attn.on_weights = captured.append
+    assert attn(torch.randn(2, 5, 16)).shape == (2, 5, 16) and captured[0].shape == (2, 4, 5, 5)
+    with pytest.raises(ValueError, match=r"model.backbone.score='cosine'"):
+        MultiHeadSelfAttention(16, 4, score="cosine")
+
+
+@pytest.mark.parametrize(
+    "overrides", [["model.backbone.norm_first=false"], ["model.backbone.score=additive"]]
+)
+def test_vit_options_train_a_step(overrides, train_fast):
+    metrics = train_fast("model=vit", *overrides)
+    assert torch.isfinite(torch.tensor(metrics["train/loss"]))
