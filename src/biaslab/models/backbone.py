@@ -62,3 +62,30 @@ class Backbone(nn.Module):
         finally:
             for m, hook in zip(layers, before, strict=True):
                 m.on_weights = hook
+
+
+class AttentionBackbone(Backbone):
+    """Base of the transformer backbones (ViT, seq_attn): tokens from `embed`, then the shared
+    `Encoder`; forward = encode(embed(inputs)). `build_encoder` takes the encoder's arguments
+    from the subclass constructor's own (same names), so a new encoder option is one argument."""
+
+    poolings = ("mean", "max", "flatten", "cls", "attn")
+    uses_pe = True
+    permutable = True
+
+    def build_encoder(self, grid, args: dict) -> None:
+        """Build `self.encoder` for a token grid, from the constructor's `locals()`."""
+        import inspect
+
+        from biaslab.models.attention import Encoder
+
+        names = set(inspect.signature(Encoder).parameters) - {"grid"}
+        self.encoder = Encoder(grid=tuple(grid), **{k: v for k, v in args.items() if k in names})
+        self.token_grid = tuple(grid)
+        self.num_features = args["dim"]
+
+    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.encoder(tokens)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.embed(inputs))

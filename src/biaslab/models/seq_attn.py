@@ -14,8 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from biaslab.models.attention import Encoder
-from biaslab.models.backbone import Backbone
+from biaslab.models.backbone import AttentionBackbone
 
 TOKENS = ("rows", "pixels", "patches")
 
@@ -68,12 +67,8 @@ class TokenEmbed(nn.Module):
         return self.proj(image_to_tokens(inputs, self.tokens, self.patch_size))
 
 
-class SeqAttn(Backbone):
+class SeqAttn(AttentionBackbone):
     """(B, L) ids or (B, C, H, W) images -> (B, N, dim) (or (B, 1+N, dim) with a class token)."""
-
-    poolings = ("mean", "max", "flatten", "cls", "attn")
-    uses_pe = True
-    permutable = True
 
     def __init__(
         self,
@@ -94,27 +89,7 @@ class SeqAttn(Backbone):
     ) -> None:
         super().__init__()
         self.token_embed = TokenEmbed(input_shape, vocab_size, tokens, patch_size, dim)
-        self.encoder = Encoder(
-            dim,
-            depth,
-            heads,
-            self.token_embed.grid,
-            pe,
-            class_token,
-            mlp_ratio,
-            dropout,
-            drop_path,
-            norm_first=norm_first,
-            score=score,
-        )
-        self.num_features = dim
-        self.token_grid = self.token_embed.grid
+        self.build_encoder(self.token_embed.grid, locals())
 
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.token_embed(inputs)
-
-    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.encoder(tokens)
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.encoder(self.token_embed(inputs))

@@ -8,19 +8,14 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from biaslab.models.attention import Encoder
-from biaslab.models.backbone import Backbone, require_image
+from biaslab.models.backbone import AttentionBackbone, require_image
 
 
-class ViT(Backbone):
+class ViT(AttentionBackbone):
     """Patches of `patch_size` become N = (H/p)(W/p) tokens of width `dim`.
 
     Output (B, N, dim), or (B, 1+N, dim) with `class_token` (set by pooling=cls).
     """
-
-    poolings = ("mean", "max", "flatten", "cls", "attn")
-    uses_pe = True
-    permutable = True
 
     def __init__(
         self,
@@ -44,29 +39,9 @@ class ViT(Backbone):
                 f"model.backbone.patch_size={patch_size} does not divide the {h}x{w} images; "
                 f"pick a patch size that divides {math.gcd(h, w)}."
             )
-        self.token_grid = (h // patch_size, w // patch_size)
         self.patch_embed = nn.Conv2d(c, dim, patch_size, stride=patch_size)
-        self.encoder = Encoder(
-            dim,
-            depth,
-            heads,
-            self.token_grid,
-            pe,
-            class_token,
-            mlp_ratio,
-            dropout,
-            drop_path,
-            norm_first=norm_first,
-            score=score,
-        )
-        self.num_features = dim
+        self.build_encoder((h // patch_size, w // patch_size), locals())
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, N, dim) patch tokens, row-major over the patch grid."""
         return self.patch_embed(images).flatten(2).transpose(1, 2)
-
-    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.encoder(tokens)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.encoder(self.embed(images))
