@@ -110,6 +110,16 @@ def main() -> None:
                   f"**Setup.** {setup}. Wall time here: {info['wall_s'] / 60:.1f} min.", "",
                   report.strip(), "", f"**Against the previous version and the literature.** {CHANGES[name]}", "",
                   f"**What would change it.** {change}.", ""]  # fmt: skip
+    lines += ["## GPU — C.6 at real scale (`data_scaling_fmnist`): prepared, not run", "",
+              "CNN vs a ViT of the same size (`vit_65k`) on Fashion-MNIST with 100 / 500 / 2,000 / all "
+              "training images per class, with and without flip+crop, 5 seeds, 2,000 steps each: 80 runs. "
+              "The session that had a GPU (one H100, 15 minutes in all) spent it on the speed recipe, the "
+              "Fashion-MNIST GPU recipe and the many-small-runs figures (`docs/benchmarks.md`). Command, "
+              "with the four Fashion-MNIST files in DIR:", "",
+              "    python scripts/run_preset.py data_scaling_fmnist --publish data.data_dir=DIR "
+              "data.download=false trainer=gpu hydra/launcher=joblib hydra.launcher.n_jobs=4", "",
+              "What it needs: about 6.7 h on this 2-core CPU; on one H100 an estimated 10–15 minutes "
+              "(the 60k-image runs dominate; 12 digits runs took 23 s four at a time there).", ""]  # fmt: skip
     (ROOT / "docs" / "results.md").write_text("\n".join(lines) + "\n")
 
 
