@@ -318,6 +318,7 @@ def test_a_cut_sweep_resumes_without_rerunning_finished_jobs(tmp_path):
     cmd[cmd.index("trainer.max_epochs=300")] = "trainer.max_epochs=12"
     proc = start(tmp_path, *cmd)
     wait_for("sweep/1/checkpoints/last.ckpt", tmp_path, proc)
+    wait_for("sweep/1/history.csv", tmp_path, proc)  # its first epoch's row is written (see note)
     os.killpg(proc.pid, signal.SIGKILL)  # the machine stops mid-sweep
     proc.wait()
     done_before = (sweep / "0" / "metrics.json").stat().st_mtime_ns
