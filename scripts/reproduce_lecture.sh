@@ -2,20 +2,25 @@
 # Run every lecture preset (or the ones named), each resumable, tuned where its config says,
 # and publish its per-run files and report under docs/results/<preset>/.
 #   bash scripts/reproduce_lecture.sh [preset ...]     bash scripts/reproduce_lecture.sh --list
+# Fashion-MNIST: torchvision downloads it into data/ unless the original files are there; on a
+# machine with `apt-get install dataset-fashion-mnist` they are linked from FMNIST_DIR.
 set -u
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 if [ "${1:-}" = "--list" ]; then
   exec $PY scripts/run_preset.py --list
 fi
+FMNIST_DIR=${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
+if [ -d "$FMNIST_DIR" ] && [ ! -e data/FashionMNIST/raw/train-images-idx3-ubyte.gz ]; then
+  mkdir -p data/FashionMNIST/raw && ln -sf "$FMNIST_DIR"/*.gz data/FashionMNIST/raw/
+fi
 presets=("$@")
-[ ${#presets[@]} -eq 0 ] && presets=(fc_vs_cnn downsampling augment_invariance pe pe_digits_rows heads pooling optimizers warmup loss batch_size data_scaling attn_vs_rnn)
+[ ${#presets[@]} -eq 0 ] && presets=(loss optimizers critical_points depth receptive_field fc_vs_cnn
+  downsampling augment_invariance heads attention_kind pe gat warmup batch_size attn_vs_rnn data_scaling)
 mkdir -p logs/presets
 for p in "${presets[@]}"; do
-  extra=()
-  [ "$p" = attn_vs_rnn ] && extra=(data.num_train=2000 data.num_val=500 data.num_test=500)
   start=$(date +%s)
-  if $PY scripts/run_preset.py "$p" --publish "${extra[@]}" > "logs/presets/$p.log" 2>&1; then
+  if $PY scripts/run_preset.py "$p" --publish > "logs/presets/$p.log" 2>&1; then
     echo "$p done in $(( $(date +%s) - start ))s"
   else
     echo "$p FAILED (logs/presets/$p.log); the same command resumes it"

@@ -27,8 +27,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def per_example(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token labelling (logits (B, N, K), targets (B, N)) -> (B*N, K), (B*N,): every token is
+    one example for the loss and the metrics. Classification passes through."""
+    if logits.dim() == 3:
+        return logits.flatten(0, 1), targets.flatten()
+    return logits, targets
+
+
 class Classifier(L.LightningModule):
-    """Image or sequence classifier. Batches are (inputs, targets); targets (B,) ids or (B, K) soft."""
+    """Image, sequence or graph classifier. Batches are (inputs, targets); targets (B,) ids, (B, K)
+    soft, or (B, N) one label per token (`pooling=tokens`: sequence labelling, node classes)."""
 
     def __init__(
         self,
@@ -75,7 +84,7 @@ class Classifier(L.LightningModule):
     def step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The one step of train, val and test: (loss, logits, hard targets (B,))."""
         inputs, targets = batch
-        logits = self(inputs)
+        logits, targets = per_example(self(inputs), targets)
         loss = self.criterion(logits, targets)
         hard_targets = targets.argmax(dim=-1) if targets.dim() == 2 else targets
         return loss, logits, hard_targets

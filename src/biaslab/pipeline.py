@@ -191,7 +191,10 @@ def _train(cfg: DictConfig) -> dict[str, float]:
         callbacks.append(OptunaPruning(**cfg.pruning, monitor=cfg.get("optimized_metric") or "val/acc",
                                        output_dir=str(output_dir)))  # fmt: skip
     every = cfg.extras.get("nan_check_every_n_steps")
-    callbacks += [FiniteLossGuard(every), Preemption(str(output_dir / "checkpoints")),
+    on_nonfinite = cfg.extras.get("on_nonfinite", "raise")
+    if on_nonfinite not in ("raise", "stop"):
+        raise ConfigError(f"extras.on_nonfinite={on_nonfinite!r}: choose raise or stop.")
+    callbacks += [FiniteLossGuard(every, stop=on_nonfinite == "stop"), Preemption(str(output_dir / "checkpoints")),
                   EpochHistory(str(output_dir))]  # fmt: skip
     trainer: L.Trainer = instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]

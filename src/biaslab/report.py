@@ -30,6 +30,7 @@ DEFAULT_METRICS = (
     "val/acc_best",
     "time/fit_s",
     "time/samples_per_s",
+    "time/step_ms",
     "params/total",
 )
 
@@ -101,6 +102,78 @@ def load_wandb_group(path: str, group: str):
     frame = pd.DataFrame(rows)
     frame.attrs["factors"] = sorted(k for k in keys if k != "seed")
     return frame
+
+
+def add_derived(frame, settings: dict[str, Any]) -> None:
+    """Per-run metrics computed from each run's committed files, in place:
+    - `diverged`: 1 when the final training loss is not finite or the training set's accuracy
+      (eval mode) is below 2/K: the run learned next to nothing;
+    - `steps_to_target` (with `report.target_loss`): the optimizer steps at the first epoch end
+      whose train loss is <= the target (history.csv); NaN when never reached."""
+    import pandas as pd
+
+    if frame.empty or "run_dir" not in frame:
+        return
+    diverged, steps = [], []
+    target = settings.get("target_loss")
+    for _, r in frame.iterrows():
+        if r.get("status") != "ok":
+            diverged.append(math.nan)
+            steps.append(math.nan)
+            continue
+        config = Path(r["run_dir"]) / "config_resolved.yaml"
+        k = ((yaml.safe_load(config.read_text()) or {}).get("data") or {}).get("num_classes", 10)
+        loss, acc = r.get("train_eval/loss", math.nan), r.get("train_eval/acc", math.nan)
+        diverged.append(float(not math.isfinite(loss) or acc < 2 / int(k)))
+        history = Path(r["run_dir"]) / HISTORY
+        if target is not None and history.exists():
+            h = pd.read_csv(history)
+            hit = h[h["train/loss"] <= float(target)]
+            steps.append(float(hit["step"].iloc[0]) if len(hit) else math.nan)
+        else:
+            steps.append(math.nan)
+    frame["diverged"] = diverged
+    if target is not None:
+        frame["steps_to_target"] = steps
+
+
+def loglog_exponents(frame, x: str, y: str, path: Path) -> list[str]:
+    """`y` against `x` on log-log axes, one line per arm of the other factors (mean over seeds),
+    and the fitted exponent (slope of log y on log x over every run, 95 % interval)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy import stats as sps
+
+    ok = frame[(frame["status"] == "ok")].dropna(subset=[y])
+    others = [f for f in factors(frame) if f != x]
+    lines = []
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for label, group in ok.groupby(others, dropna=False) if others else [((), ok)]:
+        name = ",".join(
+            f"{k}={v}" for k, v in zip(others, label if isinstance(label, tuple) else (label,))
+        )
+        xs, ys = group[x].astype(float).to_numpy(), group[y].astype(float).to_numpy()
+        if len(set(xs)) < 2:
+            continue
+        fit = sps.linregress(np.log(xs), np.log(ys))
+        half = sps.t.ppf(0.975, len(xs) - 2) * fit.stderr if len(xs) > 2 else math.nan
+        means = group.groupby(x)[y].mean()
+        order = np.argsort(means.index.astype(float))
+        ax.plot(means.index.astype(float)[order], means.to_numpy()[order], marker="o",
+                label=f"{name or 'all'}: slope {fit.slope:.2f}")  # fmt: skip
+        lines.append(f"- {name or 'all'}: {y} ∝ {x}^**{fit.slope:.2f}** (95 % interval ± {half:.2f}, "
+                     f"{len(xs)} runs)")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"{y} (mean over seeds)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return lines
 
 
 def depth_flags(frame) -> list[str]:
@@ -400,6 +473,7 @@ def write_report(
     delta = delta if delta is not None else settings.get("delta")
     chart_metrics = list(dict.fromkeys([primary, *(settings.get("metrics") or [])]))
     frame = load_sweep(sweep_dir)
+    add_derived(frame, settings)
     table = summarize(frame, metrics=(*DEFAULT_METRICS, *chart_metrics), primary=primary,
                       baseline=baseline, delta=delta)  # fmt: skip
     out = sweep_dir / "report"
@@ -427,8 +501,15 @@ def write_report(
             png = out / f"{factor.replace('/', '_')}__{metric.replace('/', '_')}.png"
             plot_factor(table, factor, metric, png)
             text += ["", f"![{metric} by {factor}]({png.name})"]
-    if plot_curves(frame, "train/loss", out / "curves_train_loss.png"):
-        text += ["", "![train loss per epoch](curves_train_loss.png)"]
+    for metric in settings.get("curves") or ["train/loss"]:
+        png = f"curves_{metric.replace('/', '_')}.png"
+        if plot_curves(frame, metric, out / png):
+            text += ["", f"![{metric} per epoch]({png})"]
+    if settings.get("loglog"):
+        x, y = settings["loglog"]
+        png = f"loglog_{y.replace('/', '_')}.png"
+        text += ["", f"Scaling of {y} with {x} (log-log):", "",
+                 *loglog_exponents(frame, x, y, out / png), "", f"![{y} against {x}]({png})"]  # fmt: skip
     tuning = sweep_dir / "tuning.json"
     if tuning.exists():
         text += ["", "Tuned per arm on the validation set before the seeds ran (chosen value; mean "
@@ -437,7 +518,16 @@ def write_report(
             arm = ",".join(f"{k}={v}" for k, v in entry["arm"].items())
             scores = ", ".join(f"{k}: {v:.4f}" for k, v in entry["scores"].items())
             chosen = ",".join(f"{k}={v}" for k, v in entry["chosen"].items())
-            text.append(f"- {arm}: **{chosen}** ({entry['metric']}: {scores})")
+            grid = _numeric(list(entry["scores"]))
+            edge = (
+                grid is not None
+                and len(grid) > 2
+                and float(next(iter(entry["chosen"].values()))) in (min(grid), max(grid))
+            )
+            text.append(
+                f"- {arm}: **{chosen}** ({entry['metric']}: {scores})"
+                + (" — at the edge of the grid: the best value may lie beyond it" if edge else "")
+            )
     flags = depth_flags(frame)
     if flags:
         text += ["", *[f"- {f}" for f in flags]]

@@ -11,6 +11,8 @@ import lightning as L
 import numpy as np
 import torch
 
+from biaslab.module import per_example
+
 HISTORY = "history.csv"
 PREDICTIONS = "predictions.npz"
 HISTORY_KEYS = ("train/loss", "train/acc", "val/loss", "val/acc", "wall_s")
@@ -19,12 +21,22 @@ HISTORY_KEYS = ("train/loss", "train/acc", "val/loss", "val/acc", "wall_s")
 class EpochHistory(L.Callback):
     """`<run dir>/history.csv`: epoch, step, the epoch's train/val loss and accuracy and the
     seconds since this process began fitting, one row per finished epoch (appended, so a resumed
-    run keeps its past). Rank 0 only."""
+    run keeps its past). Rank 0 only. It also times every training step (forward, backward,
+    optimiser; no data loading, no validation): their median is `time/step_ms`."""
 
     def __init__(self, output_dir: str) -> None:
         self.path = Path(output_dir) / HISTORY
         self.last_epoch = -1
         self.start = time.perf_counter()
+        self.step_start, self.step_s = 0.0, []
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, *_) -> None:
+        self.step_start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *_) -> None:
+        if pl_module.device.type == "cuda":  # kernels run asynchronously: wait for them
+            torch.cuda.synchronize()
+        self.step_s.append(time.perf_counter() - self.step_start)
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.start = time.perf_counter()
@@ -45,6 +57,9 @@ class EpochHistory(L.Callback):
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._record(trainer, trainer.current_epoch - 1)
+        if self.step_s:
+            median = float(np.median(self.step_s)) * 1000
+            trainer.callback_metrics["time/step_ms"] = torch.tensor(median)
 
 
 def append_row(path: Path, row: dict, fieldnames: list[str]) -> None:
@@ -79,7 +94,7 @@ def evaluate_split(
     total, preds, targets = 0.0, [], []
     for inputs, y in batches:
         inputs, y = inputs.to(module.device), y.to(module.device)
-        logits = module(inputs)
+        logits, y = per_example(module(inputs), y)
         total += float(module.criterion(logits, y)) * len(y)
         preds.append(logits.argmax(-1).cpu())
         targets.append(y.cpu())

@@ -3,6 +3,7 @@ then stop cleanly on SIGTERM / SIGUSR1 (preemption), handing SIGUSR1 on to SLURM
 
 from __future__ import annotations
 
+import logging
 import math
 import signal
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+log = logging.getLogger(__name__)
 
 PREEMPTED_MARKER = "preempted.txt"
 
@@ -27,9 +30,13 @@ class FiniteLossGuard(L.Callback):
     the loss is a host sync that stalls the launch queue, so the first bad step is recorded on
     the device and read every `every_n_steps` steps and before every validation and every
     checkpoint save (`on_save_checkpoint` runs before the file is written). `every_n_steps=None`
-    picks 1 on the CPU and 50 elsewhere."""
+    picks 1 on the CPU and 50 elsewhere.
 
-    def __init__(self, every_n_steps: int | None = None) -> None:
+    `stop=True` (`extras.on_nonfinite=stop`, for divergence studies) ends training instead, as a
+    finished run: the step is recorded as `nonfinite/step` and the run is tested as usual."""
+
+    def __init__(self, every_n_steps: int | None = None, stop: bool = False) -> None:
+        self.stop, self.trainer = stop, None
         self.every_n_steps = every_n_steps
         self._every = every_n_steps or 1
         self._bad_step: torch.Tensor | None = None  # first non-finite step on the device, or -1
@@ -37,10 +44,19 @@ class FiniteLossGuard(L.Callback):
         self._lrs: dict[int, float] = {}  # learning rate per step since the last read
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self.trainer = trainer
         on_cpu = trainer.strategy.root_device.type == "cpu"
         self._every = self.every_n_steps or (1 if on_cpu else 50)
 
     def _raise(self, step: int, value: float, epoch: int, lr: float) -> None:
+        if self.stop and self.trainer is not None:
+            if "nonfinite/step" not in self.trainer.callback_metrics:
+                log.warning(
+                    "Non-finite training loss %s at step %d: stopping (diverged).", value, step
+                )
+                self.trainer.callback_metrics["nonfinite/step"] = torch.tensor(float(step))
+            self.trainer.should_stop = True
+            return
         raise NonFiniteLossError(
             f"non-finite training loss {value} at step {step} (epoch {epoch}) with learning "
             f"rate {lr:.3g}; lower optimizer.lr or set trainer.gradient_clip_val."

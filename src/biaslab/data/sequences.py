@@ -3,7 +3,10 @@
 Order-sensitive tasks are built in pairs: a negative is a permutation of its positive, so both
 classes hold the same multisets of tokens and only the order tells them apart (a model without
 positions sits at chance). Order-free controls depend on the multiset alone.
-Inputs (N, L) long in [0, vocab_size); targets (N,).
+Labelling tasks give one label per token (the lecture's sequence labelling): targets (N, L),
+for `pooling=tokens`. `rises` needs only relative order (is this token larger than the one just
+before it?); `parity_at_position` needs absolute positions ((token + position) mod 2).
+Inputs (N, L) long in [0, vocab_size); targets (N,) or (N, L).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from biaslab.data.base import InMemoryDataModule, Split
 
 ORDER_SENSITIVE = ("is_sorted", "first_vs_last", "position_of_max", "a_before_b")
 ORDER_FREE = ("sum_mod_k", "majority", "contains_token")
-TASKS = ORDER_SENSITIVE + ORDER_FREE
+LABELLING = ("rises", "parity_at_position")
+TASKS = ORDER_SENSITIVE + ORDER_FREE + LABELLING
 
 
 def _distinct_rows(n: int, length: int, vocab: int, g: torch.Generator) -> torch.Tensor:
@@ -61,6 +65,10 @@ def generate(task: str, n: int, length: int, vocab: int, seed: int, k: int = 4) 
         neg[rows, where[:, 0]], neg[rows, where[:, 1]] = 1, 0
         return _pairs(pos, neg)
     x = torch.randint(0, vocab, (n, length), generator=g)
+    if task == "rises":  # label_i = x_i > x_(i-1); the first token has no predecessor: 0
+        return x, torch.cat([torch.zeros(n, 1, dtype=torch.long), (x.diff(dim=1) > 0).long()], 1)
+    if task == "parity_at_position":  # label_i = (x_i + i) mod 2
+        return x, (x + torch.arange(length)) % 2
     if task == "sum_mod_k":
         return x, x.sum(dim=1) % k
     if task == "majority":  # more tokens from the lower half of the vocabulary than the upper
@@ -106,6 +114,7 @@ class SequenceDataModule(InMemoryDataModule):
                 f"be >= the longest sequence ({longest})."
             )
         self.task, self.length, self.test_length, self.k = task, length, test_length, k
+        self.labels_per_token = task in LABELLING
         self.sizes = {"train": num_train, "val": num_val, "test": num_test}
 
     def example_inputs(self, batch: int = 2) -> list[torch.Tensor]:

@@ -199,9 +199,13 @@ class Encoder(nn.Module):
         # pre-norm needs a last LayerNorm; post-norm blocks already end with one
         self.norm = nn.LayerNorm(dim) if norm_first else nn.Identity()
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """tokens (B, N, C); `attn_mask`: an extra additive mask broadcastable to (B, H, N, N),
+        e.g. a graph's adjacency (0 on edges, -inf elsewhere), summed with the PE's bias."""
         tokens = self.pe.add(tokens)
         bias = self.pe.attn_bias(tokens.shape[1], tokens.device)
+        if attn_mask is not None:
+            bias = attn_mask if bias is None else bias + attn_mask
         if self.cls_token is not None:
             tokens = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
             if bias is not None:

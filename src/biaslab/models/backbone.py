@@ -69,7 +69,7 @@ class AttentionBackbone(Backbone):
     `Encoder`; forward = encode(embed(inputs)). `build_encoder` takes the encoder's arguments
     from the subclass constructor's own (same names), so a new encoder option is one argument."""
 
-    poolings = ("mean", "max", "flatten", "cls", "attn")
+    poolings = ("mean", "max", "flatten", "cls", "attn", "tokens")
     uses_pe = True
     permutable = True
 

@@ -1,4 +1,8 @@
-"""The fully connected baseline the lecture starts from: flatten -> (Linear + act) x depth."""
+"""The fully connected baseline the lecture starts from: flatten -> (Linear [+ BN] + act) x depth.
+
+`residual` adds an identity path around every layer whose width does not change,
+x -> act(x + BN(Linear(x))): the same parameters, for the plain-vs-residual depth study (A.2).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import torch
 from torch import nn
 
 from biaslab.models.backbone import Backbone
+from biaslab.models.cnn import Residual
 
 
 class FC(Backbone):
@@ -25,13 +30,22 @@ class FC(Backbone):
         vocab_size: int | None = None,
         embed_dim: int = 16,
         dropout: float = 0.0,
+        residual: bool = False,
+        batch_norm: bool = False,
     ) -> None:
         super().__init__()
+        if not hidden:
+            raise ValueError("model.backbone.hidden=[] has no layer; give at least one width.")
         self.token_embed = nn.Embedding(vocab_size, embed_dim) if vocab_size else None
         in_features = math.prod(input_shape) * (embed_dim if vocab_size else 1)
         layers: list[nn.Module] = []
         for width in hidden:
-            layers += [nn.Linear(in_features, width), nn.ReLU(), nn.Dropout(dropout)]
+            body = nn.Sequential(nn.Linear(in_features, width, bias=not batch_norm),
+                                 *([nn.BatchNorm1d(width)] if batch_norm else []))  # fmt: skip
+            if residual and width == in_features:
+                layers += [Residual(body, nn.ReLU()), nn.Dropout(dropout)]
+            else:
+                layers += [*body, nn.ReLU(), nn.Dropout(dropout)]
             in_features = width
         self.in_features = math.prod(input_shape)
         self.mlp = nn.Sequential(*layers)

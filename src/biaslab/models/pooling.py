@@ -98,3 +98,16 @@ class LastPool(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return as_tokens(features)[:, -1]
+
+
+class TokenPool(nn.Module):
+    """(B, N, C) -> (B, N, C): no pooling, one output per token, for labelling tasks (a label
+    per token or node); the head then maps every token to (B, N, K)."""
+
+    name = "tokens"
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return as_tokens(features)

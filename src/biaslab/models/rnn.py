@@ -15,7 +15,7 @@ from biaslab.models.seq_attn import TokenEmbed
 class RNN(Backbone):
     """Embedding (ids) or a linear map (image rows/pixels/patches) -> LSTM -> (B, N, dim)."""
 
-    poolings = ("mean", "max", "flatten", "attn", "last")
+    poolings = ("mean", "max", "flatten", "attn", "last", "tokens")
 
     def __init__(
         self,

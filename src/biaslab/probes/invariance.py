@@ -12,16 +12,17 @@ from biaslab.probes.base import Probe, fixed_batch, pyplot
 
 
 def transforms_for(inputs: torch.Tensor, permutable: bool) -> dict[str, Any]:
-    """The lecture's nuisance transforms: rotation, scale, translation, token permutation."""
+    """The lecture's nuisance transforms: rotation, scale, translation, token permutation. The
+    rotations beyond ±30° and scales beyond 0.8-1.2 lie outside `augment=rotate_scale`'s range."""
     b = inputs.shape[0]
     out: dict[str, Any] = {}
     if inputs.dim() == 4:
-        for deg in (15, 30, 45):
+        for deg in (15, 30, 45, 90):
             for sign in (1, -1):
                 out[f"rotate {sign * deg:+d}"] = lambda x, d=sign * deg: affine(
                     x, torch.full((b,), float(d), device=x.device), torch.ones(b, device=x.device)
                 )
-        for s in (0.8, 1.2):
+        for s in (0.6, 0.8, 1.2, 1.4):
             out[f"scale {s}"] = lambda x, s=s: affine(
                 x, torch.zeros(b, device=x.device), torch.full((b,), s, device=x.device)
             )
@@ -62,7 +63,7 @@ def invariance_table(
 
 class Invariance(Probe):
     """Test accuracy, and agreement with the untransformed predictions, under rotation
-    (±15/30/45°), scale (0.8/1.2), translation and — for token models — token permutation."""
+    (±15/30/45/90°), scale (0.6/0.8/1.2/1.4), translation and — for token models — token permutation."""
 
     def __init__(self, n_examples: int = 1024) -> None:
         self.n_examples = n_examples

@@ -43,12 +43,25 @@ def root_dir() -> str:
     return os.environ.get("BIASLAB_ROOT") or os.getcwd()
 
 
+def scale(value: float, numerator: float, denominator: float) -> float:
+    """value * numerator / denominator: the linear LR scaling rule, lr = base * batch / 32
+    (`${biaslab.scale:0.05,${data.batch_size},32}`)."""
+    return float(value) * float(numerator) / float(denominator)
+
+
+def add(*values: int) -> int:
+    """The sum of integers: `${biaslab.add:${data.feature_dim},${data.nodes}}`."""
+    return sum(int(v) for v in values)
+
+
 def register() -> None:
     resolvers = {
         "biaslab.wandb_offline": wandb_offline,
         "biaslab.unique": unique,
         "biaslab.count_classes": count_classes,
         "biaslab.root": root_dir,
+        "biaslab.scale": scale,
+        "biaslab.add": add,
     }
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):

@@ -151,8 +151,14 @@ def build_components(cfg: DictConfig) -> tuple[Any, Any]:
         module.eval()
         with torch.no_grad():
             for inputs in datamodule.example_inputs():
-                module(inputs)
+                per_token = module(inputs).dim() == 3
         module.train(was_training)
+    if per_token != bool(getattr(datamodule, "labels_per_token", False)):
+        raise ConfigError(
+            "pooling=tokens gives a label per token but this data has one label per example; "
+            "pick another pooling." if per_token else
+            "this data labels every token (or node): set pooling=tokens."
+        )  # fmt: skip
     with explained_optimizer(cfg):
         instantiate(cfg.optimizer)(params=module.parameters())
     return datamodule, module

@@ -1,0 +1,141 @@
+"""The exact Hessian of a small model (<= `max_params` parameters) at a critical point (A.3).
+
+As in the lecture's "minimum ratio" figure: from the trained weights, the gradient norm of the
+training loss on a fixed batch is driven towards zero (Adam on |g|^2 / 2, a Hessian-vector
+product per step); there the full Hessian is built (one batched Hessian-vector product per
+chunk of rows), its eigenvalues taken in float64, and the minimum ratio = share of positive
+eigenvalues reported: 1 at a strict local minimum, < 1 at a saddle point. The Lanczos probe
+(`HessianProbe`) estimates only the extremes; this one is exact, so it is for small models only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+from torch.func import functional_call
+
+from biaslab.probes.base import Probe, pyplot
+
+FlatLoss = Callable[[torch.Tensor], torch.Tensor]
+
+
+def flat_loss(
+    module: torch.nn.Module, loss: Callable, inputs, targets
+) -> tuple[FlatLoss, torch.Tensor]:
+    """(loss as a function of one flat parameter vector, the current vector)."""
+    names = [n for n, p in module.named_parameters() if p.requires_grad]
+    shapes = [p.shape for n, p in module.named_parameters() if p.requires_grad]
+    theta = torch.cat(
+        [p.detach().reshape(-1) for n, p in module.named_parameters() if p.requires_grad]
+    )
+
+    def fn(flat: torch.Tensor) -> torch.Tensor:
+        params, i = {}, 0
+        for name, shape in zip(names, shapes, strict=True):
+            params[name] = flat[i : i + math.prod(shape)].view(shape)
+            i += math.prod(shape)
+        return loss(functional_call(module, params, (inputs,)), targets)
+
+    return fn, theta
+
+
+def full_hessian(fn: FlatLoss, theta: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+    """(P, P) Hessian of fn at theta: rows H e_i by batched double backward, `chunk` at a time."""
+    theta = theta.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(fn(theta), theta, create_graph=True)
+    p = theta.numel()
+    rows = []
+    for start in range(0, p, chunk):
+        eye = torch.zeros(min(chunk, p - start), p, dtype=theta.dtype, device=theta.device)
+        eye[:, start : start + len(eye)].fill_diagonal_(1.0)
+        (block,) = torch.autograd.grad(grad, theta, eye, retain_graph=True, is_grads_batched=True)
+        rows.append(block)
+    hessian = torch.cat(rows)
+    return (hessian + hessian.T) / 2  # exact up to float rounding; symmetric for eigvalsh
+
+
+def minimise_grad_norm(
+    fn: FlatLoss, theta: torch.Tensor, steps: int = 300, lr: float = 1e-3
+) -> torch.Tensor:
+    """theta after `steps` of Adam on |grad fn|^2 / 2: a point where the gradient is near 0
+    (a minimum, a saddle or a flat region: the Hessian there decides)."""
+    theta = theta.detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([theta], lr=lr)
+    for _ in range(steps):
+        (grad,) = torch.autograd.grad(fn(theta), theta, create_graph=True)
+        opt.zero_grad()
+        (0.5 * grad.pow(2).sum()).backward()
+        opt.step()
+    return theta.detach()
+
+
+def grad_norm(fn: FlatLoss, theta: torch.Tensor) -> float:
+    theta = theta.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(fn(theta), theta)
+    return float(grad.norm())
+
+
+def minimum_ratio(eigenvalues: torch.Tensor, rel_tol: float = 1e-6) -> float:
+    """Share of positive eigenvalues; |lambda| <= rel_tol * max|lambda| counts as zero (flat)."""
+    tol = rel_tol * float(eigenvalues.abs().max())
+    return float((eigenvalues > tol).double().mean())
+
+
+class CriticalPoints(Probe):
+    """At the end of training: gradient-norm minimisation from the trained weights on a fixed
+    batch of `n_examples` training examples, then the exact Hessian's spectrum. Metrics
+    `critical/min_ratio`, `critical/loss`, `critical/grad_norm` (before: `critical/grad_norm_0`),
+    `critical/negative_ratio`, `critical/smallest`, `critical/largest`; the eigenvalues go to
+    probes/critical_points.csv and a histogram."""
+
+    def __init__(self, n_examples: int = 1000, steps: int = 300, lr: float = 1e-3,
+                 max_params: int = 5000, rel_tol: float = 1e-6) -> None:  # fmt: skip
+        self.n_examples, self.steps, self.lr = n_examples, steps, lr
+        self.max_params, self.rel_tol = max_params, rel_tol
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_fit_start(trainer, pl_module)
+        n = sum(p.numel() for p in pl_module.parameters() if p.requires_grad)
+        if n > self.max_params:
+            raise ValueError(
+                f"probes.critical_points builds the full Hessian: the model has {n:,} parameters, "
+                f"more than probes.critical_points.max_params={self.max_params:,}; use a smaller "
+                "model or probes=hessian (Lanczos)."
+            )
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        dm = trainer.datamodule
+        x, y = dm.splits["train"]
+        x, y = x[: self.n_examples].to(pl_module.device), y[: self.n_examples].to(pl_module.device)
+        was_training = pl_module.training
+        pl_module.eval()
+        with torch.enable_grad():
+            fn, theta = flat_loss(pl_module, pl_module.criterion, x, y)
+            fn64 = lambda t: fn(t.float()).double()  # noqa: E731
+            g0 = grad_norm(fn, theta)
+            theta = minimise_grad_norm(fn, theta, self.steps, self.lr)
+            eig = torch.linalg.eigvalsh(full_hessian(fn64, theta.double()))
+            g1, loss = grad_norm(fn, theta), float(fn(theta))
+        pl_module.train(was_training)
+        metrics = {"min_ratio": minimum_ratio(eig, self.rel_tol),
+                   "negative_ratio": float((eig < -self.rel_tol * eig.abs().max()).double().mean()),
+                   "loss": loss, "grad_norm": g1, "grad_norm_0": g0,
+                   "smallest": float(eig.min()), "largest": float(eig.max()), "params": float(len(eig))}  # fmt: skip
+        for k, v in metrics.items():
+            trainer.callback_metrics[f"critical/{k}"] = torch.tensor(v)
+        plt = pyplot()
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.hist(eig.numpy(), bins=80, log=True)
+        ax.set_xlabel("Hessian eigenvalue")
+        ax.set_title(
+            f"min ratio {metrics['min_ratio']:.3f}, |g| {g1:.1e}, loss {loss:.3f}", fontsize=8
+        )
+        fig.tight_layout()
+        rows: list[dict[str, Any]] = [{"eigenvalue": float(v)} for v in eig]
+        self.save(trainer, "critical_points", rows, fig)

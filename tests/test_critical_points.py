@@ -1,0 +1,55 @@
+"""The exact Hessian probe (A.3): full Hessian, its spectrum and the minimum ratio."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from biaslab.probes.critical_points import (
+    flat_loss,
+    full_hessian,
+    grad_norm,
+    minimise_grad_norm,
+    minimum_ratio,
+)
+from biaslab.probes.curvature import lanczos
+
+
+def _problem(seed: int = 0):
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 3)).double()
+    x, y = torch.randn(40, 6, dtype=torch.float64), torch.randint(0, 3, (40,))
+    return flat_loss(net, nn.CrossEntropyLoss(), x, y)
+
+
+def test_the_hessian_matches_autograd_and_its_extremes_match_lanczos():
+    fn, theta = _problem()
+    hessian = full_hessian(fn, theta, chunk=7)  # chunks that do not divide P = 53
+    expected = torch.autograd.functional.hessian(fn, theta)
+    torch.testing.assert_close(hessian, expected, atol=1e-10, rtol=1e-8)
+    eig = torch.linalg.eigvalsh(hessian)
+    ritz = lanczos(lambda v: hessian @ v, theta.numel(), k=30)
+    assert ritz.max() == pytest.approx(float(eig.max()), rel=1e-6)
+    assert ritz.min() == pytest.approx(float(eig.min()), rel=1e-4, abs=1e-8)
+
+
+def test_minimising_the_gradient_norm_reaches_a_critical_point_and_the_ratio_counts_positives():
+    fn, theta = _problem(1)
+    start = grad_norm(fn, theta)
+    end_theta = minimise_grad_norm(fn, theta, steps=400, lr=1e-2)
+    assert grad_norm(fn, end_theta) < start / 10
+    assert minimum_ratio(torch.tensor([3.0, 1.0, -1.0, 1e-9])) == 0.5  # 1e-9: flat, not positive
+    assert minimum_ratio(torch.tensor([3.0, 1.0, 2.0])) == 1.0
+
+
+def test_the_probe_runs_on_a_small_model_and_refuses_a_big_one(train_fast, tmp_path):
+    metrics = train_fast("model=fc", "model.backbone.hidden=[8]", "probes=critical_points",
+                         "probes.critical_points.steps=20", "probes.critical_points.n_examples=64",
+                         path=tmp_path / "small")  # fmt: skip
+    assert metrics["critical/params"] == 64 * 8 + 8 + 8 * 10 + 10
+    assert 0.0 <= metrics["critical/min_ratio"] <= 1.0
+    assert metrics["critical/grad_norm"] < metrics["critical/grad_norm_0"]
+    assert (tmp_path / "small" / "probes" / "critical_points.csv").exists()
+    with pytest.raises(ValueError, match="max_params"):
+        train_fast("model=fc", "probes=critical_points", path=tmp_path / "big")
