@@ -11,7 +11,10 @@ from biaslab.models.graph import GraphAttention, NodeMLP
 def test_the_graph_mask_blocks_attention_between_non_neighbours():
     x, _ = stochastic_block_graphs(3, 12, 3, 4, degree=3.0, homophily=0.8, noise=1.0, seed=0)
     adjacency = x[..., 4:]
-    masked, full = GraphAttention([12, 16], dim=16, heads=2), GraphAttention([12, 16], dim=16, heads=2, mask="none")
+    masked, full = (
+        GraphAttention([12, 16], dim=16, heads=2),
+        GraphAttention([12, 16], dim=16, heads=2, mask="none"),
+    )
     full.load_state_dict(masked.state_dict())
     for net, blocked in ((masked, True), (full, False)):
         with net.capture_attention() as weights:

@@ -20,7 +20,8 @@ GENERATED = ["data.num_train=64", "data.num_val=64", "data.num_test=64"]
 
 def arms(preset: str, tmp_path) -> list[list[str]]:
     cfg = compose([f"experiment={preset}"], tmp_path, keep_hydra=True)
-    params = {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items() if k != "seed"}
+    swept = cfg.hydra.sweeper.get("params") or {}
+    params = {k: str(v).split(",") for k, v in swept.items() if k != "seed"}
     return [
         [f"{k}={v}" for k, v in zip(params, values)]
         for values in itertools.product(*params.values())
@@ -31,8 +32,12 @@ def fast_overrides(overrides: list[str], tmp_path) -> list[str]:
     """STEP, plus small generated data or small Fashion-MNIST files, as the arm's data needs."""
     from tests.data_files import write_mnist
 
-    data = compose(overrides, tmp_path).data
+    cfg = compose(overrides, tmp_path)
+    data = cfg.data
     extra = list(STEP)
+    if "critical_points" in (cfg.get("probes") or {}):  # a tiny exact Hessian
+        extra += ["probes.critical_points.steps=2", "probes.critical_points.n_examples=16",
+                  "model.backbone.hidden=[1]"]  # fmt: skip
     if "num_train" in data:  # a generated task: a few examples
         extra += GENERATED
     if data.get("name") == "fashion_mnist":
@@ -59,7 +64,9 @@ def test_a_preset_runs_one_step_of_its_first_and_last_arm(preset, train_fast, tm
     every = arms(preset, tmp_path)
     for i, arm in enumerate([every[0], every[-1]] if len(every) > 1 else every):
         overrides = [f"experiment={preset}", "hydra.mode=RUN", *arm, "seed=0"]
-        metrics = train_fast(*overrides, *fast_overrides(overrides, tmp_path), path=tmp_path / str(i))
+        metrics = train_fast(
+            *overrides, *fast_overrides(overrides, tmp_path), path=tmp_path / str(i)
+        )
         assert torch.isfinite(torch.tensor(metrics["train/loss"])), arm
 
 
@@ -68,7 +75,9 @@ def test_a_preset_runs_one_step_of_its_first_and_last_arm(preset, train_fast, tm
 def test_a_preset_runs_one_step_of_every_arm(preset, train_fast, tmp_path):
     for i, arm in enumerate(arms(preset, tmp_path)):
         overrides = [f"experiment={preset}", "hydra.mode=RUN", *arm, "seed=0"]
-        metrics = train_fast(*overrides, *fast_overrides(overrides, tmp_path), path=tmp_path / str(i))
+        metrics = train_fast(
+            *overrides, *fast_overrides(overrides, tmp_path), path=tmp_path / str(i)
+        )
         assert torch.isfinite(torch.tensor(metrics["train/loss"])), arm
 
 
@@ -82,7 +91,7 @@ def test_a_tuned_preset_picks_each_arms_better_lr_then_runs_its_seeds(tmp_path):
     fast = ["trainer.max_epochs=2", "trainer.limit_train_batches=6", "trainer.limit_test_batches=1",
             "hydra.sweeper.params.optimizer='sgd,adam'", "hydra.sweeper.params.seed=0",
             "tune.grid={optimizer.lr:[0.0,0.05]}"]  # fmt: skip
-    final = run_preset("optimizers", fast, out=tmp_path / "optimizers")
+    final = run_preset("optimizers_quick", fast, out=tmp_path / "optimizers")
     chosen = json.loads((final / "tuning.json").read_text())
     assert {k: v["chosen"] for k, v in chosen.items()} == {
         "optimizer-adam": {"optimizer.lr": "0.05"},

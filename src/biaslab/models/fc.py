@@ -1,6 +1,6 @@
 """The fully connected baseline the lecture starts from: flatten -> (Linear [+ BN] + act) x depth.
 
-`residual` adds an identity path around every layer whose width does not change,
+`depth` repeats `hidden[0]` that many times. `residual` adds an identity path around every layer whose width does not change,
 x -> act(x + BN(Linear(x))): the same parameters, for the plain-vs-residual depth study (A.2).
 """
 
@@ -32,8 +32,13 @@ class FC(Backbone):
         dropout: float = 0.0,
         residual: bool = False,
         batch_norm: bool = False,
+        depth: int | None = None,
     ) -> None:
         super().__init__()
+        if depth is not None:  # `depth` layers of width hidden[0]: the depth sweep's one knob
+            if depth < 1 or not hidden:
+                raise ValueError(f"model.backbone.depth={depth} needs >= 1 and a width in hidden.")
+            hidden = [hidden[0]] * depth
         if not hidden:
             raise ValueError("model.backbone.hidden=[] has no layer; give at least one width.")
         self.token_embed = nn.Embedding(vocab_size, embed_dim) if vocab_size else None
