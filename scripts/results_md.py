@@ -122,6 +122,13 @@ def main() -> None:
         if name in LITERATURE:
             lines += [f"**Against the lecture and the literature.** {LITERATURE[name]}", ""]
         lines += [f"**What would change it.** {change}.", ""]
+    lines += ["## GPU — C.6 at full scale (`data_scaling_fmnist`): prepared, not run", "",
+              "The issue asks for `data_scaling` on a GPU when one is at hand (every size, 5 seeds). This "
+              "task was not lent a device (`status`: not drawn), so the CPU version above stands alone. "
+              "The prepared command (80 runs of 2,000 steps; about 6.7 h on this CPU, an estimated "
+              "10–15 min on one H100), with the four Fashion-MNIST files in DIR:", "",
+              "    python scripts/run_preset.py data_scaling_fmnist --publish data.data_dir=DIR "
+              "data.download=false trainer=gpu hydra/launcher=joblib hydra.launcher.n_jobs=4", ""]  # fmt: skip
     quick = sorted(p.name for p in RESULTS.glob("*_quick"))
     lines += ["## The digits versions (`*_quick`)", "",
               "The earlier presets on scikit-learn's 8×8 digits, kept as fast smoke tests; their files were "

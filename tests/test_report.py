@@ -104,11 +104,14 @@ def test_depth_sweep_flags_an_optimisation_problem():
 
     from biaslab.report import depth_flags
 
-    frame = pd.DataFrame({"model.backbone.depth": ["2", "2", "8", "8"], "seed": ["0", "1", "0", "1"],
-                          "status": ["ok"] * 4, "train/loss": [0.1, 0.12, 0.4, 0.5]})  # fmt: skip
-    frame.attrs["factors"] = ["model.backbone.depth"]
-    (flag,) = depth_flags(frame)
-    assert flag.startswith("depth 8.0 trains worse than depth 2.0")
+    frame = pd.DataFrame({"model.backbone.depth": ["2", "2", "2", "8", "8", "8"] * 2,
+                          "model.backbone.residual": ["false"] * 6 + ["true"] * 6,
+                          "seed": ["0", "1", "2"] * 4, "status": ["ok"] * 12,
+                          "train_eval/loss": [0.1, 0.12, 0.11, 0.4, 0.5, 0.45,  # plain: deeper is worse
+                                              0.1, 0.12, 0.11, 0.12, 0.10, 0.11]})  # fmt: skip
+    frame.attrs["factors"] = ["model.backbone.depth", "model.backbone.residual"]
+    (flag,) = depth_flags(frame)  # residual: no significant difference, no flag
+    assert flag.startswith("model.backbone.residual=false: depth 8 trains worse than depth 2")
 
 
 def test_a_pe_override_on_a_cnn_is_recorded_as_unused(train_fast, tmp_path):
