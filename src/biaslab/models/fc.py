@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from biaslab.models.backbone import Backbone
-from biaslab.models.cnn import Residual
+from biaslab.models.cnn import ACTIVATIONS, Residual
 
 
 class FC(Backbone):
@@ -33,8 +33,13 @@ class FC(Backbone):
         residual: bool = False,
         batch_norm: bool = False,
         depth: int | None = None,
+        activation: str = "relu",
     ) -> None:
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"model.backbone.activation={activation!r}: choose one of {tuple(ACTIVATIONS)}."
+            )
         if depth is not None:  # `depth` layers of width hidden[0]: the depth sweep's one knob
             if depth < 1 or not hidden:
                 raise ValueError(f"model.backbone.depth={depth} needs >= 1 and a width in hidden.")
@@ -48,9 +53,9 @@ class FC(Backbone):
             body = nn.Sequential(nn.Linear(in_features, width, bias=not batch_norm),
                                  *([nn.BatchNorm1d(width)] if batch_norm else []))  # fmt: skip
             if residual and width == in_features:
-                layers += [Residual(body, nn.ReLU()), nn.Dropout(dropout)]
+                layers += [Residual(body, ACTIVATIONS[activation]()), nn.Dropout(dropout)]
             else:
-                layers += [*body, nn.ReLU(), nn.Dropout(dropout)]
+                layers += [*body, ACTIVATIONS[activation](), nn.Dropout(dropout)]
             in_features = width
         self.in_features = math.prod(input_shape)
         self.mlp = nn.Sequential(*layers)

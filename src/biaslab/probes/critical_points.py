@@ -1,8 +1,8 @@
 """The exact Hessian of a small model (<= `max_params` parameters) at a critical point (A.3).
 
 As in the lecture's "minimum ratio" figure: from the trained weights, the gradient norm of the
-training loss on a fixed batch is driven towards zero (Adam on |g|^2 / 2, a Hessian-vector
-product per step); there the full Hessian is built (one batched Hessian-vector product per
+training loss on a fixed batch is driven towards zero (L-BFGS on |g|^2 / 2, whose gradient is a
+Hessian-vector product); there the full Hessian is built (one batched Hessian-vector product per
 chunk of rows), its eigenvalues taken in float64, and the minimum ratio = share of positive
 eigenvalues reported: 1 at a strict local minimum, < 1 at a saddle point. The Lanczos probe
 (`HessianProbe`) estimates only the extremes; this one is exact, so it is for small models only.
@@ -58,18 +58,22 @@ def full_hessian(fn: FlatLoss, theta: torch.Tensor, chunk: int = 256) -> torch.T
     return (hessian + hessian.T) / 2  # exact up to float rounding; symmetric for eigvalsh
 
 
-def minimise_grad_norm(
-    fn: FlatLoss, theta: torch.Tensor, steps: int = 300, lr: float = 1e-3
-) -> torch.Tensor:
-    """theta after `steps` of Adam on |grad fn|^2 / 2: a point where the gradient is near 0
-    (a minimum, a saddle or a flat region: the Hessian there decides)."""
+def minimise_grad_norm(fn: FlatLoss, theta: torch.Tensor, steps: int = 500) -> torch.Tensor:
+    """theta after up to `steps` L-BFGS iterations (strong Wolfe line search) on |grad fn|^2 / 2:
+    a point where the gradient is near 0 (a minimum, a saddle or a flat region: the Hessian
+    there decides). Needs a smooth loss surface (tanh, not ReLU: its kinks stall the search)."""
     theta = theta.detach().clone().requires_grad_(True)
-    opt = torch.optim.Adam([theta], lr=lr)
-    for _ in range(steps):
-        (grad,) = torch.autograd.grad(fn(theta), theta, create_graph=True)
+    opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=steps, history_size=50, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-12, tolerance_change=1e-15)  # fmt: skip
+
+    def closure() -> torch.Tensor:
         opt.zero_grad()
-        (0.5 * grad.pow(2).sum()).backward()
-        opt.step()
+        (grad,) = torch.autograd.grad(fn(theta), theta, create_graph=True)
+        value = 0.5 * grad.pow(2).sum()
+        value.backward()
+        return value
+
+    opt.step(closure)
     return theta.detach()
 
 
@@ -89,12 +93,12 @@ class CriticalPoints(Probe):
     """At the end of training: gradient-norm minimisation from the trained weights on a fixed
     batch of `n_examples` training examples, then the exact Hessian's spectrum. Metrics
     `critical/min_ratio`, `critical/loss`, `critical/grad_norm` (before: `critical/grad_norm_0`),
-    `critical/negative_ratio`, `critical/smallest`, `critical/largest`; the eigenvalues go to
+    `critical/negative_ratio`, `critical/flat_ratio` (|eigenvalue| <= rel_tol x the largest), `critical/smallest`, `critical/largest`; the eigenvalues go to
     probes/critical_points.csv and a histogram."""
 
-    def __init__(self, n_examples: int = 1000, steps: int = 300, lr: float = 1e-3,
-                 max_params: int = 5000, rel_tol: float = 1e-6) -> None:  # fmt: skip
-        self.n_examples, self.steps, self.lr = n_examples, steps, lr
+    def __init__(self, n_examples: int = 1000, steps: int = 500, max_params: int = 5000,
+                 rel_tol: float = 1e-6) -> None:  # fmt: skip
+        self.n_examples, self.steps = n_examples, steps
         self.max_params, self.rel_tol = max_params, rel_tol
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -119,13 +123,14 @@ class CriticalPoints(Probe):
             fn, theta = flat_loss(pl_module, pl_module.criterion, x, y)
             fn64 = lambda t: fn(t.float()).double()  # noqa: E731
             g0 = grad_norm(fn, theta)
-            theta = minimise_grad_norm(fn, theta, self.steps, self.lr)
+            theta = minimise_grad_norm(fn, theta, self.steps)
             eig = torch.linalg.eigvalsh(full_hessian(fn64, theta.double()))
             g1, loss = grad_norm(fn, theta), float(fn(theta))
         pl_module.train(was_training)
         metrics = {"min_ratio": minimum_ratio(eig, self.rel_tol),
                    "negative_ratio": float((eig < -self.rel_tol * eig.abs().max()).double().mean()),
-                   "loss": loss, "grad_norm": g1, "grad_norm_0": g0,
+                   "loss": loss, "grad_norm": g1,
+                   "flat_ratio": float((eig.abs() <= self.rel_tol * eig.abs().max()).double().mean()), "grad_norm_0": g0,
                    "smallest": float(eig.min()), "largest": float(eig.max()), "params": float(len(eig))}  # fmt: skip
         for k, v in metrics.items():
             trainer.callback_metrics[f"critical/{k}"] = torch.tensor(v)
