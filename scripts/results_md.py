@@ -77,15 +77,41 @@ SECTIONS = {
 LITERATURE: dict[str, str] = {
     "depth": "Agrees with the lecture and with He et al. (2016): the plain nets' *training* loss rises with depth (the flags under the table are the lab's diagnosis, computed per arm), the 48-layer plain net barely trains, and the residual nets of the same parameters train at every depth — so the deep plain net's higher test error is an optimisation problem, not overfitting. The residual 48-layer net still trains slightly worse than the shallow ones at this budget (its flag), a much smaller gap.",
     "loss": "The lecture's flat-region argument shows up in the tuning, not in the final accuracy: with plain SGD, MSE on softmax outputs needs a learning rate an order of magnitude larger than cross-entropy (tuning scores above), and at its grid edge; once each loss has its own LR the two are `equivalent within ±0.01` on test accuracy. So under a shared LR the lecture is right that MSE is harder to optimise; tuned, the gap closes — in line with Hui & Belkin (2021), though they use MSE on logits rather than on softmax outputs.",
+    "critical_points": "Agrees with the lecture and with Dauphin et al. (2014): at every point the gradient-norm search reached (its norm a hundred times below where it started), the Hessian has negative eigenvalues, so the points are saddles, not minima, and the minimum ratio is far below 1. Two caveats the numbers show: most of the spectrum is flat (eigenvalues within 10⁻⁶ of the largest: tanh saturation and highly correlated pixels), so the ratio depends on how zero is counted (`critical/flat_ratio`); and the share of negative eigenvalues falls as the loss falls, Dauphin et al.'s trend (high-error critical points are saddles).",
+    "fc_vs_cnn": "Partly agrees. At matched size the CNN is `better` than the FC net (B.4's model bias pays), and it is also `better` than its own shape without weight sharing (the second comparison), which has 16× its parameters: sharing, not locality alone, is what pays here — as Novak et al. (2019) found for finite nets trained by SGD. The locally connected net still beats the FC net: locality alone helps too. Not as the lecture says: the CNN's train–test gap is *larger* than the FC net's, because the 68k-parameter FC net underfits (its training accuracy is far lower); 'less overfitting' would need FC and CNN at equal training accuracy.",
     "heads": "Agrees with the lecture and with Vaswani et al. (2017, Table 3A: one head worse than eight at equal size): at the same width and parameters, every multi-head arm is `better` than one head, and the mean rises with the number of heads up to 8 (heads of width 4). The digits version (4 tokens) could not show this; 49 tokens can.",
     "pe": "Four findings, each computed. (1) Without positions, order-sensitive tasks sit at chance (a_before_b, parity_at_position), as the lecture says. (2) The lecture's naive pos/(T−1) is not merely bad here but invisible: it adds the same scalar to every channel, which the pre-LN blocks' LayerNorm subtracts, so its runs equal the no-PE runs exactly. (3) At the training length (`val/acc`) the learned table solves the absolute-position labelling task (parity_at_position) best, in line with the lecture's 'learned suits sequence labelling'; at 2× its untrained rows fail, and RoPE generalises best on the relative tasks (rises, a_before_b) — consistent with Su et al. (2021); the sinusoids extrapolate partly. (4) Our ALiBi is symmetric in distance (no direction) and cannot tell A-before-B from B-before-A: it stays at chance there and helps only a little on rises; Press et al.'s causal ALiBi gets direction from the causal mask, which an encoder does not have. Learned vs sinusoidal at the training length on the classification task are both perfect (Vaswani et al. found them nearly identical).",
     "gat": "Agrees with the lecture's picture of GAT as attention restricted to edges (Veličković et al. 2018): with homophilous edges the masked net is far ahead of both the unmasked net and the features-only MLP; at homophily 0.5 the edges carry less signal and its lead shrinks. The unmasked net and the MLP do not read the adjacency, so their rows are the same runs' data at both homophily levels (identical numbers by construction): attention without the mask gains little over the MLP.",
 }
 
 
-def verdict_lines(folder: Path) -> list[str]:
-    """One line per compared arm, from the rebuilt report's table: verdict, difference, p."""
+# A second comparison where the claim needs one (weight sharing: the CNN against its unshared twin)
+SECOND_BASELINE = {"fc_vs_cnn": "model=local_small"}
+
+
+def critical_lines(folder: Path) -> list[str]:
+    """A.3: per arm, is the minimum ratio below 1 (the upper 95 % bound < 1)? Are there
+    negative eigenvalues (a saddle) at points whose gradient norm was driven down?"""
     table = pd.read_csv(folder / "report" / "report.csv")
+    out = []
+    for _, r in table.iterrows():
+        mean, half = r["critical/min_ratio mean"], r["critical/min_ratio ci95"]
+        neg = r["critical/negative_ratio mean"]
+        word = (
+            "below 1"
+            if mean + half < 1
+            else ("1 (a minimum)" if mean - half >= 1 else "inconclusive")
+        )
+        out.append(f"- {r['arm']}: minimum ratio **{word}** ({mean:.3f} ± {half:.3f}); negative eigenvalues "
+                   f"{neg:.3f} of the spectrum ({'a saddle' if neg > 0 else 'none'}), gradient norm "
+                   f"{r['critical/grad_norm_0 mean']:.3g} → {r['critical/grad_norm mean']:.3g}, loss "
+                   f"{r['critical/loss mean']:.3f}")  # fmt: skip
+    return out
+
+
+def verdict_lines(folder: Path, table=None) -> list[str]:
+    """One line per compared arm, from the rebuilt report's table: verdict, difference, p."""
+    table = pd.read_csv(folder / "report" / "report.csv") if table is None else table
     if "verdict" not in table:
         return []
     out = []
@@ -124,8 +150,19 @@ def main() -> None:
         report = report.replace("](", f"](results/{name}/report/")  # image links, from docs/
         info = json.loads((folder / "preset.json").read_text())
         lines[-1] += f" Wall time here: {info['wall_s'] / 60:.1f} min."
-        lines += ["", "**Verdicts** (computed):", "",
-                  *(verdict_lines(folder) or ["- (no baseline comparison)"]), "", report.strip(), ""]  # fmt: skip
+        verdicts = critical_lines(folder) if name == "critical_points" else verdict_lines(folder)
+        if name in SECOND_BASELINE:
+            from biaslab.report import load_sweep, summarize
+
+            second = summarize(
+                load_sweep(folder), baseline=SECOND_BASELINE[name], delta=report_cfg.delta
+            )
+            verdicts += [
+                f"- against `{SECOND_BASELINE[name]}`:",
+                *(f"  {v}" for v in verdict_lines(folder, second)),
+            ]
+        lines += ["", "**Verdicts** (computed):", "", *(verdicts or ["- (no baseline comparison)"]), "",
+                  report.strip(), ""]  # fmt: skip
         if name in LITERATURE:
             lines += [f"**Against the lecture and the literature.** {LITERATURE[name]}", ""]
         lines += [f"**What would change it.** {change}.", ""]
