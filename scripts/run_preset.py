@@ -20,7 +20,7 @@ def main(argv: list[str]) -> None:
                 if info.exists()
                 else "not run"
             )
-            print(f"{path.stem:22s} {wall}")
+            print(f"{path.stem:26s} {wall}")
         return
     publish = "--publish" in argv
     args = [a for a in argv if a != "--publish"]
