@@ -333,3 +333,32 @@ def test_a_cut_sweep_resumes_without_rerunning_finished_jobs(tmp_path):
     assert epochs == list(range(12))  # resumed: each epoch once, the cut ones not repeated
     assert 0 < step_at_cut < json.loads((sweep / "1" / "metrics.json").read_text())["time/steps"]
     assert (sweep / "2" / "metrics.json").exists()
+
+
+def test_a_sweep_dir_whose_grid_changed_is_refused_not_mixed(tmp_path):
+    """Job 0 of `seed=1` is not job 0 of `seed=0`: the finished run is kept and named, not reused."""
+    from biaslab.utils.sweep import read_summary
+
+    sweep = tmp_path / "sweep"
+    base = [sys.executable, "src/train.py", "-m", f"hydra.sweep.dir={sweep}", "logger=csv",
+            "trainer.max_epochs=1", "trainer.limit_train_batches=2", "extras.print_config=false",
+            "trainer.enable_progress_bar=false"]  # fmt: skip
+    env = {**os.environ, "BIASLAB_ROOT": str(tmp_path)}
+    subprocess.run(
+        [*base, "seed=0"], cwd=ROOT, env=env, capture_output=True, timeout=300, check=True
+    )
+    first = (sweep / "0" / "metrics.json").read_text()
+    subprocess.run([*base, "seed=1"], cwd=ROOT, env=env, capture_output=True, timeout=300)
+    row = read_summary(sweep)[-1]  # the second command's job 0
+    assert (
+        row["status"] == "failed" and "holds a finished run with other settings (" in row["error"]
+    )
+    assert "seed differ" in row["error"]  # (data differs too: its shuffle_seed is ${seed})
+    assert (sweep / "0" / "metrics.json").read_text() == first  # nothing lost
+
+
+def test_on_nonfinite_stop_ends_a_diverging_run_as_a_result(train_fast, tmp_path):
+    metrics = train_fast("optimizer=sgd", "scheduler=step", "scheduler.gamma=1e30", "trainer.max_epochs=6",
+                         "trainer.limit_train_batches=null", "extras.on_nonfinite=stop")  # fmt: skip
+    assert metrics["nonfinite/step"] > 0 and metrics["time/steps"] <= metrics["nonfinite/step"] + 1
+    assert "test/acc" in metrics and (tmp_path / "metrics.json").exists()

@@ -143,6 +143,10 @@ def _saved_epoch(path: str) -> int | None:
         return None
 
 
+SAME_RUN_KEYS = ("seed", "data", "model", "module", "optimizer", "scheduler", "loss", "augment",
+                 "probes")  # fmt: skip
+
+
 def _finished_job(cfg: DictConfig) -> dict[str, float] | None:
     """A sweep started again with the same command (same sweep dir): a job whose dir already
     holds its final metrics is not run again (`resume=never` reruns it)."""
@@ -154,6 +158,16 @@ def _finished_job(cfg: DictConfig) -> dict[str, float] | None:
     done = Path(cfg.paths.output_dir) / "metrics.json"
     if mode is None or mode.name != "MULTIRUN" or not done.exists():
         return None
+    saved = done.parent / "config_resolved.yaml"
+    if saved.exists():  # the same job number of a changed grid is another run: never mix them
+        old = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
+        new = OmegaConf.to_container(cfg, resolve=True)
+        changed = sorted(k for k in SAME_RUN_KEYS if old.get(k) != new.get(k))
+        if changed:
+            raise ConfigError(
+                f"{done.parent} holds a finished run with other settings ({', '.join(changed)} "
+                "differ: the sweep's grid changed since); pass another hydra.sweep.dir."
+            )
     log.info("Job already finished in %s: skipped (resume=never runs it again).", done.parent)
     return json.loads(done.read_text())
 
