@@ -33,7 +33,7 @@ SECTIONS = {
                    f"{FMNIST}; cnn_small + flatten head, SGD with momentum 0.9, LR scaled linearly (0.05 × B/32) with warm-up; batch 32 or 256 × 195 or 1,560 steps (equal epochs: 256 at 195 steps vs 32 at 1,560; equal steps: both at 1,560); 5 seeds; compared with batch 32 at the same step budget",
                    "a larger batch ratio (≥ 1k) where the Keskar gap appears; the LR scaling rule tuned rather than fixed"),
     "optimizers": ("A.4, A.5", "momentum and adaptive learning rates (Adagrad, RMSProp, Adam) train faster than plain SGD",
-                   f"{FMNIST}; cnn_small + flatten head, constant LR (no schedule), 4 epochs; each optimizer at its own LR tuned on validation (seed 0, grid 0.1–0.001), then seeds 0–4; `steps_to_target`: optimizer steps until the epoch-end train loss first reaches 0.5",
+                   f"{FMNIST}; cnn_small + flatten head, constant LR (no schedule), 4 epochs; each optimizer at its own LR tuned on validation (seed 0, grid 0.3–0.0003), then seeds 0–4; `steps_to_target`: optimizer steps until the epoch-end train loss first reaches 0.35 (empty when never)",
                    "a finer LR grid; a budget long enough for SGD to catch up (or not); per-step rather than per-epoch loss readings"),
     "warmup": ("A.5", "learning-rate warm-up matters for transformers (in the literature: for post-LN ones)",
                f"{FMNIST}; a 6-layer ViT (7×7 patches: 16 tokens, width 32), post-LN or pre-LN, AdamW at 1e-3 / 3e-3 / 1e-2, warm-up (10 % of steps) + cosine vs cosine alone, 2 epochs, 5 seeds; `diverged`: training accuracy below 2/K at the end; compared with no warm-up at the same norm placement and LR",
