@@ -178,7 +178,7 @@ def main() -> None:
             add_derived(frame, sweep_settings(folder))
             extra = summarize(frame, primary=metric, baseline=baseline, delta=delta)
             verdicts += [f"- on `{metric}` against `{baseline}`"
-                         + ("" if metric.endswith("acc") else " (lower is better)") + ":",
+                         + ("" if metric.endswith("acc") and not metric.startswith("gap/") else " (lower is better)") + ":",
                          *(f"  {v}" for v in verdict_lines(folder, extra))]  # fmt: skip
         lines += ["", "**Verdicts** (computed):", "", *(verdicts or ["- (no baseline comparison)"]), "",
                   report.strip(), ""]  # fmt: skip

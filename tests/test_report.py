@@ -138,3 +138,22 @@ def test_report_does_not_split_cnn_arms_by_an_unused_pe(tmp_path):
         [f"model=cnn,pe={UNUSED}", "model=vit,pe=rope", "model=vit,pe=sinusoidal"]
     )
     assert table.set_index("arm").loc[f"model=cnn,pe={UNUSED}", "seeds"] == 1  # not counted twice
+
+
+def test_a_smaller_gap_or_loss_is_better_a_larger_accuracy_is_better():
+    import pandas as pd
+
+    from biaslab.report import summarize
+
+    rows = [{"opt": arm, "seed": str(s), "status": "ok", "gap/acc": gap + 0.001 * s,
+             "train_eval/loss": gap, "val/acc": 1 - gap + 0.001 * s}
+            for arm, gap in (("a", 0.10), ("b", 0.02)) for s in range(5)]  # fmt: skip
+    frame = pd.DataFrame(rows)
+    frame.attrs["factors"] = ["opt"]
+    for primary, word in (
+        ("gap/acc", "better"),
+        ("train_eval/loss", "better"),
+        ("val/acc", "better"),
+    ):
+        table = summarize(frame, metrics=(), primary=primary, baseline="opt=a")
+        assert table.set_index("arm").loc["opt=b", "verdict"] == word, primary

@@ -258,7 +258,7 @@ def summarize(
     metrics = tuple(dict.fromkeys(m for m in (primary, *metrics) if m in ok)) + tuple(
         sorted(c for c in ok if c.startswith("invariance/"))
     )
-    higher = "loss" not in primary
+    higher = "loss" not in primary and not primary.startswith("gap/")  # a smaller gap is better
     n_test = int(ok["test/n"].max()) if "test/n" in ok and ok["test/n"].notna().any() else None
     base = None
     if baseline:
