@@ -242,3 +242,21 @@ class InMemoryDataModule(BaseDataModule):
 
     def test_dataloader(self) -> TensorBatches:
         return self._loader("test", train=False)
+
+
+class GeneratedDataModule(InMemoryDataModule):
+    """Base for data the lab generates: `num_train` / `num_val` / `num_test` examples, split i
+    drawn from seed `split_seed + i`. A subclass implements only `generate(split, n, seed)`."""
+
+    def __init__(self, num_train: int, num_val: int, num_test: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sizes = {"train": num_train, "val": num_val, "test": num_test}
+
+    def generate(self, split: str, n: int, seed: int) -> Split:
+        raise NotImplementedError
+
+    def load(self) -> dict[str, Split]:
+        return {
+            split: self.generate(split, self.sizes[split], self.split_seed + i)
+            for i, split in enumerate(("train", "val", "test"))
+        }

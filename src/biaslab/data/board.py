@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from biaslab.data.base import InMemoryDataModule, Split
+from biaslab.data.base import GeneratedDataModule, Split
 
 
 def board_label(black: torch.Tensor) -> torch.Tensor:
@@ -38,7 +38,7 @@ def generate_boards(n: int, size: int, max_black: int, white: int, seed: int) ->
     return boards, board_label(boards[:, 0])
 
 
-class BoardDataModule(InMemoryDataModule):
+class BoardDataModule(GeneratedDataModule):
     """Generated boards (see the module docstring): inputs (B, 2, S, S), targets (B,) in {0, 1}."""
 
     modality = "image"
@@ -53,7 +53,7 @@ class BoardDataModule(InMemoryDataModule):
         num_test: int = 1000,
         **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(num_train, num_val, num_test, **kwargs)
         if size < 2 or not max_black >= 1 or max_black + white > size * size:
             raise ValueError(
                 f"data.size={size}, data.max_black={max_black}, data.white={white}: a board needs "
@@ -64,12 +64,6 @@ class BoardDataModule(InMemoryDataModule):
                 f"data.input_shape={list(self.input_shape)} must be [2, size, size] = [2, {size}, {size}]."
             )
         self.size, self.max_black, self.white = size, max_black, white
-        self.sizes = {"train": num_train, "val": num_val, "test": num_test}
 
-    def load(self) -> dict[str, Split]:
-        return {
-            split: generate_boards(
-                self.sizes[split], self.size, self.max_black, self.white, self.split_seed + i
-            )
-            for i, split in enumerate(("train", "val", "test"))
-        }
+    def generate(self, split: str, n: int, seed: int) -> Split:
+        return generate_boards(n, self.size, self.max_black, self.white, seed)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from biaslab.data.base import InMemoryDataModule, Split
+from biaslab.data.base import GeneratedDataModule, Split
 
 
 def stochastic_block_graphs(
@@ -37,7 +37,7 @@ def stochastic_block_graphs(
     return torch.cat([features, adjacency], dim=2), labels
 
 
-class GraphDataModule(InMemoryDataModule):
+class GraphDataModule(GeneratedDataModule):
     """Stochastic-block-model graphs for node classification (see the module docstring)."""
 
     modality = "graph"
@@ -56,7 +56,7 @@ class GraphDataModule(InMemoryDataModule):
         num_test: int = 500,
         **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(num_train, num_val, num_test, **kwargs)
         if not 0.0 <= homophily <= 1.0:
             raise ValueError(f"data.homophily={homophily} is a share of edges: pick 0 to 1.")
         if not 2 <= communities <= nodes or feature_dim < communities:
@@ -71,12 +71,6 @@ class GraphDataModule(InMemoryDataModule):
             )
         self.graph = dict(nodes=nodes, communities=communities, feature_dim=feature_dim,
                           degree=degree, homophily=homophily, noise=noise)  # fmt: skip
-        self.sizes = {"train": num_train, "val": num_val, "test": num_test}
 
-    def load(self) -> dict[str, Split]:
-        return {
-            split: stochastic_block_graphs(
-                self.sizes[split], **self.graph, seed=self.split_seed + i
-            )
-            for i, split in enumerate(("train", "val", "test"))
-        }
+    def generate(self, split: str, n: int, seed: int) -> Split:
+        return stochastic_block_graphs(n, **self.graph, seed=seed)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from biaslab.data.base import InMemoryDataModule, Split
+from biaslab.data.base import GeneratedDataModule, Split
 
 ORDER_SENSITIVE = ("is_sorted", "first_vs_last", "position_of_max", "a_before_b")
 ORDER_FREE = ("sum_mod_k", "majority", "contains_token")
@@ -86,7 +86,7 @@ def generate(task: str, n: int, length: int, vocab: int, seed: int, k: int = 4) 
     raise ValueError(f"data.task={task!r}: choose one of {', '.join(TASKS)}.")
 
 
-class SequenceDataModule(InMemoryDataModule):
+class SequenceDataModule(GeneratedDataModule):
     """A task from `TASKS`: train/val at `length`, test at `test_length` (length generalisation,
     e.g. for PE extrapolation) when set."""
 
@@ -103,7 +103,7 @@ class SequenceDataModule(InMemoryDataModule):
         k: int = 4,
         **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(num_train, num_val, num_test, **kwargs)
         if task not in TASKS:
             raise ValueError(f"data.task={task!r}: choose one of {', '.join(TASKS)}.")
         needs_distinct = task in ("is_sorted", "first_vs_last", "position_of_max")
@@ -115,22 +115,11 @@ class SequenceDataModule(InMemoryDataModule):
             )
         self.task, self.length, self.test_length, self.k = task, length, test_length, k
         self.labels_per_token = task in LABELLING
-        self.sizes = {"train": num_train, "val": num_val, "test": num_test}
 
     def example_inputs(self, batch: int = 2) -> list[torch.Tensor]:
         lengths = {self.length, self.test_length or self.length}
         return [torch.zeros(batch, n, dtype=torch.long) for n in sorted(lengths)]
 
-    def load(self) -> dict[str, Split]:
-        lengths = {
-            "train": self.length,
-            "val": self.length,
-            "test": self.test_length or self.length,
-        }
-        seeds = {"train": self.split_seed, "val": self.split_seed + 1, "test": self.split_seed + 2}
-        return {
-            split: generate(
-                self.task, self.sizes[split], lengths[split], self.vocab_size, seeds[split], self.k
-            )
-            for split in ("train", "val", "test")
-        }
+    def generate(self, split: str, n: int, seed: int) -> Split:
+        length = (self.test_length or self.length) if split == "test" else self.length
+        return generate(self.task, n, length, self.vocab_size, seed, self.k)
