@@ -228,3 +228,19 @@ def test_ddp_spawn_on_two_cpu_processes_works_with_every_logger(tmp_path):
     assert {"train/loss", "val/acc", "test/acc"} <= set(header)
     assert list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
     assert list(run_dir.rglob("run-*.wandb"))
+
+
+def test_the_study_lock_serialises_workers_on_a_sqlite_study(tmp_path):
+    """While one worker counts and asks, another cannot: the lock file beside the db is held."""
+    import fcntl
+
+    from hydra_plugins.biaslab_sweepers.optuna_sweeper import _study_lock
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    with (_study_lock(storage), open(tmp_path / "study.db.lock") as other,
+          pytest.raises(BlockingIOError)):  # fmt: skip
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with open(tmp_path / "study.db.lock") as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released on exit
+    with _study_lock("postgresql://host/db"):  # a server database: no file, no lock
+        pass

@@ -13,9 +13,12 @@ metric every epoch (`biaslab.callbacks.pruning.OptunaPruning`, rank 0); when the
 so it stops early, and the trial is told PRUNED (not a failure).
 """
 
+import contextlib
+import fcntl
 import logging
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +79,23 @@ def _hydra_value(value: Any) -> str:
     if isinstance(value, str):
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return repr(value)
+
+
+@contextlib.contextmanager
+def _study_lock(storage: str) -> Iterator[None]:
+    """Hold `<db>.lock` (an advisory flock) for a SQLite study, so workers sharing it count the
+    begun trials and ask for new ones one at a time. A server database (postgresql://, mysql://)
+    gets no lock: there, workers starting together may begin up to n_jobs trials more each."""
+    prefix = "sqlite:///"
+    if not storage.startswith(prefix):
+        yield
+        return
+    with open(storage[len(prefix):] + ".lock", "a") as fd:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -148,12 +168,13 @@ class OptunaSweeper(Sweeper):
         space, fixed = search_space(self.params, arguments)
         job_idx = 0
         while True:
-            begun = sum(t.state != TrialState.WAITING for t in study.trials)  # all workers' trials
-            left = self.n_trials - begun
-            if left <= 0:
-                break
-            log.info("Study %s: %d of %d trials begun.", self.study_name, begun, self.n_trials)
-            trials = [study.ask(space) for _ in range(min(self.n_jobs, left))]
+            with _study_lock(storage):  # count and ask as one step, or two workers overshoot
+                begun = sum(t.state != TrialState.WAITING for t in study.trials)
+                left = self.n_trials - begun
+                if left <= 0:
+                    break
+                log.info("Study %s: %d of %d trials begun.", self.study_name, begun, self.n_trials)
+                trials = [study.ask(space) for _ in range(min(self.n_jobs, left))]
             batch = [[*fixed, *[f"{k}={v}" for k, v in t.params.items()], self._pruning(storage, t)]
                      for t in trials]  # fmt: skip
             returns = self.launcher.launch(batch, initial_job_idx=job_idx)
