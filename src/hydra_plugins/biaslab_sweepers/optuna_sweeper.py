@@ -90,7 +90,7 @@ def _study_lock(storage: str) -> Iterator[None]:
     if not storage.startswith(prefix):
         yield
         return
-    with open(storage[len(prefix):] + ".lock", "a") as fd:
+    with open(storage[len(prefix) :] + ".lock", "a") as fd:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
