@@ -1,7 +1,9 @@
 """One command per lecture preset: `python scripts/run_preset.py NAME [--publish]`.
 
 1. If the preset has a `tune:` node, a tuning sweep (every arm x the grid, `tune.seeds`, no
-   test) picks each arm's value on the validation set (`tune.metric`);
+   test) picks each arm's value on the validation set (`tune.metric`). `tune.over` (swept keys)
+   tunes per value of those keys only, with the other swept keys held at `tune.at` during
+   tuning (e.g. one LR per model family, chosen at one data size, for every size);
 2. the preset's seeds then run, each arm at its chosen value, with test;
 3. `preset.json` (command, date, machine, commit, wall time) and `tuning.json` are written and
    the report is built; `--publish` copies the small per-run files to docs/results/NAME and
@@ -56,11 +58,17 @@ def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -
     """Stage 1: {arm slug: {"arm": {...}, "chosen": {key: value}, "scores": {...}}}."""
     from biaslab.report import load_sweep
 
-    arms = {k: v for k, v in params.items() if k != "seed"}
+    over = list(spec.get("over") or [k for k in params if k != "seed"])
+    arms = {k: params[k] for k in over}
+    held = {k: "null" if v is None else str(v) for k, v in (spec.get("at") or {}).items()}
+    if set(held) != set(params) - {"seed", *over}:
+        raise ValueError(f"tune.at must give one value for each swept key outside tune.over "
+                         f"{sorted(set(params) - {'seed', *over})}; it has {sorted(held)}")  # fmt: skip
     grid = {k: ",".join(str(v) for v in values) for k, values in spec.grid.items()}
     seeds = ",".join(str(s) for s in spec.get("seeds", [0]))
     train(f"experiment={name}", f"hydra.sweep.dir={out / 'tune'}", f"hydra.sweeper.params.seed='{seeds}'",
-          "test=false", *[f"{k}={v}" for k, v in grid.items()], *QUIET, *extra)  # fmt: skip
+          "test=false", *[f"{k}={v}" for k, v in grid.items()], *[f"{k}=choice({v})" for k, v in held.items()],
+          *QUIET, *extra)  # fmt: skip
     frame = load_sweep(out / "tune")
     ok = frame[frame["status"] == "ok"]
     metric = spec.get("metric", "val/acc_best")
