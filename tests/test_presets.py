@@ -123,7 +123,10 @@ def test_tune_over_one_key_picks_one_value_per_family_at_the_held_size(tmp_path)
             "+tune.grid={optimizer.lr:[0.0,0.05]}", "+tune.over=[model]",
             "+tune.at={data.train_fraction:1.0}"]  # fmt: skip
     final = run_preset("data_scaling_quick", fast, out=tmp_path / "ds")
-    tuned = [yaml.safe_load(p.read_text()) for p in (tmp_path / "ds" / "tune").glob("*/.hydra/overrides.yaml")]
+    tuned = [
+        yaml.safe_load(p.read_text())
+        for p in (tmp_path / "ds" / "tune").glob("*/.hydra/overrides.yaml")
+    ]
     assert len(tuned) == 4 and all("data.train_fraction=1.0" in o for o in tuned)
     chosen = json.loads((final / "tuning.json").read_text())
     assert {k: v["chosen"] for k, v in chosen.items()} == {
@@ -132,5 +135,5 @@ def test_tune_over_one_key_picks_one_value_per_family_at_the_held_size(tmp_path)
     assert len(runs) == 4 and all("optimizer.lr=0.05" in o for o in runs)
     assert {o for r in runs for o in r if o.startswith("data.train_fraction")} == {
         "data.train_fraction=0.3", "data.train_fraction=1.0"}  # fmt: skip
-    with pytest.raises(ValueError, match="tune.at must give one value"):
+    with pytest.raises(ValueError, match=r"tune\.at must give one value"):
         run_preset("data_scaling_quick", fast[:-1], out=tmp_path / "bad")
