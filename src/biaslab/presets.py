@@ -67,8 +67,7 @@ def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -
     grid = {k: ",".join(str(v) for v in values) for k, values in spec.grid.items()}
     seeds = ",".join(str(s) for s in spec.get("seeds", [0]))
     train(f"experiment={name}", f"hydra.sweep.dir={out / 'tune'}", f"hydra.sweeper.params.seed='{seeds}'",
-          "test=false", *[f"{k}={v}" for k, v in grid.items()], *[f"{k}={v}" for k, v in held.items()],
-          *QUIET, *extra)  # fmt: skip
+          "test=false", *[f"{k}={v}" for k, v in {**grid, **held}.items()], *QUIET, *extra)  # fmt: skip
     frame = load_sweep(out / "tune")
     ok = frame[frame["status"] == "ok"]
     metric = spec.get("metric", "val/acc_best")

@@ -127,10 +127,11 @@ class CriticalPoints(Probe):
             eig = torch.linalg.eigvalsh(full_hessian(fn64, theta.double()))
             g1, loss = grad_norm(fn, theta), float(fn(theta))
         pl_module.train(was_training)
+        zero = self.rel_tol * eig.abs().max()  # |eigenvalue| at or below this counts as flat
         metrics = {"min_ratio": minimum_ratio(eig, self.rel_tol),
-                   "negative_ratio": float((eig < -self.rel_tol * eig.abs().max()).double().mean()),
-                   "loss": loss, "grad_norm": g1,
-                   "flat_ratio": float((eig.abs() <= self.rel_tol * eig.abs().max()).double().mean()), "grad_norm_0": g0,
+                   "negative_ratio": float((eig < -zero).double().mean()),
+                   "flat_ratio": float((eig.abs() <= zero).double().mean()),
+                   "loss": loss, "grad_norm": g1, "grad_norm_0": g0,
                    "smallest": float(eig.min()), "largest": float(eig.max()), "params": float(len(eig))}  # fmt: skip
         for k, v in metrics.items():
             trainer.callback_metrics[f"critical/{k}"] = torch.tensor(v)

@@ -90,12 +90,9 @@ def _study_lock(storage: str) -> Iterator[None]:
     if not storage.startswith(prefix):
         yield
         return
-    with open(storage[len(prefix) :] + ".lock", "a") as fd:
+    with open(storage[len(prefix) :] + ".lock", "a") as fd:  # closing it releases the lock
         fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        yield
 
 
 @dataclass
