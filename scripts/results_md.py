@@ -54,7 +54,7 @@ SECTIONS = {
                            f"{FMNIST}; cnn_small + flatten head, 8 epochs, 5 seeds, without augmentation or with random rotation (±30°) and zoom (0.8–1.2); tested on rotated (±15/30/45/90°) and scaled (0.6/0.8/1.2/1.4) copies of 2,000 test images (`invariance/*`; 45°, 90°, 0.6, 1.4 lie outside the trained range)",
                            "larger rotations in training; architectures with built-in rotation equivariance"),
     "attention_kind": ("C.1", "attention scores: scaled dot product, or the additive alternative (tanh over q + k)",
-                       f"{FMNIST}; a ViT with 49 patch tokens (4×4), width 32, 2 layers, 4 heads; score dot vs additive, each at its own AdamW LR (grid 1e-3 / 3e-3 / 1e-2, tuned on validation, seed 0); 5 epochs, 5 seeds; two jobs at a time (joblib, one thread each)",
+                       f"{FMNIST}; a ViT with 49 patch tokens (4×4), width 32, 2 layers, 4 heads; score dot vs additive, each at its own AdamW LR (grid 1e-3 / 3e-3 / 1e-2 / 3e-2, tuned on validation, seed 0); 5 epochs, 5 seeds; two jobs at a time (joblib, one thread each)",
                        "larger widths, where the dot product's cost advantage (a matmul) grows"),
     "heads": ("C.2", "several heads attend to several relations at once; the number of heads is a hyper-parameter",
               f"{FMNIST}; a ViT with 49 patch tokens (4×4), width 32, 2 layers, 1 / 2 / 4 / 8 heads at the same width (same parameters); 5 epochs, 5 seeds",
