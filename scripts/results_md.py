@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -36,13 +37,13 @@ SECTIONS = {
                    f"{FMNIST}; cnn_small + flatten head, constant LR (no schedule), 4 epochs; each optimizer at its own LR tuned on validation (seed 0, grid 0.3–0.0003), then seeds 0–4; `steps_to_target`: optimizer steps until the epoch-end train loss first reaches 0.35 (empty when never)",
                    "a finer LR grid; a budget long enough for SGD to catch up (or not); per-step rather than per-epoch loss readings"),
     "warmup": ("A.5", "learning-rate warm-up matters for transformers (in the literature: for post-LN ones)",
-               f"{FMNIST}; a 12-layer ViT (7×7 patches: 16 tokens, width 32), post-LN or pre-LN, AdamW at 1e-3 / 3e-3 / 1e-2 / 3e-2, warm-up (10 % of steps) + cosine vs cosine alone, 5 epochs (390 steps), 5 seeds; `diverged`: training accuracy below 2/K at the end (or a non-finite loss); compared with no warm-up at the same norm placement and LR; two jobs at a time (joblib, one thread each)",
+               f"{FMNIST}; a 12-layer ViT (7×7 patches: 16 tokens, width 32), post-LN or pre-LN, AdamW at 1e-3 / 3e-3 / 1e-2 / 3e-2, warm-up (10 % of steps) + cosine vs cosine alone, 5 epochs (390 steps), 5 seeds; `diverged`: training accuracy below 2/K at the end (or a non-finite loss); compared with no warm-up at the same norm placement and LR",
                "wider models and longer schedules (Xiong et al. train 6- and 12-layer translation models of width 512 for many epochs); an LR grid that finds each arm's edge of stability"),
     "loss": ("A.6", "cross-entropy is easier to optimise than MSE on softmax outputs (MSE has flat regions)",
              f"{FMNIST}; an MLP 784→128→128→10 without batch norm, plain SGD (no momentum, constant LR), batch 64, 10 epochs; each loss at its own LR tuned on validation (grid 3–0.01), 5 seeds; train accuracy (eval mode) and its curve charted",
              "MSE on logits (Hui & Belkin's setting) instead of softmax outputs; momentum or adaptive optimisers, which shrink the flat-region penalty"),
     "fc_vs_cnn": ("B.1, B.3, B.4", "a conv layer is a constrained FC layer: far fewer parameters, more model bias, less overfitting on images; weight sharing is what pays",
-                  f"{FMNIST}; three nets → flatten → linear, 8 epochs, 5 seeds: cnn_small (67,578 parameters), an FC net matched to it (fc_68k, 68,380) and cnn_small's exact shape without weight sharing (local_small: locally connected layers, 1,078,890 parameters); each net at its own AdamW LR (grid 1e-3 / 3e-3 / 1e-2 / 3e-2, tuned on validation, seed 0); test accuracy and the train–test gap; two jobs at a time (joblib, one thread each)",
+                  f"{FMNIST}; three nets → flatten → linear, 8 epochs, 5 seeds: cnn_small (67,578 parameters), an FC net matched to it (fc_68k, 68,380) and cnn_small's exact shape without weight sharing (local_small: locally connected layers, 1,078,890 parameters); each net at its own AdamW LR (grid 1e-3 / 3e-3 / 1e-2 / 3e-2, tuned on validation, seed 0); test accuracy and the train–test gap",
                   "pooling before the head (where Novak et al. find sharing pays most); more data, where the unshared net's extra freedom may stop hurting"),
     "receptive_field": ("B.2", "a unit sees a small region; stacking layers grows what it sees",
                         f"{FMNIST}; a 2-stage CNN ([16, 32] channels, maxpool between stages) with a *global-mean* head, so what a unit sees is all the head gets; kernel 1 / 3 / 5 × 1 or 2 convs per stage; 4 epochs, 5 seeds; compared with kernel 3 at the same depth",
@@ -54,7 +55,7 @@ SECTIONS = {
                            f"{FMNIST}; cnn_small + flatten head, 8 epochs, 5 seeds, without augmentation or with random rotation (±30°) and zoom (0.8–1.2); tested on rotated (±15/30/45/90°) and scaled (0.6/0.8/1.2/1.4) copies of 2,000 test images (`invariance/*`; 45°, 90°, 0.6, 1.4 lie outside the trained range)",
                            "larger rotations in training; architectures with built-in rotation equivariance"),
     "attention_kind": ("C.1", "attention scores: scaled dot product, or the additive alternative (tanh over q + k)",
-                       f"{FMNIST}; a ViT with 49 patch tokens (4×4), width 32, 2 layers, 4 heads; score dot vs additive, each at its own AdamW LR (grid 1e-3 / 3e-3 / 1e-2 / 3e-2, tuned on validation, seed 0); 5 epochs, 5 seeds; two jobs at a time (joblib, one thread each)",
+                       f"{FMNIST}; a ViT with 49 patch tokens (4×4), width 32, 2 layers, 4 heads; score dot vs additive, each at its own AdamW LR (grid 1e-3 / 3e-3 / 1e-2 / 3e-2, tuned on validation, seed 0); 5 epochs, 5 seeds",
                        "larger widths, where the dot product's cost advantage (a matmul) grows"),
     "heads": ("C.2", "several heads attend to several relations at once; the number of heads is a hyper-parameter",
               f"{FMNIST}; a ViT with 49 patch tokens (4×4), width 32, 2 layers, 1 / 2 / 4 / 8 heads at the same width (same parameters); 5 epochs, 5 seeds",
@@ -63,13 +64,13 @@ SECTIONS = {
            "generated sequences (vocabulary 32) of length 16, 4,000 training sequences, tested at length 32 (2×; `val/acc`: last epoch at length 16); seq_attn (width 32, 2 layers, 4 heads), 8 epochs, 5 seeds; a_before_b (classification), rises (labelling, relative order), parity_at_position (labelling, absolute position); compared with no PE within each task",
            "training at several lengths (a learned table then sees rows beyond 16); longer test lengths (4×, 8×)"),
     "attn_vs_rnn": ("C.5", "self-attention processes all positions in parallel; an RNN is sequential",
-                    "generated `majority` sequences (2,000 training) of length 32 / 64 / 128 / 256; seq_attn (18,242 parameters) vs an LSTM (18,092), 4 epochs, 5 seeds; each model and length at its own AdamW LR (grid 1e-3 / 3e-3 / 1e-2 / 3e-2 / 1e-1, tuned on validation, seed 0); `time/step_ms`: the median training step on this 2-core CPU, on log-log axes with the fitted exponent; two jobs at a time (joblib, one thread each)",
+                    "generated `majority` sequences (2,000 training) of length 32 / 64 / 128 / 256; seq_attn (18,242 parameters) vs an LSTM (18,092), 4 epochs, 5 seeds; each model and length at its own AdamW LR (grid 1e-3 / 3e-3 / 1e-2 / 3e-2 / 1e-1, tuned on validation, seed 0); `time/step_ms`: the median training step on this 2-core CPU, on log-log axes with the fitted exponent",
                     "a GPU, where attention's parallelism shows as a flat curve until memory binds; longer sequences, where attention's quadratic cost overtakes"),
     "data_scaling": ("C.6", "a CNN does better with little data, a ViT with a lot (self-attention is more flexible and needs more data)",
-                     "Fashion-MNIST with 100 / 500 / 2,000 / all (5,400) training images per class, each seed its own subset; cnn_17k (16,794 parameters) vs vit_18k (18,026), without and with flip + crop; equal compute: the same 1,000 steps of 128 for every size (128 epochs of the 1k subset, 2.4 of the 54k set); each family at its own AdamW LR (grid 3e-3 / 1e-2 / 3e-2 / 1e-1, tuned on validation at the full set without augmentation, seed 0); 5 seeds; compared with the CNN at the same size and augmentation; two jobs at a time (joblib, one thread each)",
+                     "Fashion-MNIST with 100 / 500 / 2,000 / all (5,400) training images per class, each seed its own subset; cnn_17k (16,794 parameters) vs vit_18k (18,026), without and with flip + crop; equal compute: the same 1,000 steps of 128 for every size (128 epochs of the 1k subset, 2.4 of the 54k set); each family at its own AdamW LR (grid 3e-3 / 1e-2 / 3e-2 / 1e-1, tuned on validation at the full set without augmentation, seed 0); 5 seeds; compared with the CNN at the same size and augmentation",
                      "the GPU preset data_scaling_fmnist (2,000 steps); larger ViTs and 14M+ images (Dosovitskiy et al.): not reachable on a CPU"),
     "gat": ("C.7", "self-attention restricted to a graph's edges is a graph attention network",
-            "generated stochastic-block-model graphs (24 nodes, 3 blocks, expected degree 4, one-hot block features + Gaussian noise of std 1; 2,000 training graphs), homophily 0.8 or 0.5; attention masked to edges (graph_attn), the same net unmasked, and an MLP on each node's own features (node_mlp_18k); 10 epochs, 5 seeds; each family at its own AdamW LR (grid 1e-3 / 3e-3 / 1e-2, tuned on validation at homophily 0.8, seed 0); node accuracy; two jobs at a time (joblib, one thread each); compared with the MLP at the same homophily",
+            "generated stochastic-block-model graphs (24 nodes, 3 blocks, expected degree 4, one-hot block features + Gaussian noise of std 1; 2,000 training graphs), homophily 0.8 or 0.5; attention masked to edges (graph_attn), the same net unmasked, and an MLP on each node's own features (node_mlp_18k); 10 epochs, 5 seeds; each family at its own AdamW LR (grid 1e-3 / 3e-3 / 1e-2, tuned on validation at homophily 0.8, seed 0); node accuracy; compared with the MLP at the same homophily",
             "heterophilous graphs (homophily below 1/3), where edges mislead a masked net; larger graphs"),
 }  # fmt: skip
 
@@ -170,6 +171,9 @@ def main() -> None:
         report = (out / "report.md").read_text().split("\n", 2)[2]  # drop its title
         report = report.replace("](", f"](results/{name}/report/")  # image links, from docs/
         info = json.loads((folder / "preset.json").read_text())
+        jobs = re.search(r"hydra\.launcher\.n_jobs=(\d+)", info["command"])  # as it was run
+        if jobs:
+            lines[-1] += f" Run {jobs[1]} jobs at a time (joblib, one thread each)."
         lines[-1] += f" Wall time here: {info['wall_s'] / 60:.1f} min."
         verdicts = critical_lines(folder) if name == "critical_points" else verdict_lines(folder)
         for baseline, metric, delta in EXTRA.get(name, []):
