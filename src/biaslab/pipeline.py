@@ -189,6 +189,7 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     import lightning as L
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+    from biaslab.callbacks.distributed import ReleaseProcessGroup
     from biaslab.callbacks.evidence import EpochHistory, end_of_run
     from biaslab.callbacks.reliability import PREEMPTED_MARKER, FiniteLossGuard, Preemption
     from biaslab.utils.checkpoint_io import AtomicCheckpointIO
@@ -209,7 +210,7 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     if on_nonfinite not in ("raise", "stop"):
         raise ConfigError(f"extras.on_nonfinite={on_nonfinite!r}: choose raise or stop.")
     callbacks += [FiniteLossGuard(every, stop=on_nonfinite == "stop"), Preemption(str(output_dir / "checkpoints")),
-                  EpochHistory(str(output_dir))]  # fmt: skip
+                  EpochHistory(str(output_dir)), ReleaseProcessGroup()]  # fmt: skip
     trainer: L.Trainer = instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
     )

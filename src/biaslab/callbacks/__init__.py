@@ -1,1 +1,2 @@
-"""Callbacks: reliability guards and the probes that turn the lecture's claims into numbers."""
+"""Callbacks: reliability guards, the release of a spawned worker's process group, and the
+probes that turn the lecture's claims into numbers."""
