@@ -244,3 +244,14 @@ def test_the_study_lock_serialises_workers_on_a_sqlite_study(tmp_path):
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released on exit
     with _study_lock("postgresql://host/db"):  # a server database: no file, no lock
         pass
+
+
+def test_provenance_outside_a_git_tree_takes_the_commit_from_the_environment(tmp_path, monkeypatch):
+    """A tree copied without .git (a device machine) records the commit it was given."""
+    from biaslab.utils.sweep import COMMIT_ENV, write_provenance
+
+    monkeypatch.setenv(COMMIT_ENV, "0123abc")
+    write_provenance(tmp_path, root_dir=tmp_path)
+    assert json.loads((tmp_path / "provenance.json").read_text())["git_commit"] == "0123abc"
+    write_provenance(tmp_path, root_dir=ROOT)  # a git tree: its own commit wins
+    assert json.loads((tmp_path / "provenance.json").read_text())["git_commit"] != "0123abc"

@@ -93,6 +93,7 @@ def run_preset(
     from omegaconf import OmegaConf
 
     from biaslab.report import write_report
+    from biaslab.utils.sweep import COMMIT_ENV
 
     extra = list(extra)
     cfg = preset_config(name, extra)
@@ -109,9 +110,10 @@ def run_preset(
     info = {
         "command": " ".join(["python scripts/run_preset.py", name, *extra]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        "machine": machine(),
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                 capture_output=True, text=True).stdout.strip(),
+                                 capture_output=True, text=True).stdout.strip()
+                  or os.environ.get(COMMIT_ENV, "")[:7],
         "wall_s": json.loads(wall_file.read_text())["wall_s"],
     }  # fmt: skip
     (final / "preset.json").write_text(json.dumps(info, indent=1) + "\n")
@@ -120,6 +122,16 @@ def run_preset(
         final = publish_files(final, ROOT / "docs" / "results" / name)
         write_report(final)
     return final
+
+
+def machine() -> str:
+    """This machine in words, with the GPU's name where one is visible."""
+    import torch
+
+    words = (
+        f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+    )
+    return words + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "")
 
 
 def _run_stages(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -> Path:
