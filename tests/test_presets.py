@@ -136,3 +136,27 @@ def test_tune_over_one_key_picks_one_value_per_family_at_the_held_size(tmp_path)
         "data.train_fraction=0.3", "data.train_fraction=1.0"}  # fmt: skip
     with pytest.raises(ValueError, match=r"tune\.at must give one value"):
         run_preset("data_scaling_quick", fast[:-1], out=tmp_path / "bad")
+
+
+def test_a_preset_stopped_by_sigterm_still_counts_its_wall_time(tmp_path, monkeypatch):
+    """SIGTERM (a scheduler, `timeout`) mid-preset: exit 143 after wall.json adds the time spent,
+    and the previous SIGTERM handler is back."""
+    import json
+    import os
+    import signal
+    import time
+
+    import biaslab.presets as presets
+
+    def stopped(*args) -> None:
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # never reached: the handler raises first
+
+    monkeypatch.setattr(presets, "_run_stages", stopped)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as stop:
+        presets.run_preset("optimizers_quick", [], out=tmp_path / "p")
+    assert stop.value.code == 143
+    assert json.loads((tmp_path / "p" / "wall.json").read_text())["wall_s"] >= 0.2
+    assert signal.getsignal(signal.SIGTERM) is before

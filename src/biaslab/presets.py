@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -100,9 +101,12 @@ def run_preset(
     out = Path(out or ROOT / "logs" / "presets" / name)
     params = {k: str(v) for k, v in (OmegaConf.select(cfg, "hydra.sweeper.params") or {}).items()}
     start = time.time()
+    stop = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so `finally` runs on SIGTERM too
     try:
         final = _run_stages(name, out, params, cfg.get("tune"), extra)
-    finally:  # a stopped or failed session's time counts too (wall.json adds up over sessions)
+    finally:
+        signal.signal(signal.SIGTERM, stop)
+        # a stopped or failed session's time counts too (wall.json adds up over sessions)
         wall_file = out / "wall.json"
         spent = json.loads(wall_file.read_text())["wall_s"] if wall_file.exists() else 0.0
         out.mkdir(parents=True, exist_ok=True)
@@ -122,6 +126,11 @@ def run_preset(
         final = publish_files(final, ROOT / "docs" / "results" / name)
         write_report(final)
     return final
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM (a scheduler, `timeout`) ends the preset like Ctrl+C: cleanup runs, exit 143."""
+    raise SystemExit(128 + signum)
 
 
 def machine() -> str:
