@@ -246,12 +246,18 @@ def test_the_study_lock_serialises_workers_on_a_sqlite_study(tmp_path):
         pass
 
 
-def test_provenance_outside_a_git_tree_takes_the_commit_from_the_environment(tmp_path, monkeypatch):
-    """A tree copied without .git (a device machine) records the commit it was given."""
+def test_provenance_takes_the_commit_from_the_environment_first(tmp_path, monkeypatch):
+    """A tree copied to a device machine records the commit it was given: the copy's own .git can
+    be stale (it named an older commit there) or missing."""
     from biaslab.utils.sweep import COMMIT_ENV, write_provenance
 
     monkeypatch.setenv(COMMIT_ENV, "0123abc")
-    write_provenance(tmp_path, root_dir=tmp_path)
-    assert json.loads((tmp_path / "provenance.json").read_text())["git_commit"] == "0123abc"
-    write_provenance(tmp_path, root_dir=ROOT)  # a git tree: its own commit wins
-    assert json.loads((tmp_path / "provenance.json").read_text())["git_commit"] != "0123abc"
+    for root in (tmp_path, ROOT):  # no .git; this repository's .git
+        write_provenance(tmp_path, root_dir=root)
+        assert json.loads((tmp_path / "provenance.json").read_text())["git_commit"] == "0123abc"
+    monkeypatch.delenv(COMMIT_ENV)
+    write_provenance(tmp_path, root_dir=ROOT)
+    assert json.loads((tmp_path / "provenance.json").read_text())["git_commit"] not in (
+        "0123abc",
+        None,
+    )

@@ -115,9 +115,9 @@ def run_preset(
         "command": " ".join(["python scripts/run_preset.py", name, *extra]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine(),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                 capture_output=True, text=True).stdout.strip()
-                  or os.environ.get(COMMIT_ENV, "")[:7],
+        "commit": os.environ.get(COMMIT_ENV, "")[:7]
+                  or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                    capture_output=True, text=True).stdout.strip(),
         "wall_s": json.loads(wall_file.read_text())["wall_s"],
     }  # fmt: skip
     (final / "preset.json").write_text(json.dumps(info, indent=1) + "\n")

@@ -68,7 +68,9 @@ def redirect_ddp_child(argv: list[str]) -> list[str]:
     ]  # fmt: skip
 
 
-COMMIT_ENV = "BIASLAB_COMMIT"  # the commit of a copied tree that has no .git (a device machine)
+COMMIT_ENV = (
+    "BIASLAB_COMMIT"  # the commit of a copied tree (a device machine): its .git may be stale
+)
 
 
 def write_provenance(output_dir: Path, root_dir: Path) -> None:
@@ -85,7 +87,7 @@ def write_provenance(output_dir: Path, root_dir: Path) -> None:
             return ""
 
     info = {
-        "git_commit": git("rev-parse", "HEAD") or os.environ.get(COMMIT_ENV) or None,
+        "git_commit": os.environ.get(COMMIT_ENV) or git("rev-parse", "HEAD") or None,
         "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
         "python": sys.version.split()[0],
         "argv": sys.argv,
