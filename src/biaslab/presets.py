@@ -94,7 +94,7 @@ def run_preset(
     from omegaconf import OmegaConf
 
     from biaslab.report import write_report
-    from biaslab.utils.sweep import COMMIT_ENV
+    from biaslab.utils.sweep import commit_of
 
     extra = list(extra)
     cfg = preset_config(name, extra)
@@ -115,9 +115,7 @@ def run_preset(
         "command": " ".join(["python scripts/run_preset.py", name, *extra]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine(),
-        "commit": os.environ.get(COMMIT_ENV, "")[:7]
-                  or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                    capture_output=True, text=True).stdout.strip(),
+        "commit": (commit_of(ROOT) or "")[:7],
         "wall_s": json.loads(wall_file.read_text())["wall_s"],
     }  # fmt: skip
     (final / "preset.json").write_text(json.dumps(info, indent=1) + "\n")

@@ -73,22 +73,28 @@ COMMIT_ENV = (
 )
 
 
+def _git(root_dir: Path, *args: str) -> str:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=root_dir, capture_output=True, text=True, timeout=10
+        )
+        return out.stdout.strip() if out.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def commit_of(root_dir: Path) -> str | None:
+    """The commit the code came from: $BIASLAB_COMMIT if given, else git's HEAD, else None."""
+    return os.environ.get(COMMIT_ENV) or _git(root_dir, "rev-parse", "HEAD") or None
+
+
 def write_provenance(output_dir: Path, root_dir: Path) -> None:
     """git commit (+ dirty flag) and installed package versions, beside the run's config."""
     from importlib import metadata
 
-    def git(*args: str) -> str:
-        try:
-            out = subprocess.run(
-                ["git", *args], cwd=root_dir, capture_output=True, text=True, timeout=10
-            )
-            return out.stdout.strip() if out.returncode == 0 else ""
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
     info = {
-        "git_commit": os.environ.get(COMMIT_ENV) or git("rev-parse", "HEAD") or None,
-        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "git_commit": commit_of(root_dir),
+        "git_dirty": bool(_git(root_dir, "status", "--porcelain", "--untracked-files=no")),
         "python": sys.version.split()[0],
         "argv": sys.argv,
         "packages": dict(
