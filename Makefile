@@ -35,7 +35,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests scripts
 
 bench: $(STAMP)
-	for s in scripts/bench_*.py; do $(BIN)/python $$s || exit 1; done
+	for s in scripts/bench/*.py; do $(BIN)/python $$s || exit 1; done
 
 clean:
 	rm -rf logs .pytest_cache .ruff_cache

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 
-from biaslab.report import load_wandb_group, summarize, to_markdown, write_report
+from biaslab.analysis.load import load_wandb_group
+from biaslab.analysis.report import write_report
+from biaslab.analysis.tables import summarize, to_markdown
 
 
 def main() -> None:

@@ -10,8 +10,8 @@ import biaslab.utils.resolvers  # noqa: F401
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    from biaslab.pipeline import evaluate
-    from biaslab.utils.validate import exit_with_one_sentence
+    from biaslab.run.checks import exit_with_one_sentence
+    from biaslab.run.evaluate import evaluate
 
     exit_with_one_sentence(lambda: evaluate(cfg))
 

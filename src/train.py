@@ -12,13 +12,13 @@ import hydra
 from omegaconf import DictConfig
 
 import biaslab.utils.resolvers  # noqa: F401  (registers ${biaslab.*} resolvers; light)
-from biaslab.utils.sweep import redirect_ddp_child
+from biaslab.run.sweep import redirect_ddp_child
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from biaslab.pipeline import train
-    from biaslab.utils.validate import exit_with_one_sentence, optimized_value
+    from biaslab.run.checks import exit_with_one_sentence, optimized_value
+    from biaslab.run.train import train
 
     return exit_with_one_sentence(lambda: optimized_value(cfg, train(cfg)))
 

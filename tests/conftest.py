@@ -36,6 +36,21 @@ def group_options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
+def backbones() -> dict[str, type]:
+    """One model option per backbone class (conf/model/*.yaml that names a `backbone._target_`;
+    the sized variants inherit theirs): {option: backbone class}."""
+    import yaml
+    from hydra.utils import get_class
+
+    found: dict[str, type] = {}
+    for name in group_options("model"):
+        node = yaml.safe_load((CONF / "model" / f"{name}.yaml").read_text()) or {}
+        target = (node.get("backbone") or {}).get("_target_")
+        if target and get_class(target) not in found.values():
+            found[name] = get_class(target)
+    return found
+
+
 def compose(
     overrides: list[str],
     tmp_path: Path | None = None,
@@ -69,12 +84,30 @@ def compose(
     return cfg
 
 
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory):
+    """Every file-backed data set's files, small, in their real formats, under one data dir
+    (`paths.data_dir`), where each conf/data option looks by default."""
+    from tests import data_files
+
+    root = tmp_path_factory.mktemp("data")
+    for folder in ("MNIST", "FashionMNIST", "KMNIST"):
+        data_files.write_mnist(root, folder)
+    data_files.write_svhn(root / "svhn")
+    data_files.write_cifar10(root)
+    data_files.write_cifar100(root)
+    data_files.write_image_folder(root / "food-11")
+    data_files.write_image_folder(root / "food")
+    data_files.write_image_folder(root / "flat", split=False)
+    return root
+
+
 @pytest.fixture
 def train_fast(tmp_path):
     """Run biaslab's training pipeline in-process on digits with FAST settings + overrides."""
 
     def run(*overrides: str, path: Path | None = None) -> dict[str, float]:
-        from biaslab.pipeline import train
+        from biaslab.run.train import train
 
         return train(compose([*FAST, *overrides], path or tmp_path))
 
@@ -94,8 +127,14 @@ def eventually(read, done, timeout: float = 30.0):
     return value
 
 
-SLOW_FIRST = ("test_reliability.py", "test_sweeps.py", "test_order.py", "test_report.py", "test_presets.py",
-              "test_bad_input.py")  # fmt: skip
+SLOW_FIRST = (
+    "test_reliability.py",
+    "test_sweeps.py",
+    "test_order.py",
+    "test_report.py",
+    "test_presets.py",
+    "test_bad_input.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from biaslab.models.attention import MultiHeadSelfAttention, naive_attention
 from biaslab.models.net import build_net
 from biaslab.models.pe import LearnedPE, RotaryPE, Sinusoidal2dPE, SinusoidalPE
-from tests.conftest import compose
+from tests.conftest import compose, group_options
 
 
 @pytest.mark.parametrize(("dim", "heads"), [(32, 1), (32, 4), (48, 8)])
@@ -134,7 +134,7 @@ def test_rope_scores_depend_on_relative_position_only():
 
 
 def test_pe_group_configs_build(tmp_path):
-    for pe in ("sinusoidal", "sinusoidal_2d", "learned", "none", "rope", "naive"):
+    for pe in group_options("pe"):
         cfg = compose([f"pe={pe}"], tmp_path)
         module = instantiate(cfg.pe)(dim=16, grid=(4, 4))
         assert module(torch.zeros(2, 16, 16)).shape == (2, 16, 16)

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from biaslab.data.augment import BatchMix, FlipCrop, RotateScale, Translate, affine, random_crop
-from biaslab.utils.validate import ConfigError, build_components
+from biaslab.errors import ConfigError
+from biaslab.run.build import build_components
 from tests.conftest import compose, group_options
 
 FILE_ONLY = {"randaugment", "trivialaugment"}
@@ -79,6 +80,12 @@ def test_file_backed_augment_on_image_folder(option, tmp_path, train_fast):
     from tests.data_files import write_image_folder
 
     root = write_image_folder(tmp_path / "imgs")
-    metrics = train_fast("data=imagefolder", f"data.root={root}", "data.image_size=16",
-                         "data.num_workers=0", f"augment={option}", path=tmp_path / "run")  # fmt: skip
+    metrics = train_fast(
+        "data=imagefolder",
+        f"data.root={root}",
+        "data.image_size=16",
+        "data.num_workers=0",
+        f"augment={option}",
+        path=tmp_path / "run",
+    )
     assert torch.isfinite(torch.tensor(metrics["train/loss"]))

@@ -20,9 +20,11 @@ CASES = {
     "lr": (["optimizer.lr=-1"], "optimizer.lr=-1"),
     "unknown_key": (["+data.batchsize=32"], "data.batchsize is not an option"),
     "pooling": (["model=cnn", "pooling=cls"], "pooling=cls does not fit model.backbone CNN"),
-    "not_an_image": (["data=imagefolder", "data.image_size=16", "data.num_workers=0"],
-                     "notes.png under data.root is not an image"),
-}  # fmt: skip
+    "not_an_image": (
+        ["data=imagefolder", "data.image_size=16", "data.num_workers=0"],
+        "notes.png under data.root is not an image",
+    ),
+}
 
 
 def run_cli(tmp_path, *overrides: str, full_error: bool = False) -> subprocess.CompletedProcess:
@@ -30,8 +32,14 @@ def run_cli(tmp_path, *overrides: str, full_error: bool = False) -> subprocess.C
     env.pop("HYDRA_FULL_ERROR", None)
     if full_error:
         env["HYDRA_FULL_ERROR"] = "1"
-    return subprocess.run([sys.executable, "src/train.py", "logger=csv", "trainer.max_epochs=1", *overrides],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "src/train.py", "logger=csv", "trainer.max_epochs=1", *overrides],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

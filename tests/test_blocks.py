@@ -33,8 +33,17 @@ def test_additive_scores_are_w_tanh_q_plus_k_and_take_the_mask():
     mask = torch.zeros(4, 4)
     mask[:, 3] = float("-inf")
     out, weights = additive_attention(q, k, v, w, attn_mask=mask)
-    scores = torch.stack([torch.stack([torch.stack([w[h] @ torch.tanh(q[0, h, i] + k[0, h, j])
-                          for j in range(4)]) for i in range(4)]) for h in range(2)])  # fmt: skip
+    scores = torch.stack(
+        [
+            torch.stack(
+                [
+                    torch.stack([w[h] @ torch.tanh(q[0, h, i] + k[0, h, j]) for j in range(4)])
+                    for i in range(4)
+                ]
+            )
+            for h in range(2)
+        ]
+    )
     expected = (scores + mask).softmax(-1)
     torch.testing.assert_close(weights[0], expected)
     torch.testing.assert_close(out, weights @ v)
@@ -46,7 +55,7 @@ def test_attention_module_runs_additive_scores_and_refuses_unknown_ones():
     captured = []
     attn.on_weights = captured.append
     assert attn(torch.randn(2, 5, 16)).shape == (2, 5, 16) and captured[0].shape == (2, 4, 5, 5)
-    with pytest.raises(ValueError, match=r"model.backbone.score='cosine'"):
+    with pytest.raises(ValueError, match=r"^score='cosine'"):  # the layer names its argument
         MultiHeadSelfAttention(16, 4, score="cosine")
 
 

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from hydra.utils import get_class
 
-from biaslab.utils.validate import ConfigError, build_components, validate
-from tests.conftest import compose, group_options
-
-ATTENTION = {"vit", "seq_attn"}
-GRAPH = {"graph_attn", "node_mlp"}  # need graphs (tests/test_graph.py, the gat preset)
-
-
-def base_models() -> list[str]:
-    """The model families; sized variants (a yaml with `defaults:`) only change widths."""
-    conf = Path(__file__).resolve().parents[1] / "conf" / "model"
-    return [m for m in group_options("model")
-            if "defaults:" not in (conf / f"{m}.yaml").read_text() and m not in GRAPH]  # fmt: skip
+from biaslab.errors import ConfigError
+from biaslab.run.build import build_components
+from biaslab.run.checks import validate
+from tests.conftest import backbones, compose, group_options
 
 
 def _cases():
-    for model in base_models():
-        # positional encodings only matter to attention models: the rest try the default one
-        pes = group_options("pe") if model in ATTENTION else ["sinusoidal"]
+    """Every backbone that takes images (digits here), one model option each."""
+    for model, backbone in backbones().items():
+        if "image" not in backbone.modalities:
+            continue
+        # positional encodings only matter to backbones that use them: the rest try the default
+        pes = group_options("pe") if backbone.uses_pe else ["sinusoidal"]
         for pooling in group_options("pooling"):
             for pe in pes:
                 for head in group_options("head"):
@@ -73,24 +66,44 @@ def test_combination(model, pooling, pe, head, digits_batch, tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["model=vit", "model.backbone.patch_size=3"],
-         "model.backbone.patch_size=3 does not divide the 8x8 images; pick a patch size that divides 8."),
-        (["model=seq_attn", "model.backbone.tokens=patches", "model.backbone.patch_size=5"],
-         "model.backbone.patch_size=5 does not divide the 8x8 images"),
-        (["model=seq_attn", "model.backbone.tokens=pixels", "pe=learned", "pe.max_len=32"],
-         "pe.max_len=32 is shorter than the model's 64 tokens; set pe.max_len>=64"),
-        (["model=vit", "model.backbone.dim=30", "model.backbone.heads=4"],
-         "model.backbone.dim=30 is not divisible by model.backbone.heads=4; choose heads that divide dim."),
-        (["model=vit", "model.backbone.dim=63", "model.backbone.heads=3", "pe=sinusoidal"],
-         "pe=sinusoidal needs an even model.backbone.dim (got 63)"),
-        (["model=vit", "model.backbone.dim=66", "model.backbone.heads=3", "pe=sinusoidal_2d"],
-         "pe=sinusoidal_2d needs model.backbone.dim divisible by 4 (got 66)"),
-        (["model=vit", "model.backbone.dim=36", "model.backbone.heads=4", "pe=rope"],
-         "pe=rope needs an even head width"),
-        (["model=cnn", "pooling=cls"],
-         "pooling=cls does not fit model.backbone CNN; pick one of pooling=mean|max|flatten|attn."),
+        (
+            ["model=vit", "model.backbone.patch_size=3"],
+            "model.backbone.patch_size=3 does not divide the 8x8 images; pick a patch size that divides 8.",
+        ),
+        (
+            ["model=seq_attn", "model.backbone.tokens=patches", "model.backbone.patch_size=5"],
+            "model.backbone.patch_size=5 does not divide the 8x8 images",
+        ),
+        (
+            ["model=seq_attn", "model.backbone.tokens=pixels", "pe=learned", "pe.max_len=32"],
+            "pe.max_len=32 is shorter than the model's 64 tokens; set pe.max_len>=64",
+        ),
+        (
+            ["model=vit", "model.backbone.dim=30", "model.backbone.heads=4"],
+            "model.backbone.dim=30 is not divisible by heads=4; choose heads that divide dim.",
+        ),
+        (
+            ["model=vit", "model.backbone.dim=63", "model.backbone.heads=3", "pe=sinusoidal"],
+            "pe=sinusoidal needs an even model.backbone.dim (got 63)",
+        ),
+        (
+            ["model=vit", "model.backbone.dim=66", "model.backbone.heads=3", "pe=sinusoidal_2d"],
+            "pe=sinusoidal_2d needs model.backbone.dim divisible by 4 (got 66)",
+        ),
+        (
+            ["model=vit", "model.backbone.dim=36", "model.backbone.heads=4", "pe=rope"],
+            "pe=rope needs an even head width",
+        ),
+        (
+            ["model=vit", "model.backbone.score=cosine"],
+            "model.backbone.score='cosine': choose one of ('dot', 'additive').",
+        ),
+        (
+            ["model=cnn", "pooling=cls"],
+            "pooling=cls does not fit model.backbone CNN; pick one of pooling=mean|max|flatten|attn.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_clear_errors(overrides, message, tmp_path):
     cfg = compose(overrides, tmp_path)
     with pytest.raises(ConfigError) as err:
@@ -101,7 +114,7 @@ def test_clear_errors(overrides, message, tmp_path):
 
 
 def test_clear_error_stops_the_run_before_training(tmp_path):
-    from biaslab.pipeline import train
+    from biaslab.run.train import train
 
     cfg = compose(["model=cnn", "pooling=cls", "logger=csv"], tmp_path)
     with pytest.raises(ConfigError):

@@ -25,8 +25,22 @@ def test_option_composes_and_resolves(group, option, tmp_path):
 
 
 def test_every_group_has_options():
-    for group in ("data", "model", "pooling", "head", "pe", "loss", "optimizer", "scheduler",
-                  "trainer", "logger", "callbacks", "paths", "extras", "debug"):  # fmt: skip
+    for group in (
+        "data",
+        "model",
+        "pooling",
+        "head",
+        "pe",
+        "loss",
+        "optimizer",
+        "scheduler",
+        "trainer",
+        "logger",
+        "callbacks",
+        "paths",
+        "extras",
+        "debug",
+    ):
         assert group_options(group), f"conf/{group} is empty"
 
 
@@ -42,10 +56,21 @@ def test_defaults_are_digits_cnn_wandb(tmp_path):
 
 
 def test_trainer_knobs_need_no_plus(tmp_path):
-    knobs = ["max_epochs=3", "max_steps=10", "limit_train_batches=0.5", "limit_val_batches=2",
-             "limit_test_batches=2", "precision=bf16-mixed", "accumulate_grad_batches=2",
-             "gradient_clip_val=1.0", "val_check_interval=0.5", "deterministic=true",
-             "accelerator=cpu", "devices=1", "strategy=auto"]  # fmt: skip
+    knobs = [
+        "max_epochs=3",
+        "max_steps=10",
+        "limit_train_batches=0.5",
+        "limit_val_batches=2",
+        "limit_test_batches=2",
+        "precision=bf16-mixed",
+        "accumulate_grad_batches=2",
+        "gradient_clip_val=1.0",
+        "val_check_interval=0.5",
+        "deterministic=true",
+        "accelerator=cpu",
+        "devices=1",
+        "strategy=auto",
+    ]
     cfg = compose([f"trainer.{k}" for k in knobs], tmp_path)
     assert cfg.trainer.precision == "bf16-mixed"
     assert cfg.trainer.gradient_clip_val == 1.0

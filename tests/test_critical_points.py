@@ -44,9 +44,15 @@ def test_minimising_the_gradient_norm_reaches_a_critical_point_and_the_ratio_cou
 
 
 def test_the_probe_runs_on_a_small_model_and_refuses_a_big_one(train_fast, tmp_path):
-    metrics = train_fast("model=fc", "model.backbone.hidden=[8]", "model.backbone.activation=tanh", "probes=critical_points",
-                         "probes.critical_points.steps=20", "probes.critical_points.n_examples=64",
-                         path=tmp_path / "small")  # fmt: skip
+    metrics = train_fast(
+        "model=fc",
+        "model.backbone.hidden=[8]",
+        "model.backbone.activation=tanh",
+        "probes=critical_points",
+        "probes.critical_points.steps=20",
+        "probes.critical_points.n_examples=64",
+        path=tmp_path / "small",
+    )
     assert metrics["critical/params"] == 64 * 8 + 8 + 8 * 10 + 10
     assert 0.0 <= metrics["critical/min_ratio"] <= 1.0
     assert metrics["critical/grad_norm"] < metrics["critical/grad_norm_0"]

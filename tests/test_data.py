@@ -5,64 +5,19 @@ from __future__ import annotations
 import pytest
 import torch
 
-from biaslab.data.sequences import ORDER_FREE, ORDER_SENSITIVE, generate
+from biaslab.data.sequences import generate
+from biaslab.data.tasks import tasks
 from biaslab.errors import ConfigError, MissingDataError
-from biaslab.utils.validate import build_components
+from biaslab.run.build import build_components
 from tests import data_files
-from tests.conftest import compose, group_options
-
-IMAGE_DATA = {
-    "digits": [],
-    "mnist": ["data.download=false", "data.batch_size=32"],
-    "fashion_mnist": ["data.download=false", "data.batch_size=32"],
-    "kmnist": ["data.download=false", "data.batch_size=32"],
-    "svhn": ["data.download=false", "data.verify_checksums=false", "data.batch_size=32"],
-    "cifar10": ["data.download=false", "data.verify_checksums=false", "data.batch_size=32"],
-    "cifar100": ["data.download=false", "data.verify_checksums=false", "data.batch_size=32"],
-    "imagefolder": ["data.image_size=16", "data.num_workers=0", "data.batch_size=8"],
-}
-SEQUENCE_DATA = [o for o in group_options("data") if o.startswith("seq_")]
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    data_files.write_mnist(root, "MNIST")
-    data_files.write_mnist(root, "FashionMNIST")
-    data_files.write_mnist(root, "KMNIST")
-    data_files.write_svhn(root / "svhn")
-    data_files.write_cifar10(root)
-    data_files.write_cifar100(root)
-    data_files.write_image_folder(root / "food")
-    data_files.write_image_folder(root / "flat", split=False)
-    return root
+from tests.conftest import compose
 
 
 def _data_overrides(name: str, root) -> list[str]:
-    extra = [f"paths.data_dir={root}"] if name != "digits" else []
-    if name == "imagefolder":
-        extra.append(f"data.root={root / 'food'}")
-    return [f"data={name}", *extra, *IMAGE_DATA[name]]
-
-
-@pytest.mark.parametrize("name", sorted(IMAGE_DATA))
-@pytest.mark.parametrize("model", ["cnn", "vit", "seq_attn", "fc"])
-def test_every_family_trains_on_every_image_datamodule(name, model, data_root, train_fast):
-    metrics = train_fast(f"model={model}", *_data_overrides(name, data_root))
-    assert torch.isfinite(torch.tensor(metrics["train/loss"]))
-    assert "test/acc" in metrics
-
-
-@pytest.mark.parametrize("name", SEQUENCE_DATA)
-@pytest.mark.parametrize("model", ["seq_attn", "fc"])
-def test_sequence_families_train_on_every_sequence_datamodule(name, model, train_fast):
-    labelling = name in ("seq_rises", "seq_parity_at_position")  # a label per token
-    if labelling and model == "fc":
-        pytest.skip("model=fc has one output per sequence; labelling needs pooling=tokens")
-    metrics = train_fast(
-        f"model={model}", f"data={name}", *(["pooling=tokens"] if labelling else [])
-    )
-    assert torch.isfinite(torch.tensor(metrics["train/loss"]))
+    extra = [f"paths.data_dir={root}", "data.download=false"]
+    if name in ("svhn", "cifar10", "cifar100"):
+        extra.append("data.verify_checksums=false")
+    return [f"data={name}", *extra]
 
 
 def test_torchvision_shapes_and_splits(data_root, tmp_path):
@@ -85,8 +40,16 @@ def test_image_folder_layouts(data_root, tmp_path):
     from hydra.utils import instantiate
 
     for folder in ("food", "flat"):
-        cfg = compose(["data=imagefolder", f"data.root={data_root / folder}", "data.image_size=16",
-                       "data.channels=1", "data.num_workers=0"], tmp_path)  # fmt: skip
+        cfg = compose(
+            [
+                "data=imagefolder",
+                f"data.root={data_root / folder}",
+                "data.image_size=16",
+                "data.channels=1",
+                "data.num_workers=0",
+            ],
+            tmp_path,
+        )
         assert cfg.data.num_classes == 3
         dm = instantiate(cfg.data)
         dm.setup()
@@ -109,8 +72,13 @@ def test_missing_files_also_caught_by_the_loader(tmp_path):
     from biaslab.data.vision import MNISTDataModule
 
     with pytest.raises(MissingDataError, match=r"set data\.download=true"):
-        MNISTDataModule(name="mnist", data_dir=str(tmp_path), download=False,
-                        num_classes=10, input_shape=(1, 28, 28))  # fmt: skip
+        MNISTDataModule(
+            name="mnist",
+            data_dir=str(tmp_path),
+            download=False,
+            num_classes=10,
+            input_shape=(1, 28, 28),
+        )
 
 
 def test_missing_image_folder_is_a_clear_error(tmp_path):
@@ -195,7 +163,7 @@ def test_a_file_that_is_not_an_image_is_named_or_skipped(tmp_path):
     assert len(dm.datasets["train"]) == 3 * 12
 
 
-@pytest.mark.parametrize("task", ORDER_SENSITIVE)
+@pytest.mark.parametrize("task", [t for t, spec in tasks().items() if spec.kind == "order"])
 def test_order_sensitive_classes_hold_the_same_multisets(task):
     x, y = generate(task, 400, 12, 32, seed=0)
     pos, neg = x[y == 1], x[y == 0]
@@ -204,7 +172,7 @@ def test_order_sensitive_classes_hold_the_same_multisets(task):
     assert not torch.equal(pos, neg)
 
 
-@pytest.mark.parametrize("task", ORDER_SENSITIVE + ORDER_FREE)
+@pytest.mark.parametrize("task", [t for t, spec in tasks().items() if not spec.labelling])
 def test_sequence_tasks_are_deterministic_and_balanced(task):
     a, b = generate(task, 400, 12, 32, seed=3), generate(task, 400, 12, 32, seed=3)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])

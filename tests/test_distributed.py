@@ -20,8 +20,14 @@ def gloo_group(tmp_path):
 
 
 def trainer(strategy: str) -> L.Trainer:
-    return L.Trainer(strategy=strategy, devices=1, accelerator="cpu", logger=False,
-                     enable_checkpointing=False, enable_progress_bar=False)  # fmt: skip
+    return L.Trainer(
+        strategy=strategy,
+        devices=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+    )
 
 
 def test_a_spawned_worker_destroys_its_process_group_at_teardown(gloo_group):

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from biaslab.data.sequences import generate
+from biaslab.errors import ConfigError
 from biaslab.module import per_example
-from biaslab.utils.validate import ConfigError
 
 
 def test_labelling_tasks_label_every_token_by_their_rule():
@@ -30,9 +30,17 @@ def test_per_example_flattens_tokens_and_passes_classification_through():
 
 @pytest.mark.parametrize("model", ["seq_attn", "rnn"])
 def test_a_labelling_run_learns_per_token_labels(model, train_fast):
-    metrics = train_fast(f"model={model}", "data=seq_rises", "pooling=tokens", "data.num_train=2000",
-                         "trainer.limit_train_batches=null", "trainer.max_epochs=3", "data.length=8",
-                         "trainer.limit_val_batches=null", "trainer.limit_test_batches=null")  # fmt: skip
+    metrics = train_fast(
+        f"model={model}",
+        "data=seq_rises",
+        "pooling=tokens",
+        "data.num_train=2000",
+        "trainer.limit_train_batches=null",
+        "trainer.max_epochs=3",
+        "data.length=8",
+        "trainer.limit_val_batches=null",
+        "trainer.limit_test_batches=null",
+    )
     assert metrics["test/n"] == 1000 * 8  # every token of every test sequence
     assert metrics["test/acc"] > 0.75  # chance: about 0.5
 

@@ -8,9 +8,14 @@ from hydra_plugins.biaslab_sweepers.optuna_sweeper import _hydra_value, search_s
 
 
 def test_search_space_syntax_maps_to_optuna_distributions():
-    params = {"optimizer.lr": "tag(log, interval(0.0005, 0.01))", "optimizer.weight_decay": "interval(0.0, 0.1)",
-              "data.batch_size": "choice(32, 64, 128)", "model.backbone.depth": "range(1, 9, 2)",
-              "model": "cnn,vit", "trainer.max_epochs": "interval(2, 8)"}  # fmt: skip
+    params = {
+        "optimizer.lr": "tag(log, interval(0.0005, 0.01))",
+        "optimizer.weight_decay": "interval(0.0, 0.1)",
+        "data.batch_size": "choice(32, 64, 128)",
+        "model.backbone.depth": "range(1, 9, 2)",
+        "model": "cnn,vit",
+        "trainer.max_epochs": "interval(2, 8)",
+    }
     space, fixed = search_space(params, ["seed=3", "pooling=choice(mean,max)"])
     assert space["optimizer.lr"] == D.FloatDistribution(0.0005, 0.01, log=True)
     assert space["optimizer.weight_decay"] == D.FloatDistribution(0.0, 0.1)

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-SHORT = ["model=seq_attn", "trainer.max_epochs=4", "trainer.limit_train_batches=null",
-         "trainer.limit_val_batches=null", "trainer.limit_test_batches=null", "callbacks=none"]  # fmt: skip
+SHORT = [
+    "model=seq_attn",
+    "trainer.max_epochs=4",
+    "trainer.limit_train_batches=null",
+    "trainer.limit_val_batches=null",
+    "trainer.limit_test_batches=null",
+    "callbacks=none",
+]
 
 
 @pytest.mark.parametrize("pe", ["none", "sinusoidal"])

@@ -1,16 +1,12 @@
-"""scripts/params.py reproduces the lecture's arithmetic and counts any model config."""
+"""biaslab.models.params (and its command line, scripts/params.py) reproduces the lecture's arithmetic and counts any model config."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 
+from biaslab.models import params
 from tests.conftest import ROOT
-
-spec = importlib.util.spec_from_file_location("params", ROOT / "scripts" / "params.py")
-params = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(params)
 
 
 def test_lecture_arithmetic():
@@ -34,8 +30,11 @@ def test_model_counts_match_torch_at_any_input_shape():
 def test_cli_prints_total():
     out = subprocess.run(
         [sys.executable, "scripts/params.py", "model=fc", "data.input_shape=[3,100,100]"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "7,680,000" in out.stdout  # Linear(30,000 -> 256) weights
     assert out.stdout.strip().splitlines()[-1].startswith("total")
 

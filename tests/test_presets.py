@@ -12,9 +12,16 @@ from tests.conftest import compose, group_options
 
 RECIPES = {"cifar10_speed", "fashion_mnist_gpu", "data_scaling_fmnist"}  # GPU / real CIFAR
 PRESETS = [p for p in group_options("experiment") if p not in RECIPES]
-STEP = ["trainer.max_epochs=1", "trainer.max_steps=1", "trainer.limit_train_batches=1",
-        "trainer.limit_val_batches=1", "trainer.limit_test_batches=1", "callbacks=none",
-        "trainer.val_check_interval=null", "trainer.check_val_every_n_epoch=1"]  # fmt: skip
+STEP = [
+    "trainer.max_epochs=1",
+    "trainer.max_steps=1",
+    "trainer.limit_train_batches=1",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "callbacks=none",
+    "trainer.val_check_interval=null",
+    "trainer.check_val_every_n_epoch=1",
+]
 GENERATED = ["data.num_train=64", "data.num_val=64", "data.num_test=64"]
 
 
@@ -36,8 +43,11 @@ def fast_overrides(overrides: list[str], tmp_path) -> list[str]:
     data = cfg.data
     extra = list(STEP)
     if "critical_points" in (cfg.get("probes") or {}):  # a tiny exact Hessian
-        extra += ["probes.critical_points.steps=2", "probes.critical_points.n_examples=16",
-                  "model.backbone.hidden=[1]"]  # fmt: skip
+        extra += [
+            "probes.critical_points.steps=2",
+            "probes.critical_points.n_examples=16",
+            "model.backbone.hidden=[1]",
+        ]
     if "num_train" in data:  # a generated task: a few examples
         extra += GENERATED
     if data.get("name") == "fashion_mnist":
@@ -88,9 +98,14 @@ def test_a_tuned_preset_picks_each_arms_better_lr_then_runs_its_seeds(tmp_path):
 
     from biaslab.presets import run_preset
 
-    fast = ["trainer.max_epochs=2", "trainer.limit_train_batches=6", "trainer.limit_test_batches=1",
-            "hydra.sweeper.params.optimizer='sgd,adam'", "hydra.sweeper.params.seed=0",
-            "tune.grid={optimizer.lr:[0.0,0.05]}"]  # fmt: skip
+    fast = [
+        "trainer.max_epochs=2",
+        "trainer.limit_train_batches=6",
+        "trainer.limit_test_batches=1",
+        "hydra.sweeper.params.optimizer='sgd,adam'",
+        "hydra.sweeper.params.seed=0",
+        "tune.grid={optimizer.lr:[0.0,0.05]}",
+    ]
     final = run_preset("optimizers_quick", fast, out=tmp_path / "optimizers")
     chosen = json.loads((final / "tuning.json").read_text())
     assert {k: v["chosen"] for k, v in chosen.items()} == {
@@ -118,10 +133,15 @@ def test_tune_over_one_key_picks_one_value_per_family_at_the_held_size(tmp_path)
 
     from biaslab.presets import run_preset
 
-    fast = ["trainer.max_steps=6", "trainer.limit_train_batches=3", "trainer.limit_test_batches=1",
-            "hydra.sweeper.params={model:cnn,data.train_fraction:'0.3,1.0',seed:0}",
-            "+tune.grid={optimizer.lr:[0.0,0.05]}", "+tune.over=[model]",
-            "+tune.at={data.train_fraction:1.0}"]  # fmt: skip
+    fast = [
+        "trainer.max_steps=6",
+        "trainer.limit_train_batches=3",
+        "trainer.limit_test_batches=1",
+        "hydra.sweeper.params={model:cnn,data.train_fraction:'0.3,1.0',seed:0}",
+        "+tune.grid={optimizer.lr:[0.0,0.05]}",
+        "+tune.over=[model]",
+        "+tune.at={data.train_fraction:1.0}",
+    ]
     final = run_preset("data_scaling_quick", fast, out=tmp_path / "ds")
     tuned = [
         yaml.safe_load(p.read_text())
@@ -133,7 +153,9 @@ def test_tune_over_one_key_picks_one_value_per_family_at_the_held_size(tmp_path)
     runs = [yaml.safe_load(p.read_text()) for p in final.glob("*/*/.hydra/overrides.yaml")]
     assert len(runs) == 2 and all("optimizer.lr=0.05" in o for o in runs)
     assert {o for r in runs for o in r if o.startswith("data.train_fraction")} == {
-        "data.train_fraction=0.3", "data.train_fraction=1.0"}  # fmt: skip
+        "data.train_fraction=0.3",
+        "data.train_fraction=1.0",
+    }
     with pytest.raises(ValueError, match=r"tune\.at must give one value"):
         run_preset("data_scaling_quick", fast[:-1], out=tmp_path / "bad")
 

@@ -93,8 +93,16 @@ def test_all_probes_run_in_a_training_run(train_fast, tmp_path):
 
     train_fast("model=vit", "probes=all", "trainer.max_epochs=2", "trainer.limit_test_batches=null")
     out = tmp_path / "probes"
-    for name in ("attention.png", "attention.csv", "pe_similarity_start.png", "pe_similarity_end.csv",
-                 "invariance.csv", "invariance.png", "hessian.csv", "diagnosis.txt"):  # fmt: skip
+    for name in (
+        "attention.png",
+        "attention.csv",
+        "pe_similarity_start.png",
+        "pe_similarity_end.csv",
+        "invariance.csv",
+        "invariance.png",
+        "hessian.csv",
+        "diagnosis.txt",
+    ):
         assert (out / name).exists(), name
     maps = torch.load(out / "attention_maps.pt")
     for w in maps:
@@ -126,8 +134,13 @@ def test_probes_log_images_and_tables_to_wandb(train_fast, tmp_path):
         return found
 
     # W&B stores a table or an image as a nested record: <key>/_type, <key>/path, ...
-    want = {"probes/attention/_type", "probes/attention_plot/_type", "probes/invariance/_type",
-            "probes/invariance_plot/_type", "hessian/largest"}  # fmt: skip
+    want = {
+        "probes/attention/_type",
+        "probes/attention_plot/_type",
+        "probes/invariance/_type",
+        "probes/invariance_plot/_type",
+        "hessian/largest",
+    }
     assert want <= eventually(keys, want.issubset)
 
 
@@ -137,7 +150,7 @@ def test_pe_similarity_on_seq_attn_image_rows_is_one_row_per_token(tmp_path):
     from tests.conftest import compose
 
     cfg = compose(["model=seq_attn", "model.backbone.tokens=rows", "pe=learned"], tmp_path)
-    from biaslab.utils.validate import build_components
+    from biaslab.run.build import build_components
 
     _, module = build_components(cfg)
     sim = PESimilarity.table(module.net.backbone)

@@ -15,11 +15,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from biaslab.utils.validate import ConfigError
+from biaslab.errors import ConfigError
 from tests.conftest import ROOT
 
-RUN = ["logger=wandb", "trainer.deterministic=true", "trainer.max_epochs=12", "extras.print_config=false",
-       "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "trainer.accelerator=cpu"]  # fmt: skip
+RUN = [
+    "logger=wandb",
+    "trainer.deterministic=true",
+    "trainer.max_epochs=12",
+    "extras.print_config=false",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "trainer.accelerator=cpu",
+]
 
 
 def start(root: Path, *args: str) -> subprocess.Popen:
@@ -27,8 +34,15 @@ def start(root: Path, *args: str) -> subprocess.Popen:
     # process after an in-process run) would let the test's service outlive the killed run
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_SERVICE")}
     env.update({"BIASLAB_ROOT": str(root), "WANDB_MODE": "offline"})
-    return subprocess.Popen([sys.executable, "src/train.py", *args], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "src/train.py", *args],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(pattern: str, root: Path, proc: subprocess.Popen, timeout: float = 120) -> Path:
@@ -134,8 +148,11 @@ def test_a_signal_anywhere_in_fit_saves_and_the_run_resumes(train_fast, tmp_path
     loops raise SIGTERMException) leaves a checkpoint and a marker, and the resumed run does
     every remaining step: none of the interrupted epoch is skipped."""
     run = ["trainer.max_epochs=3", "trainer.limit_val_batches=2", "trainer.limit_test_batches=1"]
-    signal_at = ["+callbacks.signal._target_=tests.signals.SignalAt",
-                 f"+callbacks.signal.hook={hook}", f"+callbacks.signal.name={name}"]  # fmt: skip
+    signal_at = [
+        "+callbacks.signal._target_=tests.signals.SignalAt",
+        f"+callbacks.signal.hook={hook}",
+        f"+callbacks.signal.name={name}",
+    ]
     assert train_fast(*run, *signal_at)
     assert f"{name} at step" in (tmp_path / "preempted.txt").read_text()
     assert not (tmp_path / "metrics.json").exists()
@@ -172,9 +189,16 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(train_fast, tm
     steps = []
     for every in ("null", "1000"):
         with pytest.raises(NonFiniteLossError) as err:  # lr x 1e30 after a third of the run
-            train_fast("optimizer=sgd", "scheduler=step", "scheduler.gamma=1e30", "trainer.max_epochs=6",
-                       "trainer.limit_train_batches=null", "trainer.limit_val_batches=null",
-                       f"extras.nan_check_every_n_steps={every}", path=tmp_path / every)  # fmt: skip
+            train_fast(
+                "optimizer=sgd",
+                "scheduler=step",
+                "scheduler.gamma=1e30",
+                "trainer.max_epochs=6",
+                "trainer.limit_train_batches=null",
+                "trainer.limit_val_batches=null",
+                f"extras.nan_check_every_n_steps={every}",
+                path=tmp_path / every,
+            )
         message = str(err.value)
         assert "non-finite training loss" in message and "learning rate" in message
         assert "learning rate nan" not in message
@@ -190,13 +214,27 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(train_fast, tm
 
 
 def test_nan_job_is_marked_failed_in_the_sweep_summary(tmp_path):
-    from biaslab.utils.sweep import read_summary
+    from biaslab.run.sweep import read_summary
 
     env = {**os.environ, "BIASLAB_ROOT": str(tmp_path)}
-    subprocess.run([sys.executable, "src/train.py", "-m", "optimizer=sgd", "optimizer.lr=0.05,1e38",
-                    "logger=csv", "trainer.max_epochs=1", "trainer.limit_train_batches=5",
-                    "extras.print_config=false", "trainer.enable_progress_bar=false"],
-                   cwd=ROOT, env=env, capture_output=True, timeout=300)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "src/train.py",
+            "-m",
+            "optimizer=sgd",
+            "optimizer.lr=0.05,1e38",
+            "logger=csv",
+            "trainer.max_epochs=1",
+            "trainer.limit_train_batches=5",
+            "extras.print_config=false",
+            "trainer.enable_progress_bar=false",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
     (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
     rows = read_summary(sweep)
     assert [r["status"] for r in rows] == ["ok", "failed"]
@@ -220,11 +258,13 @@ def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path):
 
 
 def test_sigkill_during_saves_never_truncates(tmp_path):
-    code = ("import torch, sys; from biaslab.utils.checkpoint_io import AtomicCheckpointIO\n"
-            "io = AtomicCheckpointIO()\n"
-            "i = 0\n"
-            "while True:\n"
-            "    io.save_checkpoint({'i': i, 'w': torch.full((2_000_000,), float(i))}, sys.argv[1]); i += 1\n")  # fmt: skip
+    code = (
+        "import torch, sys; from biaslab.utils.checkpoint_io import AtomicCheckpointIO\n"
+        "io = AtomicCheckpointIO()\n"
+        "i = 0\n"
+        "while True:\n"
+        "    io.save_checkpoint({'i': i, 'w': torch.full((2_000_000,), float(i))}, sys.argv[1]); i += 1\n"
+    )
     path = tmp_path / "last.ckpt"
     proc = subprocess.Popen([sys.executable, "-c", code, str(path)])
     deadline = time.time() + 60
@@ -267,8 +307,14 @@ def test_wandb_online_without_network_falls_back_to_offline(
     assert len(find_run_files(tmp_path)) == 1
 
 
-LIVE = ["logger=csv", "trainer.max_epochs=300", "extras.print_config=false", "trainer.enable_progress_bar=false",
-        "trainer.enable_model_summary=false", "trainer.accelerator=cpu"]  # fmt: skip
+LIVE = [
+    "logger=csv",
+    "trainer.max_epochs=300",
+    "extras.print_config=false",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "trainer.accelerator=cpu",
+]
 
 
 def test_a_second_identical_command_during_a_live_run_starts_its_own_dir(tmp_path):
@@ -299,9 +345,9 @@ def test_a_killed_runs_lock_is_free_and_an_explicit_run_dir_is_honoured(tmp_path
     os.killpg(killed.pid, signal.SIGKILL)
     killed.wait()
     (sibling,) = run_dirs(tmp_path)
-    from biaslab.utils.resume import is_live
+    from biaslab.run.files import RunDir
 
-    assert (sibling / ".lock").exists() and not is_live(sibling)  # released by the kernel
+    assert RunDir(sibling).lock.exists() and not RunDir(sibling).live  # released by the kernel
     explicit = tmp_path / "logs" / "train" / "runs" / "mine"
     finish(
         start(
@@ -337,12 +383,20 @@ def test_a_cut_sweep_resumes_without_rerunning_finished_jobs(tmp_path):
 
 def test_a_sweep_dir_whose_grid_changed_is_refused_not_mixed(tmp_path):
     """Job 0 of `seed=1` is not job 0 of `seed=0`: the finished run is kept and named, not reused."""
-    from biaslab.utils.sweep import read_summary
+    from biaslab.run.sweep import read_summary
 
     sweep = tmp_path / "sweep"
-    base = [sys.executable, "src/train.py", "-m", f"hydra.sweep.dir={sweep}", "logger=csv",
-            "trainer.max_epochs=1", "trainer.limit_train_batches=2", "extras.print_config=false",
-            "trainer.enable_progress_bar=false"]  # fmt: skip
+    base = [
+        sys.executable,
+        "src/train.py",
+        "-m",
+        f"hydra.sweep.dir={sweep}",
+        "logger=csv",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "extras.print_config=false",
+        "trainer.enable_progress_bar=false",
+    ]
     env = {**os.environ, "BIASLAB_ROOT": str(tmp_path)}
     subprocess.run(
         [*base, "seed=0"], cwd=ROOT, env=env, capture_output=True, timeout=300, check=True
@@ -358,7 +412,13 @@ def test_a_sweep_dir_whose_grid_changed_is_refused_not_mixed(tmp_path):
 
 
 def test_on_nonfinite_stop_ends_a_diverging_run_as_a_result(train_fast, tmp_path):
-    metrics = train_fast("optimizer=sgd", "scheduler=step", "scheduler.gamma=1e30", "trainer.max_epochs=6",
-                         "trainer.limit_train_batches=null", "extras.on_nonfinite=stop")  # fmt: skip
+    metrics = train_fast(
+        "optimizer=sgd",
+        "scheduler=step",
+        "scheduler.gamma=1e30",
+        "trainer.max_epochs=6",
+        "trainer.limit_train_batches=null",
+        "extras.on_nonfinite=stop",
+    )
     assert metrics["nonfinite/step"] > 0 and metrics["time/steps"] <= metrics["nonfinite/step"] + 1
     assert "test/acc" in metrics and (tmp_path / "metrics.json").exists()

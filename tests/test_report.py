@@ -15,16 +15,28 @@ import yaml
 
 from tests.conftest import ROOT
 
-FAST = ["logger=csv", "trainer.max_epochs=1", "trainer.limit_train_batches=4", "extras.print_config=false",
-        "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]  # fmt: skip
+FAST = [
+    "logger=csv",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=4",
+    "extras.print_config=false",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+]
 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
     env = {**os.environ, "BIASLAB_ROOT": str(root), "WANDB_MODE": "offline"}
-    subprocess.run([sys.executable, "src/train.py", "-m", "optimizer=sgd,adam", "seed=0,1", *FAST],
-                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "src/train.py", "-m", "optimizer=sgd,adam", "seed=0,1", *FAST],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (sweep_dir,) = (root / "logs" / "train" / "multiruns").iterdir()
     return sweep_dir
 
@@ -48,8 +60,13 @@ def t975(df: int) -> float:
 
 
 def test_report_means_intervals_and_paired_differences(sweep):
-    out = subprocess.run([sys.executable, "scripts/report.py", str(sweep), "--baseline", "optimizer=sgd"],
-                         cwd=ROOT, capture_output=True, text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "scripts/report.py", str(sweep), "--baseline", "optimizer=sgd"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "| optimizer=adam | 2 |" in out.stdout
     with open(sweep / "report" / "report.csv") as f:
         rows = {r["arm"]: r for r in csv.DictReader(f)}
@@ -102,13 +119,30 @@ def test_notebook_code_path(sweep):
 def test_depth_sweep_flags_an_optimisation_problem():
     import pandas as pd
 
-    from biaslab.report import depth_flags
+    from biaslab.analysis.derived import depth_flags
 
-    frame = pd.DataFrame({"model.backbone.depth": ["2", "2", "2", "8", "8", "8"] * 2,
-                          "model.backbone.residual": ["false"] * 6 + ["true"] * 6,
-                          "seed": ["0", "1", "2"] * 4, "status": ["ok"] * 12,
-                          "train_eval/loss": [0.1, 0.12, 0.11, 0.4, 0.5, 0.45,  # plain: deeper is worse
-                                              0.1, 0.12, 0.11, 0.12, 0.10, 0.11]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "model.backbone.depth": ["2", "2", "2", "8", "8", "8"] * 2,
+            "model.backbone.residual": ["false"] * 6 + ["true"] * 6,
+            "seed": ["0", "1", "2"] * 4,
+            "status": ["ok"] * 12,
+            "train_eval/loss": [
+                0.1,
+                0.12,
+                0.11,
+                0.4,
+                0.5,
+                0.45,  # plain: deeper is worse
+                0.1,
+                0.12,
+                0.11,
+                0.12,
+                0.10,
+                0.11,
+            ],
+        }
+    )
     frame.attrs["factors"] = ["model.backbone.depth", "model.backbone.residual"]
     (flag,) = depth_flags(frame)  # residual: no significant difference, no flag
     assert flag.startswith("model.backbone.residual=false: depth 8 trains worse than depth 2")
@@ -125,13 +159,29 @@ def test_a_pe_override_on_a_cnn_is_recorded_as_unused(train_fast, tmp_path):
 
 def test_report_does_not_split_cnn_arms_by_an_unused_pe(tmp_path):
     env = {**os.environ, "BIASLAB_ROOT": str(tmp_path), "WANDB_MODE": "offline"}
-    subprocess.run([sys.executable, "src/train.py", "-m", "model=cnn,vit", "pe=sinusoidal,rope", "seed=0",
-                    *FAST, "trainer.limit_train_batches=1", "trainer.limit_val_batches=1",
-                    "trainer.limit_test_batches=1"],
-                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "src/train.py",
+            "-m",
+            "model=cnn,vit",
+            "pe=sinusoidal,rope",
+            "seed=0",
+            *FAST,
+            "trainer.limit_train_batches=1",
+            "trainer.limit_val_batches=1",
+            "trainer.limit_test_batches=1",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (sweep_dir,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
     sys.path.insert(0, str(ROOT / "src"))
-    from biaslab.report import UNUSED, load_sweep, summarize
+    from biaslab.analysis.load import UNUSED, load_sweep
+    from biaslab.analysis.tables import summarize
 
     table = summarize(load_sweep(sweep_dir))
     assert sorted(table["arm"]) == sorted(
@@ -143,11 +193,20 @@ def test_report_does_not_split_cnn_arms_by_an_unused_pe(tmp_path):
 def test_a_smaller_gap_or_loss_is_better_a_larger_accuracy_is_better():
     import pandas as pd
 
-    from biaslab.report import summarize
+    from biaslab.analysis.tables import summarize
 
-    rows = [{"opt": arm, "seed": str(s), "status": "ok", "gap/acc": gap + 0.001 * s,
-             "train_eval/loss": gap, "val/acc": 1 - gap + 0.001 * s}
-            for arm, gap in (("a", 0.10), ("b", 0.02)) for s in range(5)]  # fmt: skip
+    rows = [
+        {
+            "opt": arm,
+            "seed": str(s),
+            "status": "ok",
+            "gap/acc": gap + 0.001 * s,
+            "train_eval/loss": gap,
+            "val/acc": 1 - gap + 0.001 * s,
+        }
+        for arm, gap in (("a", 0.10), ("b", 0.02))
+        for s in range(5)
+    ]
     frame = pd.DataFrame(rows)
     frame.attrs["factors"] = ["opt"]
     for primary, word in (

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from biaslab.stats import accuracy_interval, holm, mcnemar, paired_t, tost, verdict
+from biaslab.analysis.stats import accuracy_interval, holm, mcnemar, paired_t, tost, verdict
 
 
 def test_interval_is_not_zero_width_when_all_seeds_agree():
@@ -33,9 +33,14 @@ def test_verdict_words_on_constructed_arms():
     differ = 0.03 + rng.normal(0, 0.002, 5)  # a clear 3-point gain
     same = rng.normal(0, 0.001, 5)  # the same within ±0.005
     noisy = rng.normal(0.01, 0.05, 5)  # too noisy to tell
-    words = [verdict(d.mean(), p, e, 0.005) for d, p, e in
-             zip((differ, same, noisy), holm([paired_t(x) for x in (differ, same, noisy)]),
-                 holm([tost(x, 0.005) for x in (differ, same, noisy)]))]  # fmt: skip
+    words = [
+        verdict(d.mean(), p, e, 0.005)
+        for d, p, e in zip(
+            (differ, same, noisy),
+            holm([paired_t(x) for x in (differ, same, noisy)]),
+            holm([tost(x, 0.005) for x in (differ, same, noisy)]),
+        )
+    ]
     assert words == ["better", "equivalent within ±0.005", "inconclusive"]
     assert verdict(-0.03, 0.001, math.nan, None) == "worse"
     assert verdict(-0.03, 0.001, math.nan, None, higher_is_better=False) == "better"  # a loss

@@ -11,23 +11,37 @@ from pathlib import Path
 import pytest
 import yaml
 
-from biaslab.utils.sweep import read_summary
-from biaslab.utils.validate import ConfigError, validate
+from biaslab.errors import ConfigError
+from biaslab.run.checks import validate
+from biaslab.run.sweep import read_summary
 from biaslab.utils.wandb_files import find_run_files, read_records
 from tests.conftest import ROOT, compose
 
-CLI_FAST = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
-            "trainer.limit_test_batches=1", "trainer.num_sanity_val_steps=0",
-            "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false",
-            "extras.print_config=false", "trainer.accelerator=cpu"]  # fmt: skip
+CLI_FAST = [
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=3",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "trainer.num_sanity_val_steps=0",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "extras.print_config=false",
+    "trainer.accelerator=cpu",
+]
 
 
 def cli(
     root: Path, *args: str, check: bool = True, timeout: int = 300
 ) -> subprocess.CompletedProcess:
     env = {**os.environ, "BIASLAB_ROOT": str(root), "WANDB_MODE": "offline"}
-    out = subprocess.run([sys.executable, "src/train.py", *args], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "src/train.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if check and out.returncode != 0:
         raise AssertionError(out.stderr[-3000:])
     return out
@@ -52,8 +66,15 @@ def wandb_run_info(path: Path) -> dict:
 
 
 def test_joblib_multirun_groups_wandb_runs_and_writes_one_summary(tmp_path):
-    cli(tmp_path, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1",
-        "logger=wandb", *CLI_FAST)  # fmt: skip
+    cli(
+        tmp_path,
+        "-m",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "seed=0,1",
+        "logger=wandb",
+        *CLI_FAST,
+    )
     (sweep,) = sweep_dirs(tmp_path)
     jobs = job_dirs(sweep)
     assert len(jobs) == 2
@@ -73,8 +94,14 @@ def test_joblib_multirun_groups_wandb_runs_and_writes_one_summary(tmp_path):
 
 
 def test_failing_job_does_not_stop_the_others(tmp_path):
-    out = cli(tmp_path, "-m", "model.backbone.downsample=maxpool,bogus,avgpool", "logger=csv",
-              *CLI_FAST, check=False)  # fmt: skip
+    out = cli(
+        tmp_path,
+        "-m",
+        "model.backbone.downsample=maxpool,bogus,avgpool",
+        "logger=csv",
+        *CLI_FAST,
+        check=False,
+    )
     assert out.returncode != 0  # the sweep reports the failure, loudly
     (sweep,) = sweep_dirs(tmp_path)
     rows = read_summary(sweep)
@@ -87,8 +114,14 @@ def test_failing_job_does_not_stop_the_others(tmp_path):
 
 def test_optuna_sqlite_study_resumes(tmp_path):
     db = f"sqlite:///{tmp_path / 'study.db'}"
-    common = ["hparams_search=optuna", f"hydra.sweeper.storage={db}", "hydra.sweeper.study_name=t",
-              "hydra.sweeper.sampler.n_startup_trials=2", "logger=csv", *CLI_FAST]  # fmt: skip
+    common = [
+        "hparams_search=optuna",
+        f"hydra.sweeper.storage={db}",
+        "hydra.sweeper.study_name=t",
+        "hydra.sweeper.sampler.n_startup_trials=2",
+        "logger=csv",
+        *CLI_FAST,
+    ]
     cli(tmp_path, *common, "hydra.sweeper.n_trials=3")  # stopped after 3 of 6
     cli(tmp_path, *common, "hydra.sweeper.n_trials=6")  # the study's total: 3 more
     import optuna
@@ -108,12 +141,26 @@ def test_optuna_sqlite_study_resumes(tmp_path):
 
 def test_two_workers_share_one_study_without_running_a_trial_twice(tmp_path):
     db = f"sqlite:///{tmp_path / 'study.db'}"
-    args = ["hparams_search=optuna", f"hydra.sweeper.storage={db}", "hydra.sweeper.study_name=shared",
-            "hydra.sweeper.n_trials=4", "logger=csv", *CLI_FAST]  # fmt: skip
+    args = [
+        "hparams_search=optuna",
+        f"hydra.sweeper.storage={db}",
+        "hydra.sweeper.study_name=shared",
+        "hydra.sweeper.n_trials=4",
+        "logger=csv",
+        *CLI_FAST,
+    ]
     env = {**os.environ, "WANDB_MODE": "offline"}
-    workers = [subprocess.Popen([sys.executable, "src/train.py", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, env={**env, "BIASLAB_ROOT": str(tmp_path / w)})
-               for w in ("a", "b")]  # fmt: skip
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "src/train.py", *args],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**env, "BIASLAB_ROOT": str(tmp_path / w)},
+        )
+        for w in ("a", "b")
+    ]
     for w in workers:
         assert w.wait(timeout=300) == 0, w.stderr.read()[-2000:]
     import optuna
@@ -128,11 +175,23 @@ def test_a_pruner_stops_a_bad_trial_early_and_marks_it_pruned(tmp_path):
     """Two good trials (lr 0.01) set the median; a third at lr 0 (chance) is pruned after its
     first epochs, the sweep exits 0, the study and the summary say pruned."""
     db = f"sqlite:///{tmp_path / 'study.db'}"
-    common = ["hparams_search=optuna", f"hydra.sweeper.storage={db}", "hydra.sweeper.study_name=p",
-              "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=0",
-              "trainer.max_epochs=4", "trainer.limit_train_batches=8", "scheduler=none", "logger=csv", "hydra.sweeper.params=null",
-              "optimizer.weight_decay=0.0", "trainer.enable_progress_bar=false", "trainer.accelerator=cpu",
-              "trainer.enable_model_summary=false", "extras.print_config=false"]  # fmt: skip
+    common = [
+        "hparams_search=optuna",
+        f"hydra.sweeper.storage={db}",
+        "hydra.sweeper.study_name=p",
+        "hydra.sweeper.pruner.n_startup_trials=2",
+        "hydra.sweeper.pruner.n_warmup_steps=0",
+        "trainer.max_epochs=4",
+        "trainer.limit_train_batches=8",
+        "scheduler=none",
+        "logger=csv",
+        "hydra.sweeper.params=null",
+        "optimizer.weight_decay=0.0",
+        "trainer.enable_progress_bar=false",
+        "trainer.accelerator=cpu",
+        "trainer.enable_model_summary=false",
+        "extras.print_config=false",
+    ]
     cli(tmp_path, "-m", *common, "optimizer.lr=0.01", "hydra.sweeper.n_trials=2")
     out = cli(tmp_path, "-m", *common, "optimizer.lr=0.0", "hydra.sweeper.n_trials=3")
     assert out.returncode == 0
@@ -171,8 +230,15 @@ def test_ddp_cpu_inside_a_multirun(tmp_path):
 
 
 def test_submitit_local_runs_two_jobs(tmp_path):
-    cli(tmp_path, "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5",
-        "seed=0,1", "logger=csv", *CLI_FAST)  # fmt: skip
+    cli(
+        tmp_path,
+        "-m",
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=5",
+        "seed=0,1",
+        "logger=csv",
+        *CLI_FAST,
+    )
     (sweep,) = sweep_dirs(tmp_path)
     rows = read_summary(sweep)
     assert [r["status"] for r in rows] == ["ok", "ok"]
@@ -189,10 +255,16 @@ def test_ddp_in_unsupported_launcher_is_refused(launcher, tmp_path):
 
 def test_run_dirs_never_collide():
     """Two processes started in the same second get different run-dir suffixes."""
-    a = subprocess.run([sys.executable, "-c", "from biaslab.utils.resolvers import unique; print(unique())"],
-                       capture_output=True, text=True).stdout  # fmt: skip
-    b = subprocess.run([sys.executable, "-c", "from biaslab.utils.resolvers import unique; print(unique())"],
-                       capture_output=True, text=True).stdout  # fmt: skip
+    a = subprocess.run(
+        [sys.executable, "-c", "from biaslab.utils.resolvers import unique; print(unique())"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    b = subprocess.run(
+        [sys.executable, "-c", "from biaslab.utils.resolvers import unique; print(unique())"],
+        capture_output=True,
+        text=True,
+    ).stdout
     assert a != b
 
 
@@ -219,8 +291,15 @@ def test_ddp_spawn_on_two_cpu_processes_works_with_every_logger(tmp_path):
     (`logger=many`): the parent's CSV writer used to crash at test on the columns its spawned
     workers had written."""
     run_dir = tmp_path / "run"
-    cli(tmp_path, "logger=many", "trainer.strategy=ddp_spawn", "trainer.devices=2", *CLI_FAST,
-        f"hydra.run.dir={run_dir}", timeout=600)  # fmt: skip
+    cli(
+        tmp_path,
+        "logger=many",
+        "trainer.strategy=ddp_spawn",
+        "trainer.devices=2",
+        *CLI_FAST,
+        f"hydra.run.dir={run_dir}",
+        timeout=600,
+    )
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert {"train/loss", "val/acc", "test/acc"} <= set(metrics)
     (csv_file,) = (run_dir / "csv").rglob("metrics.csv")
@@ -237,8 +316,11 @@ def test_the_study_lock_serialises_workers_on_a_sqlite_study(tmp_path):
     from hydra_plugins.biaslab_sweepers.optuna_sweeper import _study_lock
 
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    with (_study_lock(storage), open(tmp_path / "study.db.lock") as other,
-          pytest.raises(BlockingIOError)):  # fmt: skip
+    with (
+        _study_lock(storage),
+        open(tmp_path / "study.db.lock") as other,
+        pytest.raises(BlockingIOError),
+    ):
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
     with open(tmp_path / "study.db.lock") as other:
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released on exit
@@ -249,15 +331,17 @@ def test_the_study_lock_serialises_workers_on_a_sqlite_study(tmp_path):
 def test_provenance_takes_the_commit_from_the_environment_first(tmp_path, monkeypatch):
     """A tree copied to a device machine records the commit it was given: the copy's own .git can
     be stale (it named an older commit there) or missing."""
-    from biaslab.utils.sweep import COMMIT_ENV, write_provenance
+    from biaslab.run.files import RunDir
+    from biaslab.run.provenance import COMMIT_ENV, write_provenance
 
+    run_dir = RunDir(tmp_path)
     monkeypatch.setenv(COMMIT_ENV, "0123abc")
     for root in (tmp_path, ROOT):  # no .git; this repository's .git
-        write_provenance(tmp_path, root_dir=root)
-        assert json.loads((tmp_path / "provenance.json").read_text())["git_commit"] == "0123abc"
+        write_provenance(run_dir, root_dir=root)
+        assert run_dir.read_provenance()["git_commit"] == "0123abc"
     monkeypatch.delenv(COMMIT_ENV)
-    write_provenance(tmp_path, root_dir=ROOT)
-    assert json.loads((tmp_path / "provenance.json").read_text())["git_commit"] not in (
+    write_provenance(run_dir, root_dir=ROOT)
+    assert run_dir.read_provenance()["git_commit"] not in (
         "0123abc",
         None,
     )

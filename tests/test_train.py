@@ -37,14 +37,19 @@ def test_every_loss_trains(train_fast, option):
 
 
 def test_default_cnn_learns_digits(train_fast):
-    metrics = train_fast("trainer.max_epochs=3", "trainer.limit_train_batches=null",
-                         "trainer.limit_val_batches=null", "trainer.limit_test_batches=null")  # fmt: skip
+    metrics = train_fast(
+        "trainer.max_epochs=3",
+        "trainer.limit_train_batches=null",
+        "trainer.limit_val_batches=null",
+        "trainer.limit_test_batches=null",
+    )
     assert metrics["test/acc"] > 0.9
 
 
 def test_checkpoint_is_weights_only_and_eval_reproduces_test_acc(tmp_path):
     from biaslab.module import Classifier
-    from biaslab.pipeline import evaluate, train
+    from biaslab.run.evaluate import evaluate
+    from biaslab.run.train import train
 
     run = tmp_path / "run"
     metrics = train(compose([*FAST, "trainer.limit_test_batches=null"], run))
@@ -54,8 +59,11 @@ def test_checkpoint_is_weights_only_and_eval_reproduces_test_acc(tmp_path):
     model = Classifier.load_from_checkpoint(ckpt)
     assert isinstance(model, Classifier)
     best = next(p for p in (run / "checkpoints").glob("epoch_*.ckpt"))
-    cfg = compose([f"ckpt_path={best}", "extras.print_config=false",
-                   "trainer.enable_progress_bar=false"], tmp_path / "eval", config_name="eval")  # fmt: skip
+    cfg = compose(
+        [f"ckpt_path={best}", "extras.print_config=false", "trainer.enable_progress_bar=false"],
+        tmp_path / "eval",
+        config_name="eval",
+    )
     again = evaluate(cfg)
     assert again["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
 
@@ -97,8 +105,11 @@ def test_channels_last_keeps_the_logits():
     from biaslab.models.net import build_net
 
     torch.manual_seed(0)
-    cfg = ({"_target_": "biaslab.models.cnn.CNN", "input_shape": [1, 8, 8]},
-           {"_target_": "biaslab.models.pooling.MeanPool"}, {"_target_": "biaslab.models.heads.LinearHead"})  # fmt: skip
+    cfg = (
+        {"_target_": "biaslab.models.cnn.CNN", "input_shape": [1, 8, 8]},
+        {"_target_": "biaslab.models.pooling.MeanPool"},
+        {"_target_": "biaslab.models.heads.LinearHead"},
+    )
     net = build_net(*cfg, 10, [1, 8, 8]).eval()
     x = torch.randn(16, 1, 8, 8)
     expected = net(x)
@@ -109,7 +120,7 @@ def test_channels_last_keeps_the_logits():
 
 
 def test_optimized_metric_is_checked_against_what_the_run_logged(train_fast, tmp_path):
-    from biaslab.utils.validate import ConfigError, optimized_value
+    from biaslab.run.checks import ConfigError, optimized_value
     from tests.conftest import compose
 
     metrics = train_fast()

@@ -10,6 +10,14 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def per_example(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token labelling (logits (B, N, K), targets (B, N)) -> (B*N, K), (B*N,): every token is
+    one example for the loss and the metrics. Classification passes through."""
+    if logits.dim() == 3:
+        return logits.flatten(0, 1), targets.flatten()
+    return logits, targets
+
+
 class OneHotMSE(nn.Module):
     """Mean squared error between softmax(logits) and one-hot targets (the lecture's foil).
 

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from biaslab.losses import per_example
 from biaslab.models.net import build_net
 
 
@@ -25,14 +26,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, DictConfig | ListConfig):
         return OmegaConf.to_container(value, resolve=True)
     return value
-
-
-def per_example(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token labelling (logits (B, N, K), targets (B, N)) -> (B*N, K), (B*N,): every token is
-    one example for the loss and the metrics. Classification passes through."""
-    if logits.dim() == 3:
-        return logits.flatten(0, 1), targets.flatten()
-    return logits, targets
 
 
 class Classifier(L.LightningModule):

@@ -26,21 +26,26 @@ import time
 from pathlib import Path
 from typing import Any
 
+from biaslab.run.files import PUBLISHED
+
 ROOT = Path(__file__).resolve().parents[2]
-QUIET = ["logger=csv", "extras.print_config=false", "trainer.enable_progress_bar=false",
-         "trainer.enable_model_summary=false"]  # fmt: skip
-PUBLISHED = (".hydra/overrides.yaml", "metrics.json", "config_resolved.yaml", "provenance.json",
-             "history.csv", "predictions.npz")  # fmt: skip
+QUIET = [
+    "logger=csv",
+    "extras.print_config=false",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+]
 
 
-def preset_config(name: str, extra: list[str]):
+def preset_config(name: str, extra: list[str], root: Path = ROOT):
+    """The composed config of preset `name` (with Hydra's own node), from `root`/conf."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     import biaslab.utils.resolvers  # noqa: F401
 
     GlobalHydra.instance().clear()
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(root / "conf"), version_base="1.3"):
         return compose("train", overrides=[f"experiment={name}", *extra], return_hydra_config=True)
 
 
@@ -57,18 +62,27 @@ def _arm_slug(arm: dict[str, str]) -> str:
 
 def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -> dict[str, Any]:
     """Stage 1: {arm slug: {"arm": {...}, "chosen": {key: value}, "scores": {...}}}."""
-    from biaslab.report import load_sweep
+    from biaslab.analysis.load import load_sweep
 
     over = list(spec.get("over") or [k for k in params if k != "seed"])
     arms = {k: params[k] for k in over}
     held = {k: "null" if v is None else str(v) for k, v in (spec.get("at") or {}).items()}
     if set(held) != set(params) - {"seed", *over}:
-        raise ValueError(f"tune.at must give one value for each swept key outside tune.over "
-                         f"{sorted(set(params) - {'seed', *over})}; it has {sorted(held)}")  # fmt: skip
+        raise ValueError(
+            f"tune.at must give one value for each swept key outside tune.over "
+            f"{sorted(set(params) - {'seed', *over})}; it has {sorted(held)}"
+        )
     grid = {k: ",".join(str(v) for v in values) for k, values in spec.grid.items()}
     seeds = ",".join(str(s) for s in spec.get("seeds", [0]))
-    train(f"experiment={name}", f"hydra.sweep.dir={out / 'tune'}", f"hydra.sweeper.params.seed='{seeds}'",
-          "test=false", *[f"{k}={v}" for k, v in {**grid, **held}.items()], *QUIET, *extra)  # fmt: skip
+    train(
+        f"experiment={name}",
+        f"hydra.sweep.dir={out / 'tune'}",
+        f"hydra.sweeper.params.seed='{seeds}'",
+        "test=false",
+        *[f"{k}={v}" for k, v in {**grid, **held}.items()],
+        *QUIET,
+        *extra,
+    )
     frame = load_sweep(out / "tune")
     ok = frame[frame["status"] == "ok"]
     metric = spec.get("metric", "val/acc_best")
@@ -80,10 +94,14 @@ def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -
         best = scores.idxmax()
         best = best if isinstance(best, tuple) else (best,)
         chosen[_arm_slug(arm)] = {
-            "arm": arm, "chosen": dict(zip(grid, map(str, best))), "metric": metric,
-            "scores": {",".join(map(str, k if isinstance(k, tuple) else (k,))): float(v)
-                       for k, v in scores.items()},
-        }  # fmt: skip
+            "arm": arm,
+            "chosen": dict(zip(grid, map(str, best))),
+            "metric": metric,
+            "scores": {
+                ",".join(map(str, k if isinstance(k, tuple) else (k,))): float(v)
+                for k, v in scores.items()
+            },
+        }
     return chosen
 
 
@@ -93,8 +111,8 @@ def run_preset(
     """Run (or resume) one preset; return the dir its report is built from."""
     from omegaconf import OmegaConf
 
-    from biaslab.report import write_report
-    from biaslab.utils.sweep import commit_of
+    from biaslab.analysis.report import write_report
+    from biaslab.run.provenance import commit_of
 
     extra = list(extra)
     cfg = preset_config(name, extra)
@@ -117,7 +135,7 @@ def run_preset(
         "machine": machine(),
         "commit": (commit_of(ROOT) or "")[:7],
         "wall_s": json.loads(wall_file.read_text())["wall_s"],
-    }  # fmt: skip
+    }
     (final / "preset.json").write_text(json.dumps(info, indent=1) + "\n")
     write_report(final)
     if publish:
@@ -148,8 +166,14 @@ def _run_stages(name: str, out: Path, params: dict[str, str], spec, extra: list[
         final = out / "final"
         for slug, entry in chosen.items():
             fixed = [f"{k}=choice({v})" for k, v in entry["arm"].items()]  # wins over the params
-            train(f"experiment={name}", f"hydra.sweep.dir={final / slug}", *QUIET, *extra, *fixed,
-                  *[f"{k}={v}" for k, v in entry["chosen"].items()])  # fmt: skip
+            train(
+                f"experiment={name}",
+                f"hydra.sweep.dir={final / slug}",
+                *QUIET,
+                *extra,
+                *fixed,
+                *[f"{k}={v}" for k, v in entry["chosen"].items()],
+            )
         (final / "tuning.json").write_text(json.dumps(chosen, indent=1) + "\n")
     else:
         final = out / "final"

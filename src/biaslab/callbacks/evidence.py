@@ -1,5 +1,5 @@
 """What a claim needs, recorded for every run: the per-epoch history (train loss too, whatever
-the logger) and, at the end, the whole training set in eval mode and per-example predictions."""
+the logger) and the median training step time."""
 
 from __future__ import annotations
 
@@ -11,21 +11,17 @@ import lightning as L
 import numpy as np
 import torch
 
-from biaslab.module import per_example
-
-HISTORY = "history.csv"
-PREDICTIONS = "predictions.npz"
 HISTORY_KEYS = ("train/loss", "train/acc", "val/loss", "val/acc", "wall_s")
 
 
 class EpochHistory(L.Callback):
-    """`<run dir>/history.csv`: epoch, step, the epoch's train/val loss and accuracy and the
+    """The CSV file `path` (the run dir's history): epoch, step, the epoch's train/val loss and accuracy and the
     seconds since this process began fitting, one row per finished epoch (appended, so a resumed
     run keeps its past). Rank 0 only. It also times every training step (forward, backward,
     optimiser; no data loading, no validation): their median is `time/step_ms`."""
 
-    def __init__(self, output_dir: str) -> None:
-        self.path = Path(output_dir) / HISTORY
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
         self.last_epoch = -1
         self.start = time.perf_counter()
         self.step_start, self.step_s = 0.0, []
@@ -82,35 +78,3 @@ def append_row(path: Path, row: dict, fieldnames: list[str]) -> None:
         if new:
             writer.writeheader()
         writer.writerow(row)
-
-
-@torch.no_grad()
-def evaluate_split(
-    module: L.LightningModule, batches
-) -> tuple[float, float, torch.Tensor, torch.Tensor]:
-    """(mean loss, accuracy, predictions (N,), targets (N,)) of `module` in eval mode."""
-    was_training = module.training
-    module.eval()
-    total, preds, targets = 0.0, [], []
-    for inputs, y in batches:
-        inputs, y = inputs.to(module.device), y.to(module.device)
-        logits, y = per_example(module(inputs), y)
-        total += float(module.criterion(logits, y)) * len(y)
-        preds.append(logits.argmax(-1).cpu())
-        targets.append(y.cpu())
-    module.train(was_training)
-    pred, target = torch.cat(preds), torch.cat(targets)
-    return total / len(target), float((pred == target).float().mean()), pred, target
-
-
-def end_of_run(module: L.LightningModule, datamodule, output_dir: Path) -> dict[str, float]:
-    """Loss and accuracy on the whole training split in eval mode (no augmentation, not the
-    running average of an epoch), the generalisation gap, and the test predictions, saved
-    compactly in `predictions.npz` (pred, target) for paired tests between runs."""
-    train_loss, train_acc, _, _ = evaluate_split(module, datamodule.eval_batches("train"))
-    test_loss, test_acc, pred, target = evaluate_split(module, datamodule.eval_batches("test"))
-    dtype = np.uint8 if int(max(pred.max(), target.max())) < 256 else np.int32
-    np.savez_compressed(output_dir / PREDICTIONS, pred=pred.numpy().astype(dtype),
-                        target=target.numpy().astype(dtype))  # fmt: skip
-    return {"train_eval/loss": train_loss, "train_eval/acc": train_acc, "test/n": float(len(target)),
-            "gap/acc": train_acc - test_acc, "gap/loss": test_loss - train_loss}  # fmt: skip

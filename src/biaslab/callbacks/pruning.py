@@ -6,19 +6,25 @@ from pathlib import Path
 
 import lightning as L
 
-PRUNED_MARKER = "pruned.txt"  # read by hydra_plugins.biaslab_sweepers.optuna_sweeper
-
 
 class OptunaPruning(L.Callback):
     """Rank 0 reports `monitor` at each validation end as the trial's intermediate value and asks
     the study's pruner; every rank learns the answer (a broadcast), so DDP ranks stop together.
-    A pruned run writes `pruned.txt` in its run dir and stops at the end of this epoch."""
+    A pruned run writes the text file `marker` (the sweeper reads it) and stops at the end of
+    this epoch."""
 
-    def __init__(self, storage: str, study_name: str, trial_id: int, monitor: str, output_dir: str,
-                 pruner: dict | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        storage: str,
+        study_name: str,
+        trial_id: int,
+        monitor: str,
+        marker: str | Path,
+        pruner: dict | None = None,
+    ) -> None:
         self.storage, self.study_name, self.trial_id = storage, study_name, trial_id
         self.pruner = pruner  # the sweeper's pruner config: a study does not store its pruner
-        self.monitor, self.marker = monitor, Path(output_dir) / PRUNED_MARKER
+        self.monitor, self.marker = monitor, Path(marker)
         self.trial = None
 
     def _trial(self):

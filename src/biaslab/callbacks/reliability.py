@@ -15,8 +15,6 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 log = logging.getLogger(__name__)
 
-PREEMPTED_MARKER = "preempted.txt"
-
 
 class NonFiniteLossError(FloatingPointError):
     """Training produced a NaN or infinite loss."""
@@ -114,8 +112,8 @@ class FiniteLossGuard(L.Callback):
 
 
 class Preemption(L.Callback):
-    """On SIGTERM or SIGUSR1: save `<dirpath>/last.ckpt` (atomically, via the trainer's checkpoint
-    IO), write a marker and stop by raising Lightning's SIGTERMException, which the pipeline
+    """On SIGTERM or SIGUSR1: save the checkpoint `last` (atomically, via the trainer's checkpoint
+    IO), write the text file `marker` and stop by raising Lightning's SIGTERMException, which the pipeline
     catches. A SIGUSR1 handler that was there before (submitit's requeue on SLURM) is called
     after the save.
 
@@ -133,8 +131,8 @@ class Preemption(L.Callback):
 
     SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
-    def __init__(self, dirpath: str) -> None:
-        self.dirpath = Path(dirpath)
+    def __init__(self, last: str | Path, marker: str | Path) -> None:
+        self.last, self.marker = Path(last), Path(marker)
         self._signal: int | None = None
         self._saved = False
         self._previous: dict[int, Any] = {}
@@ -156,10 +154,10 @@ class Preemption(L.Callback):
         if self._saved:
             return
         self._saved = True
-        trainer.save_checkpoint(str(self.dirpath / "last.ckpt"), weights_only=False)  # full state
+        trainer.save_checkpoint(str(self.last), weights_only=False)  # full state
         if trainer.is_global_zero:
             name = signal.Signals(self._signal or signal.SIGTERM).name
-            (self.dirpath.parent / PREEMPTED_MARKER).write_text(
+            self.marker.write_text(
                 f"{name} at step {trainer.global_step}; rerun the same command to resume.\n"
             )
         previous = self._previous.get(signal.SIGUSR1)

@@ -100,15 +100,27 @@ def subsample(targets: torch.Tensor, fraction: float, per_class: int | None, see
     return torch.cat(keep).sort().values
 
 
+MODALITIES = ("image", "sequence", "graph", "tabular")
+
+
 class BaseDataModule(L.LightningDataModule):
     """What every DataModule shares: sizes, batch sizes, seeds, subsampling and the on-device
     batched augmentation (`augment.batch`, then `augment.mix`) applied to training batches.
+    Its arguments are conf/data_defaults/default.yaml's keys, so a data set's YAML names only
+    its own. `modality` (one of MODALITIES) is what backbones declare they take.
 
     Unknown config keys are refused (no `**kwargs` swallows them); bad values fail in the
     constructor with one sentence naming the key.
     """
 
     modality = "image"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.modality not in MODALITIES:
+            raise TypeError(
+                f"{cls.__name__}.modality={cls.modality!r}: choose one of {MODALITIES}."
+            )
 
     def __init__(
         self,

@@ -92,9 +92,11 @@ class ImageFolderDataModule(BaseDataModule):
         dirs = split_dirs(self.root)
         if dirs is not None:
             views = {
-                s: self._checked(ImageFolder(str(p), self._transform(s == "train"), is_valid_file=_visible))
+                s: self._checked(
+                    ImageFolder(str(p), self._transform(s == "train"), is_valid_file=_visible)
+                )
                 for s, p in dirs.items()
-            }  # fmt: skip
+            }
             views.setdefault("test", views["val"])
             classes, train_targets = views["train"].classes, torch.tensor(views["train"].targets)
             self.datasets = dict(views)
@@ -143,8 +145,13 @@ class ImageFolderDataModule(BaseDataModule):
                 "or pass data.bad_files=skip to leave such files out."
             )
         if bad:
-            log.warning("data.bad_files=skip: left out %d file(s) that are not images under %s "
-                        "(first: %s).", len(bad), view.root, bad[0])  # fmt: skip
+            log.warning(
+                "data.bad_files=skip: left out %d file(s) that are not images under %s "
+                "(first: %s).",
+                len(bad),
+                view.root,
+                bad[0],
+            )
             skipped = set(bad)
             keep = [(p, t) for p, t in view.samples if p not in skipped]
             view.samples = view.imgs = keep

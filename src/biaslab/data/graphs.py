@@ -17,9 +17,15 @@ from biaslab.data.base import GeneratedDataModule, Split
 
 
 def stochastic_block_graphs(
-    n: int, nodes: int, communities: int, feature_dim: int, degree: float, homophily: float,
-    noise: float, seed: int,
-) -> Split:  # fmt: skip
+    n: int,
+    nodes: int,
+    communities: int,
+    feature_dim: int,
+    degree: float,
+    homophily: float,
+    noise: float,
+    seed: int,
+) -> Split:
     """n graphs: inputs (n, nodes, feature_dim + nodes), labels (n, nodes)."""
     g = torch.Generator().manual_seed(seed)
     labels = torch.arange(nodes) * communities // nodes  # equal blocks, in order
@@ -69,8 +75,14 @@ class GraphDataModule(GeneratedDataModule):
                 f"data.input_shape={list(self.input_shape)} must be [nodes, feature_dim + nodes] = "
                 f"[{nodes}, {feature_dim + nodes}]."
             )
-        self.graph = dict(nodes=nodes, communities=communities, feature_dim=feature_dim,
-                          degree=degree, homophily=homophily, noise=noise)  # fmt: skip
+        self.graph = dict(
+            nodes=nodes,
+            communities=communities,
+            feature_dim=feature_dim,
+            degree=degree,
+            homophily=homophily,
+            noise=noise,
+        )
 
     def generate(self, split: str, n: int, seed: int) -> Split:
         return stochastic_block_graphs(n, **self.graph, seed=seed)

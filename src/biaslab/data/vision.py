@@ -63,8 +63,10 @@ class VisionDataModule(InMemoryDataModule):
 
 
 MNIST_FAMILY = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "kmnist": "KMNIST"}
-IDX_FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-             False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}  # fmt: skip
+IDX_FILES = {
+    True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 DEBIAN_ROUTE = "no internet: `apt-get install dataset-fashion-mnist` puts Fashion-MNIST's in /usr/share/datasets/fashion-mnist"
 
 
@@ -126,8 +128,9 @@ class MNISTDataModule(VisionDataModule):
         return found[0], found[1]
 
     def prepare_data(self) -> None:
-        if self.download and (self._find(IDX_FILES[True][0]) is None
-                              or self._find(IDX_FILES[False][0]) is None):  # fmt: skip
+        if self.download and (
+            self._find(IDX_FILES[True][0]) is None or self._find(IDX_FILES[False][0]) is None
+        ):
             import torchvision.datasets as tvd
 
             for train in (True, False):
@@ -149,8 +152,10 @@ class MNISTDataModule(VisionDataModule):
         return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.copy())
 
 
-CIFAR_FOLDERS = {"cifar10": ("CIFAR10", "cifar-10-batches-py"),
-                 "cifar100": ("CIFAR100", "cifar-100-python")}  # fmt: skip
+CIFAR_FOLDERS = {
+    "cifar10": ("CIFAR10", "cifar-10-batches-py"),
+    "cifar100": ("CIFAR100", "cifar-100-python"),
+}
 
 
 class CIFARDataModule(VisionDataModule):

@@ -26,9 +26,10 @@ class ALiBiPE(PositionalEncoding):
     def attn_bias(self, n: int, device: torch.device | None = None) -> torch.Tensor:
         if len(self.grid) == 2 and n == math.prod(self.grid):
             rows, cols = torch.meshgrid(
-                torch.arange(self.grid[0], device=device), torch.arange(self.grid[1], device=device),
+                torch.arange(self.grid[0], device=device),
+                torch.arange(self.grid[1], device=device),
                 indexing="ij",
-            )  # fmt: skip
+            )
             cells = torch.stack([rows.flatten(), cols.flatten()], dim=-1).float()  # (N, 2)
             dist = torch.cdist(cells, cells)
         else:

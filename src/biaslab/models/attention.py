@@ -32,11 +32,10 @@ class MultiHeadSelfAttention(nn.Module):
     ) -> None:
         super().__init__()
         if score not in self.SCORES:
-            raise ValueError(f"model.backbone.score={score!r}: choose one of {self.SCORES}.")
+            raise ValueError(f"score={score!r}: choose one of {self.SCORES}.")
         if dim % heads:
             raise ValueError(
-                f"model.backbone.dim={dim} is not divisible by model.backbone.heads={heads}; "
-                "choose heads that divide dim."
+                f"dim={dim} is not divisible by heads={heads}; choose heads that divide dim."
             )
         self.heads, self.head_dim, self.dropout = heads, dim // heads, dropout
         self.qkv = nn.Linear(dim, 3 * dim, bias=bias)
@@ -45,8 +44,9 @@ class MultiHeadSelfAttention(nn.Module):
         # additive (Bahdanau) scores e_ij = w . tanh(q_i + k_j), per head: w is (H, d)
         self.additive_w = (
             nn.Parameter(torch.randn(heads, self.head_dim) / self.head_dim**0.5)
-            if score == "additive" else None
-        )  # fmt: skip
+            if score == "additive"
+            else None
+        )
         self.on_weights: Callable[[torch.Tensor], None] | None = None
 
     def forward(
@@ -185,8 +185,7 @@ class Encoder(nn.Module):
         super().__init__()
         if dim % heads:
             raise ValueError(
-                f"model.backbone.dim={dim} is not divisible by model.backbone.heads={heads}; "
-                "choose heads that divide dim."
+                f"dim={dim} is not divisible by heads={heads}; choose heads that divide dim."
             )
         self.pe: PositionalEncoding = (pe or PositionalEncoding)(
             dim=dim, grid=tuple(grid), heads=heads

@@ -4,6 +4,8 @@ Probes, the Hessian probe, the report and validation read only these members:
 - `num_features`: the feature width C the pooling and head receive;
 - `token_grid`: the grid of positions of its tokens ((N,) or (gh, gw)), or None without tokens;
 - `poolings`: names of the poolings (`pooling=<name>`, each pool's `name`) that fit its output;
+- `modalities`: the kinds of data it takes (image, sequence, graph, tabular: each DataModule's
+  `modality`), checked before anything is built (class level);
 - `uses_pe`: whether a `pe=` option changes it (class level: readable before building);
 - `embed(inputs)` / `encode(tokens)`: for token models, forward = encode(embed(inputs)), so a
   probe can permute tokens in between (`permutable` says whether this split exists);
@@ -36,6 +38,7 @@ class Backbone(nn.Module):
     num_features: int
     token_grid: tuple[int, ...] | None = None
     poolings: tuple[str, ...] = ("mean", "max", "flatten")
+    modalities: tuple[str, ...] = ("image",)
     uses_pe: bool = False
     permutable: bool = False
 

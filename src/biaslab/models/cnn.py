@@ -37,6 +37,7 @@ class CNN(Backbone):
     """
 
     poolings = ("mean", "max", "flatten", "attn")
+    modalities = ("image",)
 
     def __init__(
         self,
@@ -52,16 +53,12 @@ class CNN(Backbone):
     ) -> None:
         super().__init__()
         if downsample not in DOWNSAMPLE:
-            raise ValueError(
-                f"model.backbone.downsample={downsample!r}: choose one of {DOWNSAMPLE}."
-            )
+            raise ValueError(f"downsample={downsample!r}: choose one of {DOWNSAMPLE}.")
         if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"model.backbone.activation={activation!r}: choose one of {tuple(ACTIVATIONS)}."
-            )
+            raise ValueError(f"activation={activation!r}: choose one of {tuple(ACTIVATIONS)}.")
         if convs_per_stage < 1 or kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(
-                f"model.backbone: convs_per_stage={convs_per_stage} must be >= 1 and kernel_size="
+                f"convs_per_stage={convs_per_stage} must be >= 1 and kernel_size="
                 f"{kernel_size} odd (the output keeps the input's size with padding k // 2)."
             )
         self.downsample = downsample

@@ -17,11 +17,13 @@ from biaslab.models.cnn import ACTIVATIONS, Residual
 
 
 class FC(Backbone):
-    """(B, C, H, W) image or (B, L) token ids -> (B, 1, hidden[-1]) features.
+    """(B, C, H, W) image, (B, L) token ids or (B, F) table rows -> (B, 1, hidden[-1]) features.
 
     Token ids are embedded first (`embed_dim` each), so the flattened vector keeps order.
     A fixed input size: longer test sequences are refused by the first linear layer.
     """
+
+    modalities = ("image", "sequence", "tabular")
 
     def __init__(
         self,
@@ -37,21 +39,21 @@ class FC(Backbone):
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"model.backbone.activation={activation!r}: choose one of {tuple(ACTIVATIONS)}."
-            )
+            raise ValueError(f"activation={activation!r}: choose one of {tuple(ACTIVATIONS)}.")
         if depth is not None:  # `depth` layers of width hidden[0]: the depth sweep's one knob
             if depth < 1 or not hidden:
-                raise ValueError(f"model.backbone.depth={depth} needs >= 1 and a width in hidden.")
+                raise ValueError(f"depth={depth} needs >= 1 and a width in hidden.")
             hidden = [hidden[0]] * depth
         if not hidden:
-            raise ValueError("model.backbone.hidden=[] has no layer; give at least one width.")
+            raise ValueError("hidden=[] has no layer; give at least one width.")
         self.token_embed = nn.Embedding(vocab_size, embed_dim) if vocab_size else None
         in_features = math.prod(input_shape) * (embed_dim if vocab_size else 1)
         layers: list[nn.Module] = []
         for width in hidden:
-            body = nn.Sequential(nn.Linear(in_features, width, bias=not batch_norm),
-                                 *([nn.BatchNorm1d(width)] if batch_norm else []))  # fmt: skip
+            body = nn.Sequential(
+                nn.Linear(in_features, width, bias=not batch_norm),
+                *([nn.BatchNorm1d(width)] if batch_norm else []),
+            )
             if residual and width == in_features:
                 layers += [Residual(body, ACTIVATIONS[activation]()), nn.Dropout(dropout)]
             else:

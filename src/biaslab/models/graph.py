@@ -43,6 +43,7 @@ class GraphAttention(AttentionBackbone):
     to the graph's edges (`mask=edges`) or to no mask (`mask=none`). Nodes have no order: no PE."""
 
     poolings = ("tokens",)
+    modalities = ("graph",)
     uses_pe = False
     permutable = False  # permuting node tokens would need the adjacency permuted too
 
@@ -60,7 +61,7 @@ class GraphAttention(AttentionBackbone):
     ) -> None:
         super().__init__()
         if mask not in MASKS:
-            raise ValueError(f"model.backbone.mask={mask!r}: choose one of {MASKS}.")
+            raise ValueError(f"mask={mask!r}: choose one of {MASKS}.")
         self.nodes, self.features = graph_shape(input_shape, "graph_attn")
         self.mask = mask
         self.node_embed = nn.Linear(self.features, dim)
@@ -79,6 +80,7 @@ class NodeMLP(Backbone):
     adjacency is ignored (the baseline without the graph)."""
 
     poolings = ("tokens",)
+    modalities = ("graph",)
 
     def __init__(self, input_shape: Sequence[int], hidden: Sequence[int] = (64, 64)) -> None:
         super().__init__()

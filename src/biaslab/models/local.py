@@ -20,14 +20,19 @@ class LocallyConnected2d(nn.Module):
     W_out) or None."""
 
     def __init__(
-        self, c_in: int, c_out: int, kernel_size: int, hw: tuple[int, int], stride: int = 1,
+        self,
+        c_in: int,
+        c_out: int,
+        kernel_size: int,
+        hw: tuple[int, int],
+        stride: int = 1,
         bias: bool = True,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__()
         if kernel_size < 1 or stride < 1 or min(hw) < 1:
             raise ValueError(
-                f"model.backbone: a locally connected layer needs kernel_size >= 1, stride >= 1 "
-                f"and a non-empty input (got kernel_size={kernel_size}, stride={stride}, {hw})."
+                f"kernel_size={kernel_size} and stride={stride} must be >= 1 and the input {hw} "
+                "non-empty for a locally connected layer."
             )
         self.c_in, self.c_out, self.k, self.stride, self.hw = c_in, c_out, kernel_size, stride, hw
         self.out_hw = tuple((n + 2 * (kernel_size // 2) - kernel_size) // stride + 1 for n in hw)

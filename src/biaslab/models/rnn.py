@@ -16,6 +16,7 @@ class RNN(Backbone):
     """Embedding (ids) or a linear map (image rows/pixels/patches) -> LSTM -> (B, N, dim)."""
 
     poolings = ("mean", "max", "flatten", "attn", "last", "tokens")
+    modalities = ("sequence", "image")  # images are read as rows, pixels or patches
 
     def __init__(
         self,
@@ -31,8 +32,14 @@ class RNN(Backbone):
         super().__init__()
         self.token_embed = TokenEmbed(input_shape, vocab_size, tokens, patch_size, dim)
         hidden = dim // 2 if bidirectional else dim
-        self.lstm = nn.LSTM(dim, hidden, num_layers=depth, batch_first=True,
-                            bidirectional=bidirectional, dropout=dropout if depth > 1 else 0.0)  # fmt: skip
+        self.lstm = nn.LSTM(
+            dim,
+            hidden,
+            num_layers=depth,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if depth > 1 else 0.0,
+        )
         self.num_features = dim
         self.token_grid = self.token_embed.grid
 

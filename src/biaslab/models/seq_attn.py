@@ -42,7 +42,7 @@ class TokenEmbed(nn.Module):
     ) -> None:
         super().__init__()
         if tokens not in TOKENS:
-            raise ValueError(f"model.backbone.tokens={tokens!r}: choose one of {TOKENS}.")
+            raise ValueError(f"tokens={tokens!r}: choose one of {TOKENS}.")
         self.tokens, self.patch_size, self.is_ids = tokens, patch_size, bool(vocab_size)
         if vocab_size:
             self.proj: nn.Module = nn.Embedding(vocab_size, dim)
@@ -51,7 +51,7 @@ class TokenEmbed(nn.Module):
             c, h, w = input_shape
             if tokens == "patches" and (h % patch_size or w % patch_size):
                 raise ValueError(
-                    f"model.backbone.patch_size={patch_size} does not divide the {h}x{w} images; "
+                    f"patch_size={patch_size} does not divide the {h}x{w} images; "
                     f"pick a patch size that divides {math.gcd(h, w)}."
                 )
             self.grid, features = {
@@ -69,6 +69,8 @@ class TokenEmbed(nn.Module):
 
 class SeqAttn(AttentionBackbone):
     """(B, L) ids or (B, C, H, W) images -> (B, N, dim) (or (B, 1+N, dim) with a class token)."""
+
+    modalities = ("sequence", "image")
 
     def __init__(
         self,

@@ -17,6 +17,8 @@ class ViT(AttentionBackbone):
     Output (B, N, dim), or (B, 1+N, dim) with `class_token` (set by pooling=cls).
     """
 
+    modalities = ("image",)
+
     def __init__(
         self,
         input_shape: Sequence[int],
@@ -36,7 +38,7 @@ class ViT(AttentionBackbone):
         c, h, w = require_image(input_shape, "vit")
         if h % patch_size or w % patch_size:
             raise ValueError(
-                f"model.backbone.patch_size={patch_size} does not divide the {h}x{w} images; "
+                f"patch_size={patch_size} does not divide the {h}x{w} images; "
                 f"pick a patch size that divides {math.gcd(h, w)}."
             )
         self.patch_embed = nn.Conv2d(c, dim, patch_size, stride=patch_size)

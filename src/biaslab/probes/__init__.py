@@ -11,5 +11,14 @@ from biaslab.probes.invariance import Invariance, invariance_table
 from biaslab.probes.pe_similarity import PESimilarity
 from biaslab.probes.receptive_field import ReceptiveField
 
-__all__ = ["AttentionMaps", "Diagnosis", "HessianProbe", "Invariance", "PESimilarity",
-           "ReceptiveField", "diagnose", "diagnose_depth", "invariance_table"]  # fmt: skip
+__all__ = [
+    "AttentionMaps",
+    "Diagnosis",
+    "HessianProbe",
+    "Invariance",
+    "PESimilarity",
+    "ReceptiveField",
+    "diagnose",
+    "diagnose_depth",
+    "invariance_table",
+]

@@ -41,8 +41,15 @@ class AttentionMaps(Probe):
             distance = (w * (pos[None, :] - pos[:, None]).abs()).sum(-1).mean(dim=(0, 2))
             entropy = -(w * w.clamp_min(1e-12).log()).sum(-1).mean(dim=(0, 2))
             for head in range(w.shape[1]):
-                rows.append({"layer": layer, "head": head, "tokens": n,
-                             "mean_distance": float(distance[head]), "entropy": float(entropy[head])})  # fmt: skip
+                rows.append(
+                    {
+                        "layer": layer,
+                        "head": head,
+                        "tokens": n,
+                        "mean_distance": float(distance[head]),
+                        "entropy": float(entropy[head]),
+                    }
+                )
         torch.save([w.cpu() for w in maps], self.out_dir(trainer) / "attention_maps.pt")
         self.save(trainer, "attention", rows, self._plot(maps, inputs, backbone.token_grid))
 

@@ -102,7 +102,8 @@ class Probe(L.Callback):
         if logger is None:
             return
         if rows:
-            logger.log_table(key=f"probes/{stem}", columns=list(rows[0]),
-                             data=[list(r.values()) for r in rows])  # fmt: skip
+            logger.log_table(
+                key=f"probes/{stem}", columns=list(rows[0]), data=[list(r.values()) for r in rows]
+            )
         if png is not None:
             logger.log_image(key=f"probes/{stem}_plot", images=[str(png)])

@@ -63,8 +63,15 @@ def minimise_grad_norm(fn: FlatLoss, theta: torch.Tensor, steps: int = 500) -> t
     a point where the gradient is near 0 (a minimum, a saddle or a flat region: the Hessian
     there decides). Needs a smooth loss surface (tanh, not ReLU: its kinks stall the search)."""
     theta = theta.detach().clone().requires_grad_(True)
-    opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=steps, history_size=50, line_search_fn="strong_wolfe",
-                            tolerance_grad=1e-12, tolerance_change=1e-15)  # fmt: skip
+    opt = torch.optim.LBFGS(
+        [theta],
+        lr=1.0,
+        max_iter=steps,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-12,
+        tolerance_change=1e-15,
+    )
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
@@ -96,8 +103,13 @@ class CriticalPoints(Probe):
     `critical/negative_ratio`, `critical/flat_ratio` (|eigenvalue| <= rel_tol x the largest), `critical/smallest`, `critical/largest`; the eigenvalues go to
     probes/critical_points.csv and a histogram."""
 
-    def __init__(self, n_examples: int = 1000, steps: int = 500, max_params: int = 5000,
-                 rel_tol: float = 1e-6) -> None:  # fmt: skip
+    def __init__(
+        self,
+        n_examples: int = 1000,
+        steps: int = 500,
+        max_params: int = 5000,
+        rel_tol: float = 1e-6,
+    ) -> None:
         self.n_examples, self.steps = n_examples, steps
         self.max_params, self.rel_tol = max_params, rel_tol
 
@@ -128,11 +140,17 @@ class CriticalPoints(Probe):
             g1, loss = grad_norm(fn, theta), float(fn(theta))
         pl_module.train(was_training)
         zero = self.rel_tol * eig.abs().max()  # |eigenvalue| at or below this counts as flat
-        metrics = {"min_ratio": minimum_ratio(eig, self.rel_tol),
-                   "negative_ratio": float((eig < -zero).double().mean()),
-                   "flat_ratio": float((eig.abs() <= zero).double().mean()),
-                   "loss": loss, "grad_norm": g1, "grad_norm_0": g0,
-                   "smallest": float(eig.min()), "largest": float(eig.max()), "params": float(len(eig))}  # fmt: skip
+        metrics = {
+            "min_ratio": minimum_ratio(eig, self.rel_tol),
+            "negative_ratio": float((eig < -zero).double().mean()),
+            "flat_ratio": float((eig.abs() <= zero).double().mean()),
+            "loss": loss,
+            "grad_norm": g1,
+            "grad_norm_0": g0,
+            "smallest": float(eig.min()),
+            "largest": float(eig.max()),
+            "params": float(len(eig)),
+        }
         for k, v in metrics.items():
             trainer.callback_metrics[f"critical/{k}"] = torch.tensor(v)
         plt = pyplot()

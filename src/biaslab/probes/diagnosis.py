@@ -15,12 +15,16 @@ def diagnose(
     if train_acc is None or val_acc is None:
         return "not enough metrics to diagnose"
     if train_acc < train_acc_ok:
-        return (f"high training loss ({train_loss:.3g}, train acc {train_acc:.3f}): model bias (a "
-                "bigger model) or an optimisation problem (compare a shallower model: if it trains "
-                "better, it is optimisation)")  # fmt: skip
+        return (
+            f"high training loss ({train_loss:.3g}, train acc {train_acc:.3f}): model bias (a "
+            "bigger model) or an optimisation problem (compare a shallower model: if it trains "
+            "better, it is optimisation)"
+        )
     if train_acc - val_acc > gap:
-        return (f"low training loss but validation accuracy {val_acc:.3f} trails training {train_acc:.3f}: "
-                "overfitting (more data, augmentation, regularisation) or a train/val mismatch")  # fmt: skip
+        return (
+            f"low training loss but validation accuracy {val_acc:.3f} trails training {train_acc:.3f}: "
+            "overfitting (more data, augmentation, regularisation) or a train/val mismatch"
+        )
     return f"fits and generalises (train acc {train_acc:.3f}, val acc {val_acc:.3f})"
 
 
@@ -32,9 +36,11 @@ def diagnose_depth(rows: list[dict[str, float]]) -> list[str]:
     for shallow in ordered:
         for deep in ordered:
             if deep["depth"] > shallow["depth"] and deep["train_loss"] > shallow["train_loss"]:
-                flags.append(f"depth {deep['depth']} trains worse than depth {shallow['depth']} "
-                             f"({deep['train_loss']:.3g} > {shallow['train_loss']:.3g}): an optimisation problem, "
-                             "not model bias")  # fmt: skip
+                flags.append(
+                    f"depth {deep['depth']} trains worse than depth {shallow['depth']} "
+                    f"({deep['train_loss']:.3g} > {shallow['train_loss']:.3g}): an optimisation problem, "
+                    "not model bias"
+                )
     return flags
 
 
@@ -46,8 +52,14 @@ class Diagnosis(Probe):
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         m = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        verdict = diagnose(m.get("train/acc"), m.get("val/acc"), m.get("train/loss"), m.get("val/loss"),
-                           self.train_acc_ok, self.gap)  # fmt: skip
+        verdict = diagnose(
+            m.get("train/acc"),
+            m.get("val/acc"),
+            m.get("train/loss"),
+            m.get("val/loss"),
+            self.train_acc_ok,
+            self.gap,
+        )
         if trainer.is_global_zero:
             (self.out_dir(trainer) / "diagnosis.txt").write_text(verdict + "\n")
             print(f"Diagnosis: {verdict}")

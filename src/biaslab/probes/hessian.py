@@ -17,8 +17,14 @@ class HessianProbe(Probe):
     critical point or not, saddle (a negative eigenvalue) or local minimum. Attention runs its
     exact path inside `backbone.capture_attention()`, which has a double backward everywhere."""
 
-    def __init__(self, every_n_epochs: int = 10, at_end: bool = True, k: int = 16, batch_size: int = 256,
-                 grad_tol: float = 1e-2) -> None:  # fmt: skip
+    def __init__(
+        self,
+        every_n_epochs: int = 10,
+        at_end: bool = True,
+        k: int = 16,
+        batch_size: int = 256,
+        grad_tol: float = 1e-2,
+    ) -> None:
         self.every_n_epochs, self.at_end, self.k = every_n_epochs, at_end, k
         self.batch_size, self.grad_tol = batch_size, grad_tol
         self.rows: list[dict[str, Any]] = []
@@ -38,12 +44,23 @@ class HessianProbe(Probe):
         was_training = pl_module.training
         pl_module.eval()  # fixed batch-norm statistics: one well-defined function of the weights
         with torch.enable_grad(), pl_module.net.backbone.capture_attention():
-            c = loss_curvature(lambda: pl_module.criterion(pl_module(x), y), list(pl_module.parameters()),
-                               k=self.k, grad_tol=self.grad_tol)  # fmt: skip
+            c = loss_curvature(
+                lambda: pl_module.criterion(pl_module(x), y),
+                list(pl_module.parameters()),
+                k=self.k,
+                grad_tol=self.grad_tol,
+            )
         pl_module.train(was_training)
-        row = {"epoch": trainer.current_epoch, "step": trainer.global_step, "largest": c.largest,
-               "smallest": c.smallest, "grad_norm": c.grad_norm, "positive_ratio": c.positive_ratio,
-               "near_critical": c.near_critical, "kind": c.kind}  # fmt: skip
+        row = {
+            "epoch": trainer.current_epoch,
+            "step": trainer.global_step,
+            "largest": c.largest,
+            "smallest": c.smallest,
+            "grad_norm": c.grad_norm,
+            "positive_ratio": c.positive_ratio,
+            "near_critical": c.near_critical,
+            "kind": c.kind,
+        }
         self.rows.append(row)
         pl_module.log_dict(
             {

@@ -45,8 +45,13 @@ def invariance_table(
     net = model.net if hasattr(model, "net") else model
     backbone = getattr(net, "backbone", None)  # any classifier works; permutation needs a Backbone
     base = model(inputs).argmax(-1)
-    rows = [{"transform": "identity", "accuracy": float((base == targets).float().mean()),
-             "agreement": 1.0}]  # fmt: skip
+    rows = [
+        {
+            "transform": "identity",
+            "accuracy": float((base == targets).float().mean()),
+            "agreement": 1.0,
+        }
+    ]
     for name, fn in transforms_for(inputs, getattr(backbone, "permutable", False)).items():
         if fn == "permute":
             tokens = backbone.embed(inputs)
@@ -55,8 +60,13 @@ def invariance_table(
             pred = net.forward_head(backbone.encode(tokens[:, perm])).argmax(-1)
         else:
             pred = model(fn(inputs)).argmax(-1)
-        rows.append({"transform": name, "accuracy": float((pred == targets).float().mean()),
-                     "agreement": float((pred == base).float().mean())})  # fmt: skip
+        rows.append(
+            {
+                "transform": name,
+                "accuracy": float((pred == targets).float().mean()),
+                "agreement": float((pred == base).float().mean()),
+            }
+        )
     model.train(was_training)
     return rows
 

@@ -35,8 +35,11 @@ class PESimilarity(Probe):
     def _save(self, trainer: L.Trainer, sim: torch.Tensor | None, when: str) -> None:
         if sim is None:
             return
-        rows = [{"i": i, "j": j, "cosine": float(sim[i, j])}
-                for i in range(len(sim)) for j in range(len(sim))]  # fmt: skip
+        rows = [
+            {"i": i, "j": j, "cosine": float(sim[i, j])}
+            for i in range(len(sim))
+            for j in range(len(sim))
+        ]
         plt = pyplot()
         fig, ax = plt.subplots(figsize=(4, 4))
         im = ax.imshow(sim.cpu(), cmap="coolwarm", vmin=-1, vmax=1)

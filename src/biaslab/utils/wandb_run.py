@@ -14,7 +14,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from biaslab.utils.sweep import swept_keys
+from biaslab.run.files import RunDir
+from biaslab.run.sweep import swept_keys
 
 log = logging.getLogger("biaslab")
 
@@ -38,7 +39,7 @@ def job_overrides() -> tuple[str | None, str | None]:
 
 def wandb_run_id(output_dir: Path) -> str:
     """The W&B run id kept in the run dir, so a resumed run continues the same W&B run."""
-    path = output_dir / "wandb_id.txt"
+    path = RunDir(output_dir).wandb_id
     if path.exists():
         return path.read_text().strip()
     run_id = uuid.uuid4().hex[:12]
@@ -54,7 +55,7 @@ def start_wandb_early(cfg: DictConfig) -> None:
     """W&B's own start costs about 1.5 s before the first step: importing it, its launch module
     (which every `wandb.init` imports), its service process and, when online, a probe of its
     server. Do all of that in a background thread while torch and lightning import and the data
-    and model are built; `instantiate_loggers` (or `end_job`, if the job fails first) waits for
+    and model are built; `build_loggers` (or `end_job`, if the job fails first) waits for
     it. Rank 0 only, and only when the W&B logger is configured. The mode is fixed before
     `wandb.setup()`, which freezes its settings for the process: offline when the config says so
     or the server is unreachable."""

@@ -31,8 +31,9 @@ from hydra.core.utils import JobStatus
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig, OmegaConf
 
+from biaslab.run.files import RunDir
+
 log = logging.getLogger(__name__)
-PRUNED_MARKER = "pruned.txt"
 RESULTS = "optimization_results.yaml"
 
 
@@ -116,8 +117,17 @@ ConfigStore.instance().store(
 
 
 class OptunaSweeper(Sweeper):
-    def __init__(self, sampler: Any, pruner: Any, direction: str, storage: str | None,
-                 study_name: str, n_trials: int, n_jobs: int, params: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        sampler: Any,
+        pruner: Any,
+        direction: str,
+        storage: str | None,
+        study_name: str,
+        n_trials: int,
+        n_jobs: int,
+        params: Any,
+    ) -> None:
         self.sampler_cfg, self.pruner_cfg = sampler, pruner
         self.direction, self.storage, self.study_name = direction, storage, study_name
         self.n_trials, self.n_jobs = n_trials, n_jobs
@@ -146,8 +156,14 @@ class OptunaSweeper(Sweeper):
         pruner = build(self.pruner_cfg) if self.pruner_cfg else optuna.pruners.NopPruner()
         for attempt in range(10):  # workers starting together race to create the schema
             try:
-                study = optuna.create_study(study_name=self.study_name, storage=storage, sampler=sampler,
-                                            pruner=pruner, direction=self.direction, load_if_exists=True)  # fmt: skip
+                study = optuna.create_study(
+                    study_name=self.study_name,
+                    storage=storage,
+                    sampler=sampler,
+                    pruner=pruner,
+                    direction=self.direction,
+                    load_if_exists=True,
+                )
                 return study, storage
             except Exception as err:  # sqlalchemy: the schema half-made by the other worker
                 if attempt == 9 or not type(err).__module__.startswith("sqlalchemy"):
@@ -172,8 +188,10 @@ class OptunaSweeper(Sweeper):
                     break
                 log.info("Study %s: %d of %d trials begun.", self.study_name, begun, self.n_trials)
                 trials = [study.ask(space) for _ in range(min(self.n_jobs, left))]
-            batch = [[*fixed, *[f"{k}={v}" for k, v in t.params.items()], self._pruning(storage, t)]
-                     for t in trials]  # fmt: skip
+            batch = [
+                [*fixed, *[f"{k}={v}" for k, v in t.params.items()], self._pruning(storage, t)]
+                for t in trials
+            ]
             returns = self.launcher.launch(batch, initial_job_idx=job_idx)
             job_idx += len(batch)
             for trial, ret in zip(trials, returns, strict=True):
@@ -185,8 +203,12 @@ class OptunaSweeper(Sweeper):
         (a pruner is not stored with the study, so the job builds the same one)."""
         pruner = OmegaConf.select(self.config, "hydra.sweeper.pruner")
         pruner = OmegaConf.to_container(pruner, resolve=True) if pruner is not None else None
-        node = {"storage": storage, "study_name": self.study_name, "trial_id": trial._trial_id,
-                "pruner": pruner}  # fmt: skip
+        node = {
+            "storage": storage,
+            "study_name": self.study_name,
+            "trial_id": trial._trial_id,
+            "pruner": pruner,
+        }
         return f"pruning={_hydra_value(node)}"
 
     @staticmethod
@@ -195,9 +217,7 @@ class OptunaSweeper(Sweeper):
 
         if ret.status != JobStatus.COMPLETED:
             study.tell(trial, state=TrialState.FAIL)
-        elif (
-            Path(OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir")) / PRUNED_MARKER
-        ).exists():
+        elif (RunDir(OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir")).pruned).exists():
             study.tell(trial, state=TrialState.PRUNED)
         else:
             value = ret.return_value
@@ -215,7 +235,12 @@ class OptunaSweeper(Sweeper):
             log.warning("Study %s has no completed trial (%s).", self.study_name, states)
             return
         best = study.best_trial
-        results = {"name": "optuna", "best_params": best.params, "best_value": best.value,
-                   "best_trial": best.number, "trials": states}  # fmt: skip
+        results = {
+            "name": "optuna",
+            "best_params": best.params,
+            "best_value": best.value,
+            "best_trial": best.number,
+            "trials": states,
+        }
         OmegaConf.save(OmegaConf.create(results), sweep_dir / RESULTS)
         log.info("Best %s = %s at %s", self.direction, best.value, best.params)

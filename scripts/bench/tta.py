@@ -1,13 +1,12 @@
 """Time to accuracy: wall seconds of whole `src/train.py` commands (start-up included) and the
 test accuracy each reaches, median of `--repeats` runs.
 
-    python scripts/bench_tta.py [--repeats 5]
+    python scripts/bench/tta.py [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -16,7 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from biaslab.run.files import find_runs
+
+ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = {
     "cnn (default, W&B offline)": [],
     "cnn, logger=csv": ["logger=csv"],
@@ -36,11 +37,16 @@ def main() -> None:
             root = tempfile.mkdtemp()
             env = {**os.environ, "BIASLAB_ROOT": root, "WANDB_MODE": "offline"}
             start = time.perf_counter()
-            subprocess.run([sys.executable, "src/train.py", *overrides], cwd=ROOT, env=env,
-                           check=True, capture_output=True)  # fmt: skip
+            subprocess.run(
+                [sys.executable, "src/train.py", *overrides],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
             walls.append(time.perf_counter() - start)
-            (metrics,) = Path(root).glob("logs/train/runs/*/metrics.json")
-            accs.append(json.loads(metrics.read_text())["test/acc"])
+            (run,) = find_runs(Path(root) / "logs" / "train" / "runs")
+            accs.append(run.read_metrics()["test/acc"])
         print(
             f"  {name:28s} {statistics.median(walls):6.1f} s   test/acc {statistics.median(accs):.4f}"
         )

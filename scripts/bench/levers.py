@@ -4,7 +4,7 @@ bf16 autocast (what trainer.precision=bf16-mixed does), torch.compile, thread co
 Each variant times full training steps (forward, backward, AdamW) after a warm-up; median of
 `--repeats` blocks, interleaved; printed as speed-ups over fp32 eager.
 
-    python scripts/bench_levers.py [--repeats 5] [--steps 30]
+    python scripts/bench/levers.py [--repeats 5] [--steps 30]
 """
 
 from __future__ import annotations
@@ -20,17 +20,29 @@ from biaslab.models.net import build_net
 
 MODELS = {
     "cnn": {"_target_": "biaslab.models.cnn.CNN", "input_shape": [1, 8, 8], "channels": [32, 64]},
-    "vit": {"_target_": "biaslab.models.vit.ViT", "input_shape": [1, 8, 8], "patch_size": 4, "dim": 64,
-            "depth": 4, "heads": 4, "mlp_ratio": 2.0,
-            "pe": {"_target_": "biaslab.models.pe.SinusoidalPE", "_partial_": True}},
-}  # fmt: skip
+    "vit": {
+        "_target_": "biaslab.models.vit.ViT",
+        "input_shape": [1, 8, 8],
+        "patch_size": 4,
+        "dim": 64,
+        "depth": 4,
+        "heads": 4,
+        "mlp_ratio": 2.0,
+        "pe": {"_target_": "biaslab.models.pe.SinusoidalPE", "_partial_": True},
+    },
+}
 VARIANTS = ("fp32", "channels_last", "bf16 autocast", "torch.compile", "1 thread")
 
 
 def make_step(model_name: str, variant: str):
     torch.manual_seed(0)
-    net = build_net(MODELS[model_name], {"_target_": "biaslab.models.pooling.MeanPool"},
-                    {"_target_": "biaslab.models.heads.LinearHead"}, 10, [1, 8, 8])  # fmt: skip
+    net = build_net(
+        MODELS[model_name],
+        {"_target_": "biaslab.models.pooling.MeanPool"},
+        {"_target_": "biaslab.models.heads.LinearHead"},
+        10,
+        [1, 8, 8],
+    )
     x, y = torch.randn(64, 1, 8, 8), torch.randint(0, 10, (64,))
     if variant == "channels_last":
         net, x = (

@@ -1,6 +1,6 @@
 """GPU figures in one prepared run (issue: the speed recipe, real accuracy, many small runs).
 
-    python scripts/bench_gpu.py --out DIR --fmnist DIR_WITH_THE_4_GZ_FILES [--quick]
+    python scripts/bench/gpu.py --out DIR --fmnist DIR_WITH_THE_4_GZ_FILES [--quick]
 
 1. `experiment=cifar10_speed` on a generated stand-in of CIFAR-10's exact shape and size
    (50,000 + 10,000 random 32x32x3 images in the real pickle format: timings only, its accuracy
@@ -27,9 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-QUIET = ["logger=csv", "extras.print_config=false", "trainer.enable_progress_bar=false",
-         "trainer.enable_model_summary=false", "callbacks.model_summary=null"]  # fmt: skip
+from biaslab.run.files import RunDir
+
+ROOT = Path(__file__).resolve().parents[2]
+QUIET = [
+    "logger=csv",
+    "extras.print_config=false",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "callbacks.model_summary=null",
+]
 results: dict = {}
 
 
@@ -44,8 +51,13 @@ def save(out: Path) -> None:
 
 def train(*args: str, timeout: int = 600) -> float:
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "src/train.py", *args, *QUIET], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "src/train.py", *args, *QUIET],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])
     return time.perf_counter() - start
@@ -68,10 +80,10 @@ def write_cifar_standin(root: Path, n_train: int, n_test: int) -> None:
 
 
 def history(run_dir: Path) -> tuple[list[float], list[float]]:
-    """(seconds per epoch, ms per step per epoch) from the run's history.csv, epochs 2 on."""
+    """(seconds per epoch, ms per step per epoch) from the run's history, epochs 2 on."""
     import csv
 
-    with open(run_dir / "history.csv") as f:
+    with open(RunDir(run_dir).history) as f:
         rows = [(float(r["wall_s"]), int(r["step"])) for r in csv.DictReader(f)]
     seconds = [b[0] - a[0] for a, b in itertools.pairwise(rows)]
     ms_per_step = [1000 * (b[0] - a[0]) / (b[1] - a[1]) for a, b in itertools.pairwise(rows)]
@@ -154,18 +166,26 @@ def main() -> None:
         try:
             write_cifar_standin(data, n_train, n_test)
             epochs = 2 if args.quick else 30
-            common = ["experiment=cifar10_speed", f"data.data_dir={data}", "data.download=false",
-                      "data.verify_checksums=false", *accel]  # fmt: skip
+            common = [
+                "experiment=cifar10_speed",
+                f"data.data_dir={data}",
+                "data.download=false",
+                "data.verify_checksums=false",
+                *accel,
+            ]
             run = work / "runs" / "cifar_recipe"
             wall = train(*common, f"trainer.max_epochs={epochs}", f"hydra.run.dir={run}")
-            m = json.loads((run / "metrics.json").read_text())
+            m = RunDir(run).read_metrics()
             per_epoch, _ = history(run)
-            first_epoch = json.loads((run / "metrics.json").read_text())["time/fit_s"] - sum(
-                per_epoch
-            )
+            first_epoch = RunDir(run).read_metrics()["time/fit_s"] - sum(per_epoch)
             run_nv = work / "runs" / "cifar_noval"
-            train(*common, "trainer.max_epochs=4", "trainer.limit_val_batches=0", "test=false",
-                  f"hydra.run.dir={run_nv}")  # fmt: skip
+            train(
+                *common,
+                "trainer.max_epochs=4",
+                "trainer.limit_val_batches=0",
+                "test=false",
+                f"hydra.run.dir={run_nv}",
+            )
             lightning_ms = float(np.median(history(run_nv)[1]))
             plain_ms = (
                 hand_loop(common, 2 if args.quick else 4)
@@ -173,14 +193,15 @@ def main() -> None:
                 else float("nan")
             )
             results["1. cifar10_speed on the CIFAR-10 stand-in (timings only)"] = {
-                "epochs": epochs, "fit seconds (train + val each epoch)": round(m["time/fit_s"], 2),
+                "epochs": epochs,
+                "fit seconds (train + val each epoch)": round(m["time/fit_s"], 2),
                 "seconds per epoch, median after the first": round(float(np.median(per_epoch)), 3),
                 "first epoch and end of fit seconds": round(first_epoch, 3),
                 "whole command wall seconds": round(wall, 1),
                 "Lightning ms/step (no val, median epoch)": round(lightning_ms, 3),
                 "hand-written loop ms/step": round(plain_ms, 3),
                 "Lightning / hand loop": round(lightning_ms / plain_ms, 3),
-            }  # fmt: skip
+            }
         except Exception as err:
             results["1. cifar10_speed"] = {"error": str(err)[-1500:]}
         save(out)
@@ -188,21 +209,37 @@ def main() -> None:
         try:
             run = work / "runs" / "fmnist"
             extra = ["trainer.max_epochs=1", "data.train_fraction=0.05"] if args.quick else []
-            wall = train("experiment=fashion_mnist_gpu", f"data.data_dir={args.fmnist}", "data.download=false",
-                         f"hydra.run.dir={run}", *accel, *extra)  # fmt: skip
-            m = json.loads((run / "metrics.json").read_text())
+            wall = train(
+                "experiment=fashion_mnist_gpu",
+                f"data.data_dir={args.fmnist}",
+                "data.download=false",
+                f"hydra.run.dir={run}",
+                *accel,
+                *extra,
+            )
+            m = RunDir(run).read_metrics()
             results["2. Fashion-MNIST, experiment=fashion_mnist_gpu (real data)"] = {
                 "test/acc (best val checkpoint)": round(m["test/acc"], 4),
                 "test_last/acc": round(m.get("test_last/acc", float("nan")), 4),
-                "fit seconds": round(m["time/fit_s"], 2), "whole command wall seconds": round(wall, 1),
-                "epochs": m.get("time/epochs")}  # fmt: skip
+                "fit seconds": round(m["time/fit_s"], 2),
+                "whole command wall seconds": round(wall, 1),
+                "epochs": m.get("time/epochs"),
+            }
             run = work / "runs" / "fmnist_cpu_recipe"
             extra = ["trainer.max_epochs=1", "data.train_fraction=0.05"] if args.quick else []
-            train("experiment=fashion_mnist_cnn", f"data.data_dir={args.fmnist}", "data.download=false",
-                  f"hydra.run.dir={run}", *accel, *extra)  # fmt: skip
-            m = json.loads((run / "metrics.json").read_text())
+            train(
+                "experiment=fashion_mnist_cnn",
+                f"data.data_dir={args.fmnist}",
+                "data.download=false",
+                f"hydra.run.dir={run}",
+                *accel,
+                *extra,
+            )
+            m = RunDir(run).read_metrics()
             results["2b. Fashion-MNIST, the CPU recipe experiment=fashion_mnist_cnn on the GPU"] = {
-                "test/acc": round(m["test/acc"], 4), "fit seconds": round(m["time/fit_s"], 2)}  # fmt: skip
+                "test/acc": round(m["test/acc"], 4),
+                "fit seconds": round(m["time/fit_s"], 2),
+            }
         except Exception as err:
             results["2. Fashion-MNIST"] = {"error": str(err)[-1500:]}
         save(out)
@@ -219,12 +256,13 @@ def main() -> None:
             ]
             figures = {}
             accs = {}
-            for name, launcher in (("one after another", []),
-                                   ("4 at a time (joblib)", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=4"])):  # fmt: skip
+            for name, launcher in (
+                ("one after another", []),
+                ("4 at a time (joblib)", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=4"]),
+            ):
                 sweep = work / "runs" / name.split()[0]
                 wall = train(*common, *launcher, f"hydra.sweep.dir={sweep}")
-                accs[name] = [json.loads((sweep / str(i) / "metrics.json").read_text())["test/acc"]
-                              for i in range(n)]  # fmt: skip
+                accs[name] = [RunDir(sweep / str(i)).read_metrics()["test/acc"] for i in range(n)]
                 figures[f"{name}: runs per minute"] = round(60 * n / wall, 2)
                 figures[f"{name}: wall seconds for {n} runs"] = round(wall, 1)
             a, b = accs.values()

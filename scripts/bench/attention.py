@@ -1,7 +1,7 @@
 """Attention speed: SDPA vs the naive path for L = 64..1024, and biaslab's ViT vs timm's
 VisionTransformer at identical dims (forward + backward), side by side in one run.
 
-    python scripts/bench_attention.py [--repeats 7]
+    python scripts/bench/attention.py [--repeats 7]
 """
 
 from __future__ import annotations
@@ -55,17 +55,32 @@ def vit_rows(repeats: int, batch: int) -> None:
 
     dims = {"patch": 4, "dim": 192, "depth": 6, "heads": 3, "mlp_ratio": 4.0}
     ours = build_net(
-        {"_target_": "biaslab.models.vit.ViT", "input_shape": [3, 32, 32], "patch_size": dims["patch"],
-         "dim": dims["dim"], "depth": dims["depth"], "heads": dims["heads"], "mlp_ratio": dims["mlp_ratio"],
-         "pe": {"_target_": "biaslab.models.pe.LearnedPE", "_partial_": True, "max_len": 64}},
+        {
+            "_target_": "biaslab.models.vit.ViT",
+            "input_shape": [3, 32, 32],
+            "patch_size": dims["patch"],
+            "dim": dims["dim"],
+            "depth": dims["depth"],
+            "heads": dims["heads"],
+            "mlp_ratio": dims["mlp_ratio"],
+            "pe": {"_target_": "biaslab.models.pe.LearnedPE", "_partial_": True, "max_len": 64},
+        },
         {"_target_": "biaslab.models.pooling.MeanPool"},
         {"_target_": "biaslab.models.heads.LinearHead"},
-        10, [3, 32, 32],
-    )  # fmt: skip
+        10,
+        [3, 32, 32],
+    )
     theirs = timm.models.vision_transformer.VisionTransformer(
-        img_size=32, patch_size=dims["patch"], num_classes=10, embed_dim=dims["dim"], depth=dims["depth"],
-        num_heads=dims["heads"], mlp_ratio=dims["mlp_ratio"], class_token=False, global_pool="avg",
-    )  # fmt: skip
+        img_size=32,
+        patch_size=dims["patch"],
+        num_classes=10,
+        embed_dim=dims["dim"],
+        depth=dims["depth"],
+        num_heads=dims["heads"],
+        mlp_ratio=dims["mlp_ratio"],
+        class_token=False,
+        global_pool="avg",
+    )
     n_ours = sum(p.numel() for p in ours.parameters())
     n_theirs = sum(p.numel() for p in theirs.parameters())
     x = torch.randn(batch, 3, 32, 32)
@@ -79,11 +94,15 @@ def vit_rows(repeats: int, batch: int) -> None:
             step()
             samples[name].append(time.perf_counter() - start)
     t_ours, t_theirs = statistics.median(samples["ours"]), statistics.median(samples["theirs"])
-    print(f"ViT 32x32, patch 4, dim 192, depth 6, 3 heads, batch {batch}, forward+backward, "
-          f"median of {3 * repeats} interleaved steps "
-          f"(params: biaslab {n_ours:,}, timm {n_theirs:,})")  # fmt: skip
-    print(f"  biaslab {batch / t_ours:8.1f} img/s   timm {batch / t_theirs:8.1f} img/s   "
-          f"biaslab / timm = {t_theirs / t_ours:5.2f}x")  # fmt: skip
+    print(
+        f"ViT 32x32, patch 4, dim 192, depth 6, 3 heads, batch {batch}, forward+backward, "
+        f"median of {3 * repeats} interleaved steps "
+        f"(params: biaslab {n_ours:,}, timm {n_theirs:,})"
+    )
+    print(
+        f"  biaslab {batch / t_ours:8.1f} img/s   timm {batch / t_theirs:8.1f} img/s   "
+        f"biaslab / timm = {t_theirs / t_ours:5.2f}x"
+    )
 
 
 def main() -> None:

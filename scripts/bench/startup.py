@@ -2,7 +2,7 @@
 
 Wall time of whole commands (a fresh Python each), median of `--repeats`.
 
-    python scripts/bench_startup.py [--repeats 5]
+    python scripts/bench/startup.py [--repeats 5]
 """
 
 from __future__ import annotations
@@ -16,10 +16,18 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-ONE_STEP = ["trainer.max_steps=1", "trainer.limit_val_batches=0", "trainer.num_sanity_val_steps=0",
-            "test=false", "logger=csv", "extras.print_config=false", "trainer.enable_progress_bar=false",
-            "trainer.enable_model_summary=false", "callbacks=none"]  # fmt: skip
+ROOT = Path(__file__).resolve().parents[2]
+ONE_STEP = [
+    "trainer.max_steps=1",
+    "trainer.limit_val_batches=0",
+    "trainer.num_sanity_val_steps=0",
+    "test=false",
+    "logger=csv",
+    "extras.print_config=false",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "callbacks=none",
+]
 
 
 def wall(cmd: list[str], repeats: int, env: dict[str, str]) -> float:

@@ -1,19 +1,18 @@
-"""Sweep support on top of Hydra's own machinery: a per-sweep summary (a Hydra Callback), a
-resumable Optuna study (Hydra's Optuna sweeper, topping the study up to n_trials), run
-provenance, and the DDP child-rank redirect (Lightning's launcher, pointed at the job's config).
-"""
+"""Sweep support on top of Hydra's own machinery: a per-sweep summary (a Hydra Callback), the
+keys a sweep varies, and the DDP child-rank redirect (Lightning's launcher, pointed at the job's
+config)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import traceback
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
+
+from biaslab.run.files import RunDir
 
 JOB_CONFIG_ENV = "BIASLAB_JOB_CONFIG"
 SUMMARY_JSONL = "summary.jsonl"
@@ -61,51 +60,18 @@ def redirect_ddp_child(argv: list[str]) -> list[str]:
     if not config or os.environ.get("LOCAL_RANK", "0") == "0":
         return argv
     run_dir, name = os.path.split(config)
+    rank = os.environ["LOCAL_RANK"]
+    config_name = Path(name).stem
     return [
-        argv[0], "-cp", run_dir, "-cn", Path(name).stem,
-        f"hydra.run.dir={run_dir}", "hydra.output_subdir=null",
-        f"hydra.job.name=rank_{os.environ['LOCAL_RANK']}",
-    ]  # fmt: skip
-
-
-COMMIT_ENV = (
-    "BIASLAB_COMMIT"  # the commit of a copied tree (a device machine): its .git may be stale
-)
-
-
-def _git(root_dir: Path, *args: str) -> str:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=root_dir, capture_output=True, text=True, timeout=10
-        )
-        return out.stdout.strip() if out.returncode == 0 else ""
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def commit_of(root_dir: Path) -> str | None:
-    """The commit the code came from: $BIASLAB_COMMIT if given, else git's HEAD, else None."""
-    return os.environ.get(COMMIT_ENV) or _git(root_dir, "rev-parse", "HEAD") or None
-
-
-def write_provenance(output_dir: Path, root_dir: Path) -> None:
-    """git commit (+ dirty flag) and installed package versions, beside the run's config."""
-    from importlib import metadata
-
-    info = {
-        "git_commit": commit_of(root_dir),
-        "git_dirty": bool(_git(root_dir, "status", "--porcelain", "--untracked-files=no")),
-        "python": sys.version.split()[0],
-        "argv": sys.argv,
-        "packages": dict(
-            sorted({d.metadata["Name"]: d.version for d in metadata.distributions()}.items())
-        ),
-    }
-    (output_dir / "provenance.json").write_text(json.dumps(info, indent=1))
-
-
-def write_metrics(output_dir: Path, metrics: dict[str, float]) -> None:
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
+        argv[0],
+        "-cp",
+        run_dir,
+        "-cn",
+        config_name,
+        f"hydra.run.dir={run_dir}",
+        "hydra.output_subdir=null",
+        f"hydra.job.name=rank_{rank}",
+    ]
 
 
 class SweepSummary(Callback):
@@ -119,11 +85,11 @@ class SweepSummary(Callback):
         hc = HydraConfig.get()
         if hc.mode is None or hc.mode.name != "MULTIRUN":
             return
-        run_dir = Path(hc.runtime.output_dir)
+        run_dir = RunDir(hc.runtime.output_dir)
         row: dict[str, Any] = {
             "job": hc.job.num,
             "overrides": list(hc.overrides.task),
-            "run_dir": str(run_dir),
+            "run_dir": str(run_dir.path),
             "status": "ok" if job_return.status == JobStatus.COMPLETED else "failed",
             "error": None,
             "metrics": {},
@@ -135,9 +101,8 @@ class SweepSummary(Callback):
                 ln for ln in text.splitlines() if ln.strip() and not ln.startswith("full_key:")
             ]
             row["error"] = lines[-1] if lines else repr(err)
-        if (run_dir / "metrics.json").exists():
-            row["metrics"] = json.loads((run_dir / "metrics.json").read_text())
-        if row["status"] == "ok" and (run_dir / "pruned.txt").exists():  # an Optuna pruner's stop
+        row["metrics"] = run_dir.read_metrics()
+        if row["status"] == "ok" and run_dir.pruned.exists():  # an Optuna pruner's stop
             row["status"] = "pruned"
         sweep_dir = Path(hc.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)

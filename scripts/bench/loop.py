@@ -7,7 +7,7 @@ logged every epoch, CSV logger, LR monitor, rich progress bar) and with logging 
 the NaN guard and preemption callbacks every biaslab run has; a bare LightningModule around the
 same network (no metrics, no callbacks) shows what Lightning's loop alone costs.
 
-    python scripts/bench_loop.py [--epochs 21] [--repeats 5] [--batch 64]
+    python scripts/bench/loop.py [--epochs 21] [--repeats 5] [--batch 64]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from biaslab.callbacks.reliability import FiniteLossGuard, Preemption
 from biaslab.data.digits import DigitsDataModule
 from biaslab.module import Classifier
 
-CONF = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "conf")
+CONF = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "conf")
 
 
 def load_config(batch: int):
@@ -96,9 +96,18 @@ def lightning_rate(cfg, batch: int, epochs: int, logging: bool, bare: bool = Fal
         logger = CSVLogger(tempfile.mkdtemp(), name="bench")
     else:
         logger = False
-    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=logger,
-                        callbacks=callbacks, enable_checkpointing=False, enable_model_summary=False,
-                        enable_progress_bar=logging, num_sanity_val_steps=0, limit_val_batches=0)  # fmt: skip
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=logger,
+        callbacks=callbacks,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=logging,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
     trainer.fit(model, datamodule=dm)
     return timer.rate()
 
@@ -134,8 +143,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
     cfg = load_config(args.batch)
-    runs: dict[str, list[float]] = {"plain PyTorch loop": [], "bare LightningModule": [],
-                                    "biaslab, logging off": [], "biaslab, default logging": []}  # fmt: skip
+    runs: dict[str, list[float]] = {
+        "plain PyTorch loop": [],
+        "bare LightningModule": [],
+        "biaslab, logging off": [],
+        "biaslab, default logging": [],
+    }
     for _ in range(args.repeats):  # interleaved, so drift hits every variant alike
         runs["plain PyTorch loop"].append(plain_rate(cfg, args.batch, args.epochs))
         runs["bare LightningModule"].append(
@@ -144,13 +157,17 @@ def main() -> None:
         runs["biaslab, logging off"].append(lightning_rate(cfg, args.batch, args.epochs, False))
         runs["biaslab, default logging"].append(lightning_rate(cfg, args.batch, args.epochs, True))
     base = statistics.median(runs["plain PyTorch loop"])
-    print(f"digits CNN, batch {args.batch}, {args.epochs - 1} timed epochs, median of {args.repeats}, "
-          f"torch threads {torch.get_num_threads()}")  # fmt: skip
+    print(
+        f"digits CNN, batch {args.batch}, {args.epochs - 1} timed epochs, median of {args.repeats}, "
+        f"torch threads {torch.get_num_threads()}"
+    )
     for name, rates in runs.items():
         rate = statistics.median(rates)
         extra_ms = 1000 * (1 / rate - 1 / base)
-        print(f"{name:26s} {rate:7.1f} steps/s  {1000 / rate:5.2f} ms/step  "
-              f"{extra_ms:+5.2f} ms  {100 * (base / rate - 1):+6.1f}% time per step vs plain")  # fmt: skip
+        print(
+            f"{name:26s} {rate:7.1f} steps/s  {1000 / rate:5.2f} ms/step  "
+            f"{extra_ms:+5.2f} ms  {100 * (base / rate - 1):+6.1f}% time per step vs plain"
+        )
 
 
 if __name__ == "__main__":

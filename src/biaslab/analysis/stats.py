@@ -1,5 +1,5 @@
 """The statistics a verdict is computed from. Pure functions on numbers, tested on constructed
-inputs (tests/test_stats.py); `biaslab.report` applies them to sweeps.
+inputs (tests/test_stats.py); `biaslab.analysis.tables` applies them to sweeps.
 
 - `accuracy_interval`: seeds' variance plus the test set's binomial error, so an interval is
   never zero-width, even when every seed scores the same (n seeds share one test set: its
@@ -98,8 +98,13 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return adjusted.tolist()
 
 
-def verdict(mean_diff: float, p_diff: float, p_equiv: float, delta: float | None,
-            higher_is_better: bool = True) -> str:  # fmt: skip
+def verdict(
+    mean_diff: float,
+    p_diff: float,
+    p_equiv: float,
+    delta: float | None,
+    higher_is_better: bool = True,
+) -> str:
     """The word for one comparison with the baseline (p-values already corrected)."""
     if p_diff == p_diff and p_diff < ALPHA:
         return "better" if (mean_diff > 0) == higher_is_better else "worse"

@@ -3,7 +3,7 @@
 Same data (CIFAR-shaped in-memory tensor), same augmentation (pad-4 random crop + horizontal
 flip), same batch size; median of repeated epochs after a warm-up, printed as a ratio.
 
-    python scripts/bench_data.py [--n 10000] [--batch 256] [--repeats 5]
+    python scripts/bench/data.py [--n 10000] [--batch 256] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -68,14 +68,21 @@ def main() -> None:
 
     results = {"biaslab on-device batched": measure(on_device, args.n, args.repeats)}
     for workers in sorted({0, args.workers}):
-        loader = DataLoader(PerSample(images, labels), batch_size=args.batch, shuffle=True,
-                            num_workers=workers, persistent_workers=workers > 0)  # fmt: skip
+        loader = DataLoader(
+            PerSample(images, labels),
+            batch_size=args.batch,
+            shuffle=True,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+        )
         results[f"DataLoader + v2 per sample, {workers} workers"] = measure(
             lambda loader=loader: iter(loader), args.n, args.repeats
         )
     base = results["biaslab on-device batched"]
-    print(f"{args.n} CIFAR-shaped images, batch {args.batch}, pad-4 crop + flip, "
-          f"median of {args.repeats} epochs, torch threads {torch.get_num_threads()}")  # fmt: skip
+    print(
+        f"{args.n} CIFAR-shaped images, batch {args.batch}, pad-4 crop + flip, "
+        f"median of {args.repeats} epochs, torch threads {torch.get_num_threads()}"
+    )
     for name, rate in results.items():
         print(f"{name:42s} {rate:12,.0f} samples/s   on-device is {base / rate:5.1f}x this")
 

@@ -1,0 +1,94 @@
+"""Loading a sweep's runs: one row per job from each run dir's own files (through `RunDir`), or
+the same frame from a W&B group; the sweep's swept keys and its `report:` settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from biaslab.run.files import RunDir
+from biaslab.run.sweep import swept_keys
+
+
+def load_sweep(sweep_dir: str | Path):
+    """A pandas DataFrame: one row per finished job, a column per swept key and per metric.
+    A dir of sweeps (a tuned preset: one sweep per arm) gives their rows together."""
+    import pandas as pd
+
+    sweep_dir = Path(sweep_dir)
+    parts = sorted(p for p in sweep_dir.iterdir() if (p / "multirun.yaml").exists())
+    if not (sweep_dir / "multirun.yaml").exists() and parts:
+        frames = [load_sweep(p) for p in parts]
+        frame = pd.concat(frames, ignore_index=True)
+        frame.attrs["factors"] = sorted({f for fr in frames for f in factors(fr)})
+        return frame
+    keys = swept_keys(sweep_dir)
+    rows = []
+    for job in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()):
+        run = RunDir(job)
+        if not run.overrides.exists():
+            continue
+        overrides = dict(o.split("=", 1) for o in run.read_overrides())
+        row: dict[str, Any] = {"job": int(job.name), **{k: overrides.get(k) for k in sorted(keys)}}
+        row.setdefault("seed", overrides.get("seed"))
+        for key in unused_groups(job, keys):  # e.g. pe for a CNN: not a factor of this arm
+            row[key] = UNUSED
+        row["status"] = "ok" if run.finished else "failed"
+        row["run_dir"] = str(job)
+        if run.finished:
+            row.update(run.read_metrics())
+            if row.get("pruned"):  # stopped by an Optuna pruner: not a finished arm
+                row["status"] = "pruned"
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    factor_keys = sorted(k for k in keys if k != "seed")
+    if rows and "seed" in frame and factor_keys:  # arms that differed only in an unused key
+        frame = frame.drop_duplicates(subset=[*factor_keys, "seed"], keep="first")
+    frame.attrs["factors"] = factor_keys
+    return frame
+
+
+UNUSED = "(unused)"
+
+
+def unused_groups(job: Path, keys: set[str]) -> list[str]:
+    """Swept keys that the job's model did not use: recorded as null in its resolved config
+    (`biaslab.run.build.record_unused`)."""
+    run = RunDir(job)
+    if not run.config.exists():
+        return []
+    resolved = run.read_config()
+    return [k for k in keys if "." not in k and k in resolved and resolved[k] is None]
+
+
+def load_wandb_group(path: str, group: str):
+    """The same frame from W&B (online): runs of `entity/project` in `group`, one row per run,
+    the swept values from the run names (`seed=1,model=vit`) and metrics from run summaries."""
+    import pandas as pd
+    import wandb
+
+    rows, keys = [], set()
+    for i, run in enumerate(wandb.Api().runs(path, filters={"group": group})):
+        values = dict(part.split("=", 1) for part in run.name.split(",") if "=" in part)
+        keys.update(values)
+        row = {"job": i, **values, "status": "ok" if run.state == "finished" else "failed"}
+        row.update({k: v for k, v in run.summary.items() if isinstance(v, int | float)})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame.attrs["factors"] = sorted(k for k in keys if k != "seed")
+    return frame
+
+
+def factors(frame) -> list[str]:
+    """The swept keys other than the seed (recorded by `load_sweep`)."""
+    return list(frame.attrs.get("factors", []))
+
+
+def sweep_settings(sweep_dir: Path) -> dict[str, Any]:
+    """The `report:` node (baseline, delta, metrics) of the sweep's first job's config."""
+    jobs = sorted(p for p in Path(sweep_dir).glob("*") if RunDir(p).config.exists()) or sorted(
+        p for p in Path(sweep_dir).glob("*/*") if RunDir(p).config.exists()
+    )  # a tuned preset: a sweep per arm
+    for job in jobs:
+        return RunDir(job).read_config().get("report") or {}
+    return {}

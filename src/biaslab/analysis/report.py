@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import yaml
+
+from biaslab.analysis.derived import add_derived, depth_flags
+from biaslab.analysis.load import factors, load_sweep, sweep_settings
+from biaslab.analysis.plots import _numeric, loglog_exponents, plot_curves, plot_factor
+from biaslab.analysis.tables import DEFAULT_METRICS, _fmt_p, summarize, to_markdown
+from biaslab.run.files import RunDir
+
+
+def provenance(sweep_dir: Path, frame) -> list[str]:
+    """Commit, command, date, machine and wall time of the sweep, from its own files."""
+    lines = []
+    preset = sweep_dir / "preset.json"
+    info = json.loads(preset.read_text()) if preset.exists() else {}
+    commits = set()
+    for run_dir in frame.get("run_dir", []):
+        run = RunDir(run_dir)
+        if run.provenance.exists():
+            commits.add(run.read_provenance().get("git_commit", "?"))
+    lines.append(
+        f"- commit: {', '.join(sorted(c for c in commits if c)) or info.get('commit', '?')}"
+    )
+    command = info.get("command")
+    if not command and (sweep_dir / "multirun.yaml").exists():
+        task = (yaml.safe_load((sweep_dir / "multirun.yaml").read_text()) or {}).get("hydra", {})
+        command = "python src/train.py -m " + " ".join(task.get("overrides", {}).get("task", []))
+    lines.append(f"- command: `{command}`")
+    lines.append(f"- date: {info.get('date', '?')}; machine: {info.get('machine', '?')}")
+    total = float(frame["time/total_s"].sum()) if "time/total_s" in frame else math.nan
+    wall = info.get("wall_s")
+    lines.append(f"- wall time: {wall:.0f} s for the whole preset" if wall else "- wall time: ?")
+    lines.append(f"- sum of the runs' own times: {total:.0f} s over {len(frame)} runs")
+    return lines
+
+
+def write_report(
+    sweep_dir: str | Path,
+    primary: str | None = None,
+    baseline: str | None = None,
+    delta: float | None = None,
+) -> Path:
+    """report.md, report.csv, one PNG per swept factor and metric, and train-loss curves, in
+    <sweep dir>/report/. Unset options come from the sweep's `report:` config."""
+    sweep_dir = Path(sweep_dir)
+    settings = sweep_settings(sweep_dir)
+    primary = primary or settings.get("primary") or "test/acc"
+    baseline = baseline or settings.get("baseline")
+    delta = delta if delta is not None else settings.get("delta")
+    chart_metrics = list(dict.fromkeys([primary, *(settings.get("metrics") or [])]))
+    frame = load_sweep(sweep_dir)
+    add_derived(frame, settings)
+    table = summarize(
+        frame,
+        metrics=(*DEFAULT_METRICS, *chart_metrics),
+        primary=primary,
+        baseline=baseline,
+        delta=delta,
+    )
+    out = sweep_dir / "report"
+    out.mkdir(exist_ok=True)
+    table.to_csv(out / "report.csv", index=False)
+    failed = frame[frame["status"] != "ok"]
+    which = {
+        "test/acc": "test accuracy of the best-validation checkpoint (ties go to the later epoch)",
+        "test_last/acc": "test accuracy of the last epoch",
+    }.get(primary, primary)
+    p_best = table.attrs.get("best_vs_runner_up_p", math.nan)
+    text = [
+        f"# Sweep {sweep_dir.name}",
+        "",
+        *provenance(sweep_dir, frame),
+        "",
+        f"Compared: **{which}**. {len(frame)} jobs, {len(failed)} failed. Accuracy intervals: 95 %, "
+        "seeds' variance plus the test set's binomial error (never zero-width); other metrics: "
+        "t-interval over seeds. p (seeds): paired t-test over seeds; p (examples): McNemar over "
+        "every test example of every seed pair; the verdict uses p (seeds) with 3 or more seeds, "
+        f"Holm-corrected over this preset's {int(table['diff'].notna().sum()) if 'diff' in table else 0} comparisons"
+        + (
+            f"; equivalence: paired TOST within ±{delta:g}"
+            if delta
+            else "; no equivalence bound set, so no 'equivalent'"
+        )
+        + f". `*` only when the best arm beats the runner-up (p = {_fmt_p(p_best) or 'n/a'}).",
+        "",
+        to_markdown(table, primary),
+    ]
+    for metric in chart_metrics:
+        if f"{metric} mean" not in table:
+            continue
+        for factor in factors(frame):
+            png = out / f"{factor.replace('/', '_')}__{metric.replace('/', '_')}.png"
+            plot_factor(table, factor, metric, png)
+            text += ["", f"![{metric} by {factor}]({png.name})"]
+    for metric in settings.get("curves") or ["train/loss"]:
+        png = f"curves_{metric.replace('/', '_')}.png"
+        if plot_curves(frame, metric, out / png):
+            text += ["", f"![{metric} per epoch]({png})"]
+    if settings.get("loglog"):
+        x, y = settings["loglog"]
+        png = f"loglog_{y.replace('/', '_')}.png"
+        text += [
+            "",
+            f"Scaling of {y} with {x} (log-log):",
+            "",
+            *loglog_exponents(frame, x, y, out / png),
+            "",
+            f"![{y} against {x}]({png})",
+        ]
+    tuning = sweep_dir / "tuning.json"
+    if tuning.exists():
+        text += [
+            "",
+            "Tuned per arm on the validation set before the seeds ran (chosen value; mean "
+            "validation score per grid value):",
+            "",
+        ]
+        for entry in json.loads(tuning.read_text()).values():
+            arm = ",".join(f"{k}={v}" for k, v in entry["arm"].items())
+            scores = ", ".join(f"{k}: {v:.4f}" for k, v in entry["scores"].items())
+            chosen = ",".join(f"{k}={v}" for k, v in entry["chosen"].items())
+            grid = _numeric(list(entry["scores"]))
+            edge = (
+                grid is not None
+                and len(grid) > 2
+                and float(next(iter(entry["chosen"].values()))) in (min(grid), max(grid))
+            )
+            text.append(
+                f"- {arm}: **{chosen}** ({entry['metric']}: {scores})"
+                + (" — at the edge of the grid: the best value may lie beyond it" if edge else "")
+            )
+    flags = depth_flags(frame)
+    if flags:
+        text += ["", *[f"- {f}" for f in flags]]
+    (out / "report.md").write_text("\n".join(text) + "\n")
+    return out

@@ -1,0 +1,255 @@
+"""Building a run's parts from the config: data, module, callbacks and loggers.
+
+Components check themselves in their constructors and name their own arguments; this module
+adds the config key (`heads=3 ...` from the backbone becomes `model.backbone.heads=3 ...`) and
+checks what spans two groups: the data's modality against the backbone's, and pooling=tokens
+against the data's labels. Each part is built once; the net then runs on a tiny batch of every
+input shape the data will produce, so a PE too short for the test length fails now, not after
+training.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from biaslab.errors import ConfigError
+from biaslab.run.files import RunDir
+
+NODE_KEYS = (
+    "data",
+    "model.backbone",
+    "pe",
+    "pooling",
+    "head",
+    "loss",
+    "optimizer",
+    "scheduler",
+    "augment.batch",
+    "augment.mix",
+)
+GROUPS = {"data", "model", "pe", "pooling", "head", "loss", "optimizer", "scheduler", "augment"}
+OPTIMIZER_ARGS = {
+    "learning rate": "lr",
+    "weight_decay": "weight_decay",
+    "momentum": "momentum",
+    "epsilon": "eps",
+    "beta": "betas",
+    "alpha": "alpha",
+}
+
+
+def choice(cfg: DictConfig, group: str) -> str | None:
+    """The option picked for a config group (`model=vit` -> 'vit'), from Hydra's record."""
+    picked = OmegaConf.select(cfg, f"hydra.runtime.choices.{group}")
+    if picked is None:
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            picked = HydraConfig.get().runtime.choices.get(group)
+    return picked
+
+
+def with_key(message: str, key: str) -> str:
+    """`heads=3 must ...` raised by the part at `key` -> `model.backbone.heads=3 must ...`."""
+    arg = re.match(r"(\w+)[=:]", message)
+    if arg is None or arg.group(1) in GROUPS or message.startswith(f"{key}."):
+        return message
+    return f"{key}.{message}"
+
+
+def _node_key(cfg: DictConfig, target: str) -> str:
+    """The config key whose node has `_target_: target` (data, model.backbone, pe, ...)."""
+    for key in NODE_KEYS:
+        if OmegaConf.select(cfg, f"{key}._target_", default=None) == target:
+            return key
+    return target
+
+
+@contextmanager
+def explained(cfg: DictConfig) -> Iterator[None]:
+    """Turn a component's constructor error into a ConfigError that names the config key: its
+    own sentence for a ValueError, the key and the fix for an unknown or missing argument."""
+    from hydra.errors import InstantiationException
+
+    try:
+        yield
+    except ConfigError:
+        raise
+    except InstantiationException as err:
+        inner = err
+        while isinstance(inner.__cause__, InstantiationException):
+            inner = inner.__cause__
+        cause = inner.__cause__
+        if isinstance(cause, ConfigError):
+            raise cause from err
+        target = re.search(r"target '([^']+)'", str(inner))
+        key = _node_key(cfg, target.group(1)) if target else "a config node"
+        if isinstance(cause, TypeError):
+            name = re.search(r"argument '(\w+)'", str(cause))
+            if name and "unexpected" in str(cause):
+                where = target.group(1) if target else key
+                raise ConfigError(
+                    f"{key}.{name.group(1)} is not an option of {where}; "
+                    "remove it or fix its spelling."
+                ) from err
+            raise ConfigError(f"{key}: {cause}; check that node's keys.") from err
+        if isinstance(cause, ValueError) and key in NODE_KEYS:
+            raise ConfigError(with_key(str(cause), key)) from err
+        raise ConfigError(str(cause or err)) from err
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+
+
+def check_modality(cfg: DictConfig) -> None:
+    """The data's modality (image, sequence, graph, tabular) must be one the backbone takes."""
+    from hydra.utils import get_class
+
+    data_cls = get_class(cfg.data._target_)
+    body_cls = get_class(cfg.model.backbone._target_)
+    modality = getattr(data_cls, "modality", None)
+    takes = tuple(getattr(body_cls, "modalities", ()))
+    if modality is None or not takes or modality in takes:
+        return
+    data = choice(cfg, "data") or data_cls.__name__
+    model = choice(cfg, "model") or body_cls.__name__
+    fits = models_taking(modality)
+    raise ConfigError(
+        f"model={model} takes {' or '.join(takes)} data but data={data} is {modality} data; "
+        + (f"pick model={'|'.join(fits)}" if fits else "pick a model that takes it")
+        + " or another data set."
+    )
+
+
+def models_taking(modality: str) -> list[str]:
+    """The model options (conf/model/*.yaml that name a backbone) whose backbone takes
+    `modality`, from the config folder Hydra is reading."""
+    import yaml
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.utils import get_class
+
+    if not HydraConfig.initialized():
+        return []
+    sources = HydraConfig.get().runtime.config_sources
+    folders = [Path(s.path) for s in sources if s.schema == "file" and s.provider == "main"]
+    found = []
+    for path in sorted(p for f in folders for p in (f / "model").glob("*.yaml")):
+        target = ((yaml.safe_load(path.read_text()) or {}).get("backbone") or {}).get("_target_")
+        if target and modality in getattr(get_class(target), "modalities", ()):
+            found.append(path.stem)
+    return found
+
+
+def record_unused(cfg: DictConfig) -> list[str]:
+    """Groups the model does not use are recorded as null (the run's config, W&B and reports
+    then never name a factor that had no effect). Today: `pe` for backbones without positions."""
+    from hydra.utils import get_class
+
+    backbone = get_class(cfg.model.backbone._target_)
+    unused = []
+    if not getattr(backbone, "uses_pe", False) and cfg.get("pe") is not None:
+        unused.append("pe")
+    with open_dict(cfg):
+        for group in unused:
+            cfg[group] = None
+    return unused
+
+
+def build_components(cfg: DictConfig) -> tuple[Any, Any]:
+    """(datamodule, module), each built once from the config, and the net run on a tiny batch
+    of every input shape the data produces. Errors come out as ConfigError."""
+    import torch
+    from hydra.utils import instantiate
+
+    check_modality(cfg)
+    with explained(cfg):
+        datamodule = instantiate(cfg.data)
+        module = instantiate(cfg.module, _recursive_=False)
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            for inputs in datamodule.example_inputs():
+                per_token = module(inputs).dim() == 3
+        module.train(was_training)
+    if per_token != bool(getattr(datamodule, "labels_per_token", False)):
+        raise ConfigError(
+            "pooling=tokens gives a label per token but this data has one label per example; "
+            "pick another pooling."
+            if per_token
+            else "this data labels every token (or node): set pooling=tokens."
+        )
+    with explained_optimizer(cfg):
+        instantiate(cfg.optimizer)(params=module.parameters())
+    return datamodule, module
+
+
+@contextmanager
+def explained_optimizer(cfg: DictConfig) -> Iterator[None]:
+    """torch's optimizers check their arguments ("Invalid learning rate: -1"): name the key."""
+    try:
+        yield
+    except (ValueError, TypeError) as err:
+        cause = err.__cause__ or err
+        arg = next((k for w, k in OPTIMIZER_ARGS.items() if w in str(cause)), None)
+        if arg is None:
+            raise ConfigError(f"optimizer: {cause}; fix the optimizer.* key it names.") from err
+        value = OmegaConf.select(cfg, f"optimizer.{arg}")
+        raise ConfigError(
+            f"optimizer.{arg}={value} is refused by the optimizer ({cause}); "
+            f"pass a valid optimizer.{arg} (a learning rate must be > 0)."
+        ) from err
+
+
+def build_callbacks(cfg: DictConfig, run_dir: RunDir, have_logger: bool) -> list[Any]:
+    """The configured callbacks and probes (minus those the trainer settings switch off:
+    Lightning refuses a progress bar with enable_progress_bar=false, an LR monitor with no
+    logger), then the lab's own, each pointed at its file in the run dir."""
+    from hydra.utils import instantiate
+
+    from biaslab.callbacks.distributed import ReleaseProcessGroup
+    from biaslab.callbacks.evidence import EpochHistory
+    from biaslab.callbacks.reliability import FiniteLossGuard, Preemption
+
+    off = {
+        "lr_monitor": not have_logger,
+        "progress_bar": not cfg.trainer.get("enable_progress_bar", True),
+        "model_summary": not cfg.trainer.get("enable_model_summary", True),
+    }
+    callbacks = []
+    nodes = {**(cfg.get("callbacks") or {}), **(cfg.get("probes") or {})}
+    for name, node in nodes.items():
+        if node is not None and "_target_" in node and not off.get(name, False):
+            callbacks.append(instantiate(node))
+    if cfg.get("pruning"):  # a trial of hparams_search=optuna: report each epoch, maybe stop
+        from biaslab.callbacks.pruning import OptunaPruning
+
+        monitor = cfg.get("optimized_metric") or "val/acc"
+        callbacks.append(OptunaPruning(**cfg.pruning, monitor=monitor, marker=run_dir.pruned))
+    stop = cfg.extras.get("on_nonfinite", "raise") == "stop"
+    return [
+        *callbacks,
+        FiniteLossGuard(cfg.extras.get("nan_check_every_n_steps"), stop=stop),
+        Preemption(last=run_dir.last_ckpt, marker=run_dir.preempted),
+        EpochHistory(run_dir.history),
+        ReleaseProcessGroup(),
+    ]
+
+
+def build_loggers(cfg: DictConfig, output_dir: Path) -> list[Any]:
+    from hydra.utils import instantiate
+
+    loggers = []
+    for name, node in (cfg.get("logger") or {}).items():
+        if node is None or "_target_" not in node:
+            continue
+        if name == "wandb":
+            from biaslab.utils.wandb_run import wandb_node
+
+            node = wandb_node(node, output_dir)
+        loggers.append(instantiate(node))
+    return loggers

@@ -1,0 +1,123 @@
+"""Evaluation: the best-validation checkpoint and the last weights on the test set, the whole
+training set in eval mode, per-example predictions, and `src/eval.py`'s test of a checkpoint."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from biaslab.losses import per_example
+from biaslab.run.files import RunDir
+
+log = logging.getLogger("biaslab")
+
+
+def scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def saved_epoch(path: str) -> int | None:
+    """The epoch a checkpoint was saved at (its own record, not its file name)."""
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
+    except (OSError, KeyError, RuntimeError):
+        return None
+
+
+def test_best_and_last(
+    trainer: L.Trainer, model: L.LightningModule, datamodule: Any, trained: bool
+) -> dict[str, float]:
+    """`test/*` of the best-validation checkpoint and `test_last/*` of the last weights (one test
+    when the best checkpoint is the last epoch's)."""
+    callback = trainer.checkpoint_callback
+    best = callback.best_model_path if callback is not None else ""
+    same = bool(best) and saved_epoch(best) == trainer.current_epoch - 1
+    metrics: dict[str, float] = {}
+    if trained and not same:  # the last weights, before the best checkpoint is loaded
+        trainer.test(model, datamodule=datamodule, verbose=False)
+        last = scalars(trainer.callback_metrics)
+        metrics.update({f"test_last/{k[5:]}": v for k, v in last.items() if k.startswith("test/")})
+    if not best:
+        log.warning("No best checkpoint: testing the current weights.")
+    trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+    metrics.update(scalars(trainer.callback_metrics))
+    if trained and same:  # one test serves both
+        tested = {k[5:]: v for k, v in metrics.items() if k.startswith("test/")}
+        metrics.update({f"test_last/{k}": v for k, v in tested.items()})
+    return metrics
+
+
+@torch.no_grad()
+def evaluate_split(
+    module: L.LightningModule, batches
+) -> tuple[float, float, torch.Tensor, torch.Tensor]:
+    """(mean loss, accuracy, predictions (N,), targets (N,)) of `module` in eval mode."""
+    was_training = module.training
+    module.eval()
+    total, preds, targets = 0.0, [], []
+    for inputs, y in batches:
+        inputs, y = inputs.to(module.device), y.to(module.device)
+        logits, y = per_example(module(inputs), y)
+        total += float(module.criterion(logits, y)) * len(y)
+        preds.append(logits.argmax(-1).cpu())
+        targets.append(y.cpu())
+    module.train(was_training)
+    pred, target = torch.cat(preds), torch.cat(targets)
+    return total / len(target), float((pred == target).float().mean()), pred, target
+
+
+def end_of_run(module: L.LightningModule, datamodule: Any, run_dir: RunDir) -> dict[str, float]:
+    """Loss and accuracy on the whole training split in eval mode (no augmentation, not the
+    running average of an epoch), the generalisation gap, and the test predictions, saved
+    compactly (pred, target) for paired tests between runs."""
+    train_loss, train_acc, _, _ = evaluate_split(module, datamodule.eval_batches("train"))
+    test_loss, test_acc, pred, target = evaluate_split(module, datamodule.eval_batches("test"))
+    dtype = np.uint8 if int(max(pred.max(), target.max())) < 256 else np.int32
+    pred_np, target_np = pred.numpy().astype(dtype), target.numpy().astype(dtype)
+    np.savez_compressed(run_dir.predictions, pred=pred_np, target=target_np)
+    return {
+        "train_eval/loss": train_loss,
+        "train_eval/acc": train_acc,
+        "test/n": float(len(target)),
+        "gap/acc": train_acc - test_acc,
+        "gap/loss": test_loss - train_loss,
+    }
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """`src/eval.py`: test the checkpoint at cfg.ckpt_path; the model is rebuilt from its own
+    hparams."""
+    from pathlib import Path
+
+    from hydra.utils import instantiate
+
+    from biaslab.errors import ConfigError
+    from biaslab.module import Classifier
+    from biaslab.run.build import build_loggers
+    from biaslab.utils.config import print_config_tree
+    from biaslab.utils.wandb_run import finish_wandb
+
+    if not Path(cfg.ckpt_path).is_file():
+        raise ConfigError(
+            f"ckpt_path={cfg.ckpt_path} is not a file; pass ckpt_path=/path/to/x.ckpt."
+        )
+    run_dir = RunDir(cfg.paths.output_dir)
+    run_dir.path.mkdir(parents=True, exist_ok=True)
+    if cfg.extras.get("print_config"):
+        print_config_tree(cfg, save_to=run_dir.config_tree)
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    model = Classifier.load_from_checkpoint(cfg.ckpt_path, map_location="cpu")
+    datamodule = instantiate(cfg.data)
+    loggers = build_loggers(cfg, run_dir.path)
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False)
+    try:
+        trainer.test(model, datamodule=datamodule)
+    finally:
+        finish_wandb()
+    return scalars(trainer.callback_metrics)

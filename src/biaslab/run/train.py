@@ -1,0 +1,139 @@
+"""train(cfg): what src/train.py runs once Hydra has parsed, as a flat list of steps."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from biaslab.run.build import (
+    build_callbacks,
+    build_components,
+    build_loggers,
+    check_modality,
+    record_unused,
+)
+from biaslab.run.checks import check_writable, validate
+from biaslab.run.files import RunDir, release_all
+from biaslab.run.provenance import write_provenance
+from biaslab.run.resume import finished_job, resume
+from biaslab.run.sweep import JOB_CONFIG_ENV
+
+log = logging.getLogger("biaslab")
+
+DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", JOB_CONFIG_ENV)
+
+
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit, then test the best checkpoint and the last weights. Returns every scalar metric."""
+    from biaslab.utils.wandb_run import start_wandb_early
+
+    env_before = {key: os.environ.get(key) for key in DDP_ENV}
+    start_wandb_early(cfg)
+    try:
+        return _train(cfg)
+    finally:
+        end_job(env_before)
+
+
+def _train(cfg: DictConfig) -> dict[str, float]:
+    job_start = time.perf_counter()
+    validate(cfg)
+    check_modality(cfg)
+    finished = finished_job(cfg)
+    if finished is not None:
+        return finished
+    ckpt_path = resume(cfg) if local_rank() == 0 else cfg.get("ckpt_path")
+    run_dir = RunDir(cfg.paths.output_dir)
+    check_writable(run_dir.path, "paths.output_dir")
+    if local_rank() == 0:
+        run_dir.hold()  # released when this process ends, however it ends
+    for group in record_unused(cfg):
+        log.warning("%s has no effect on this model: recorded as %s: null.", group, group)
+    import lightning as L
+
+    from biaslab.run.evaluate import end_of_run, test_best_and_last
+    from biaslab.run.fit import fit
+    from biaslab.utils.checkpoint_io import AtomicCheckpointIO
+    from biaslab.utils.wandb_run import log_hyperparams
+
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    datamodule, model = build_components(cfg)
+    save_config(cfg, run_dir)
+    loggers = build_loggers(cfg, run_dir.path)
+    callbacks = build_callbacks(cfg, run_dir, have_logger=bool(loggers))
+    trainer: L.Trainer = _instantiate(cfg.trainer, callbacks, loggers, [AtomicCheckpointIO()])
+    for logger in loggers:
+        log_hyperparams(logger, OmegaConf.to_container(cfg, resolve=True))
+    metrics = {"params/total": float(sum(p.numel() for p in model.parameters()))}
+    if cfg.get("train"):
+        stopped = fit(trainer, model, datamodule, ckpt_path, run_dir, metrics)
+        if stopped:  # preempted (resume with the same command) or pruned (no test)
+            return metrics
+    if cfg.get("test"):
+        metrics.update(test_best_and_last(trainer, model, datamodule, bool(cfg.get("train"))))
+        if trainer.is_global_zero:
+            metrics.update(end_of_run(model, datamodule, run_dir))
+    metrics["time/steps"] = float(trainer.global_step)
+    metrics["time/total_s"] = time.perf_counter() - job_start
+    if trainer.is_global_zero:
+        run_dir.write_metrics(metrics)
+        log.info("Metrics: %s", {k: round(v, 4) for k, v in sorted(metrics.items())})
+    return metrics
+
+
+def _instantiate(node: DictConfig, callbacks: list, loggers: list, plugins: list):
+    from hydra.utils import instantiate
+
+    return instantiate(node, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+
+
+def save_config(cfg: DictConfig, run_dir: RunDir) -> None:
+    """Save the resolved config and provenance, and print the config tree.
+
+    Rank 0 exports the resolved config's path so that DDP child ranks run exactly this config
+    (see `biaslab.run.sweep.redirect_ddp_child`); each child records what it ran."""
+    from biaslab.utils.config import print_config_tree
+
+    if local_rank() > 0:
+        OmegaConf.save(cfg, run_dir.rank_config(local_rank()), resolve=True)
+        return
+    OmegaConf.save(cfg, run_dir.config, resolve=True)
+    os.environ[JOB_CONFIG_ENV] = str(run_dir.config)
+    write_provenance(run_dir, Path(cfg.paths.root_dir))
+    if cfg.extras.get("print_config"):
+        print_config_tree(cfg, save_to=run_dir.config_tree)
+    if cfg.extras.get("ignore_warnings"):
+        import warnings
+
+        warnings.filterwarnings("ignore")
+
+
+def end_job(env_before: dict[str, str | None]) -> None:
+    """Leave the process as the job found it, so the next job of a sweep starts clean: close
+    W&B, release the run dir, tear down the DDP process group, restore the env vars
+    Lightning's launcher set."""
+    from biaslab.utils.wandb_run import finish_wandb, wait_for_wandb_start
+
+    wait_for_wandb_start()
+    finish_wandb()
+    release_all()
+    if "torch" in sys.modules:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    for key, value in env_before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
