@@ -6,10 +6,12 @@ import hydra
 from omegaconf import DictConfig
 
 import biaslab.utils.resolvers  # noqa: F401
+from biaslab.run.cli import run, task_started
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
+    task_started()
     from biaslab.run.checks import exit_with_one_sentence
     from biaslab.run.evaluate import evaluate
 
@@ -17,4 +19,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -12,11 +12,13 @@ import hydra
 from omegaconf import DictConfig
 
 import biaslab.utils.resolvers  # noqa: F401  (registers ${biaslab.*} resolvers; light)
+from biaslab.run.cli import run, task_started
 from biaslab.run.sweep import redirect_ddp_child
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    task_started()
     from biaslab.run.checks import exit_with_one_sentence, optimized_value
     from biaslab.run.train import train
 
@@ -33,4 +35,4 @@ if __name__ == "__main__":
             fast_help(Path(__file__).resolve().parents[1] / "conf", "train", __doc__)
         )  # Hydra's own help: --hydra-help, or --help key=value
     sys.argv = redirect_ddp_child(sys.argv)  # DDP ranks > 0 rerun their job's config only
-    main()
+    run(main)  # Hydra's own errors (composition, syntax): one sentence, exit 2

@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests import data_files
 from tests.conftest import ROOT
 
+# name: (overrides, what the one sentence says); {placeholders} are files made by the test
 CASES = {
     "batch_size": (["data.batch_size=0"], "data.batch_size=0 must be a positive integer"),
     "train_fraction": (["data.train_fraction=0"], "data.train_fraction=0"),
@@ -21,19 +23,133 @@ CASES = {
     "unknown_key": (["+data.batchsize=32"], "data.batchsize is not an option"),
     "pooling": (["model=cnn", "pooling=cls"], "pooling=cls does not fit model.backbone CNN"),
     "not_an_image": (
-        ["data=imagefolder", "data.image_size=16", "data.num_workers=0"],
+        ["data=imagefolder", "data.image_size=16", "data.num_workers=0", "data.root={folder}"],
         "notes.png under data.root is not an image",
+    ),
+    "no_such_option": (["model=nope"], "model=nope is not an option of model; choose one of"),
+    "no_such_key": (["trainer.nonsense=3"], "trainer.nonsense is not a config key"),
+    "trainer_refuses": (["trainer.precision=99"], "trainer.precision=99 is refused by Lightning"),
+    "seed_range": (["seed=-1"], "seed=-1 is outside 0 to 2**32-1"),
+    "no_epochs": (["trainer.max_epochs=0"], "trainer.max_epochs=0 trains nothing"),
+    "mixup_on_tokens": (
+        ["data=seq_majority", "model=seq_attn", "augment=mixup"],
+        "the augment group transforms images but this data is sequence data",
+    ),
+    "text_checkpoint": (["ckpt_path={text}"], "is not a checkpoint (not the zip archive"),
+}
+# the rest of the table in docs/reliability.md: run by `make test-slow`
+SLOW_CASES = {
+    "length_0": (["data=seq_majority", "model=seq_attn", "data.length=0"], "data.length=0"),
+    "classes_3_on_digits": (["data.num_classes=3"], "do not match the loaded data"),
+    "flip_crop_on_tokens": (
+        ["data=seq_majority", "model=seq_attn", "augment=flip_crop"],
+        "transforms images but this data is sequence",
+    ),
+    "label_smoothing_2": (["loss.label_smoothing=2"], "loss.label_smoothing=2 must lie in [0, 1]"),
+    "seed_2_pow_40": (["seed=1099511627776"], "is outside 0 to 2**32-1"),
+    "accumulate_0": (["trainer.accumulate_grad_batches=0"], "trainer.accumulate_grad_batches=0"),
+    "channels_2": (
+        ["data=imagefolder", "data.root={folder}", "data.channels=2"],
+        "data.channels=2",
+    ),
+    "fractions": (["data.fractions=[0.5,0.2]"], "data.fractions=[0.5, 0.2] must be three"),
+    "truncated_checkpoint": (["ckpt_path={truncated}"], "is not a checkpoint"),
+    "cnn_checkpoint_for_vit": (
+        ["model=vit", "ckpt_path={cnn}", "trainer.max_epochs=2"],
+        "ckpt_path holds another model",
+    ),
+    "unwritable_run_dir": (["hydra.run.dir={immutable}/run"], "is not writable"),
+    "run_dir_under_a_file": (["hydra.run.dir={file}/run"], "is a file; pass another hydra.run.dir"),
+    "heads_0": (
+        ["model=vit", "model.backbone.heads=0"],
+        "model.backbone.heads=0 must be a positive",
+    ),
+    "dim_negative": (
+        ["model=vit", "model.backbone.dim=-8"],
+        "model.backbone.dim=-8 must be a positive",
+    ),
+    "image_size_0": (
+        ["data=imagefolder", "data.root={folder}", "data.image_size=0"],
+        "data.image_size=0 must be an integer >= 2",
+    ),
+    "one_class_folder": (["data=imagefolder", "data.root={one_class}"], "needs at least 2 classes"),
+    "dropout_2": (
+        ["model=vit", "model.backbone.dropout=2"],
+        "model.backbone.dropout=2 must lie in",
+    ),
+    "devices_0": (["trainer.devices=0"], "trainer.devices=0 is refused by Lightning"),
+    "no_train_batches": (["trainer.limit_train_batches=0"], "trains on nothing"),
+    "lr_0": (["optimizer.lr=0"], "optimizer.lr=0 must be > 0"),
+    "no_channels": (["model.backbone.channels=[]"], "model.backbone.channels=[] has no stage"),
+    "negative_gamma": (["scheduler=step", "scheduler.gamma=-0.5"], "scheduler.gamma=-0.5 must lie"),
+    "negative_min_ratio": (
+        ["scheduler=cosine", "scheduler.min_ratio=-0.1"],
+        "scheduler.min_ratio=-0.1",
+    ),
+    "negative_warmup": (["scheduler.warmup=-0.1"], "scheduler.warmup=-0.1 must lie"),
+    "bad_override_syntax": (["seed=["], "is not Hydra syntax"),
+}
+EVAL_CASES = {  # src/eval.py
+    "text_checkpoint": (["ckpt_path={text}"], "is not a checkpoint"),
+    "truncated_checkpoint": (["ckpt_path={truncated}"], "is not a checkpoint"),
+    "cnn_checkpoint_on_tokens": (
+        ["data=seq_majority", "ckpt_path={cnn}"],
+        "was trained on inputs [1, 8, 8]",
     ),
 }
 
 
-def run_cli(tmp_path, *overrides: str, full_error: bool = False) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="module")
+def cnn_checkpoint(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cnn")
+    result = run_cli(root, f"hydra.run.dir={root / 'run'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return root / "run" / "checkpoints" / "last.ckpt"
+
+
+def files(tmp_path: Path, cnn: Path | None) -> dict[str, str]:
+    """The files the placeholders name, made on demand."""
+    folder = data_files.write_image_folder(tmp_path / "food")
+    (folder / "train" / "class_1" / "notes.png").write_text("not an image")
+    good = data_files.write_image_folder(tmp_path / "good")
+    one = data_files.write_image_folder(tmp_path / "one", classes=1)
+    (tmp_path / "text.ckpt").write_text("hello")
+    (tmp_path / "a_file").write_text("x")
+    immutable = tmp_path / "immutable"
+    immutable.mkdir()
+    made = {
+        "folder": folder,
+        "one_class": one,
+        "text": tmp_path / "text.ckpt",
+        "file": tmp_path / "a_file",
+        "immutable": immutable,
+    }
+    if cnn is not None:
+        (tmp_path / "truncated.ckpt").write_bytes(cnn.read_bytes()[:20000])
+        made.update(cnn=cnn, truncated=tmp_path / "truncated.ckpt")
+    made["good"] = good
+    return {k: str(v) for k, v in made.items()}
+
+
+def check(result: subprocess.CompletedProcess, expected: str, tmp_path: Path) -> None:
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert expected in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr + result.stdout
+    (line,) = [ln for ln in result.stderr.splitlines() if ln.startswith("Error: ")]
+    assert line.rstrip().endswith(".") and line.count(". ") == 0  # one sentence
+    made = [p for p in tmp_path.rglob("*.ckpt") if p.parent.name == "checkpoints"]
+    assert not [p for p in made if "cnn" not in str(p)]  # nothing trained
+
+
+def run_cli(
+    tmp_path, *overrides: str, full_error: bool = False, script: str = "src/train.py"
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "BIASLAB_ROOT": str(tmp_path), "WANDB_MODE": "offline"}
     env.pop("HYDRA_FULL_ERROR", None)
     if full_error:
         env["HYDRA_FULL_ERROR"] = "1"
     return subprocess.run(
-        [sys.executable, "src/train.py", "logger=csv", "trainer.max_epochs=1", *overrides],
+        [sys.executable, script, "logger=csv", "trainer.max_epochs=1", *overrides],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -45,17 +161,33 @@ def run_cli(tmp_path, *overrides: str, full_error: bool = False) -> subprocess.C
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_is_one_sentence_without_traceback(case, tmp_path):
     overrides, expected = CASES[case]
-    if case == "not_an_image":
-        root = data_files.write_image_folder(tmp_path / "food")
-        (root / "train" / "class_1" / "notes.png").write_text("not an image")
-        overrides = [*overrides, f"data.root={root}"]
-    result = run_cli(tmp_path, *overrides)
-    assert result.returncode != 0
-    assert expected in result.stderr, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr + result.stdout
-    (line,) = [ln for ln in result.stderr.splitlines() if ln.startswith("Error: ")]
-    assert line.rstrip().endswith(".") and line.count(". ") == 0  # one sentence
-    assert not list(tmp_path.rglob("*.ckpt"))  # nothing trained
+    made = files(tmp_path, None)
+    result = run_cli(tmp_path, *(o.format(**made) for o in overrides))
+    check(result, expected, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(SLOW_CASES))
+def test_every_bad_input_of_the_table_is_one_sentence(case, tmp_path, cnn_checkpoint):
+    overrides, expected = SLOW_CASES[case]
+    made = files(tmp_path, cnn_checkpoint)
+    chattr = ["chattr", "+i", made["immutable"]]
+    if case == "unwritable_run_dir" and subprocess.run(chattr, capture_output=True).returncode:
+        pytest.skip("chattr +i is not available here (root writes anywhere without it)")
+    try:
+        result = run_cli(tmp_path, *(o.format(**made) for o in overrides))
+    finally:
+        subprocess.run(["chattr", "-i", made["immutable"]], capture_output=True)
+    check(result, expected, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(EVAL_CASES))
+def test_bad_checkpoints_for_eval_are_one_sentence(case, tmp_path, cnn_checkpoint):
+    overrides, expected = EVAL_CASES[case]
+    made = files(tmp_path, cnn_checkpoint)
+    result = run_cli(tmp_path, *(o.format(**made) for o in overrides), script="src/eval.py")
+    check(result, expected, tmp_path)
 
 
 def test_hydra_full_error_shows_the_traceback(tmp_path):

@@ -48,7 +48,10 @@ def cli(
 
 
 def sweep_dirs(root: Path) -> list[Path]:
-    return sorted((root / "logs" / "train" / "multiruns").iterdir())
+    """The sweep dirs in the order they were made (their names come from the commands)."""
+    return sorted(
+        (root / "logs" / "train" / "multiruns").iterdir(), key=lambda p: p.stat().st_ctime_ns
+    )
 
 
 def job_dirs(sweep: Path) -> list[Path]:
@@ -172,7 +175,7 @@ def test_two_workers_share_one_study_without_running_a_trial_twice(tmp_path):
 
 
 def test_a_pruner_stops_a_bad_trial_early_and_marks_it_pruned(tmp_path):
-    """Two good trials (lr 0.01) set the median; a third at lr 0 (chance) is pruned after its
+    """Two good trials (lr 0.01) set the median; a third at lr 1e-7 (chance; 0 is refused) is pruned after its
     first epochs, the sweep exits 0, the study and the summary say pruned."""
     db = f"sqlite:///{tmp_path / 'study.db'}"
     common = [
@@ -193,7 +196,7 @@ def test_a_pruner_stops_a_bad_trial_early_and_marks_it_pruned(tmp_path):
         "extras.print_config=false",
     ]
     cli(tmp_path, "-m", *common, "optimizer.lr=0.01", "hydra.sweeper.n_trials=2")
-    out = cli(tmp_path, "-m", *common, "optimizer.lr=0.0", "hydra.sweeper.n_trials=3")
+    out = cli(tmp_path, "-m", *common, "optimizer.lr=1e-07", "hydra.sweeper.n_trials=3")
     assert out.returncode == 0
     import optuna
 

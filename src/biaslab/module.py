@@ -19,6 +19,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from biaslab.losses import per_example
 from biaslab.models.net import build_net
+from biaslab.schema import check_parts
 
 
 def _plain(value: Any) -> Any:
@@ -48,6 +49,10 @@ class Classifier(L.LightningModule):
     ) -> None:
         super().__init__()
         hparams = {k: _plain(v) for k, v in locals().items() if k not in ("self", "__class__")}
+        check_parts(hparams, "the model's config")  # a checkpoint's hparams come here too
+        smoothing = hparams["loss"].get("label_smoothing", 0.0) or 0.0
+        if not 0.0 <= float(smoothing) <= 1.0:
+            raise ValueError(f"loss.label_smoothing={smoothing} must lie in [0, 1]; pass 0.1.")
         self.save_hyperparameters(hparams)
         hp = self.hparams
         self.net = build_net(
@@ -59,6 +64,8 @@ class Classifier(L.LightningModule):
         # training statistics: (sum of loss x n, correct, n), kept as one tensor on the device and
         # logged once per epoch: per-step metric objects and log calls cost more than the step
         self.register_buffer("train_stats", torch.zeros(3), persistent=False)
+        self.train_epoch: dict[str, float] = {}  # the last summary (summarize_train_epoch)
+        self._train_epoch_logged = True
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
@@ -95,12 +102,35 @@ class Classifier(L.LightningModule):
             self.train_stats += torch.stack([loss.detach() * n, correct.float(), n])
         return loss
 
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """At the epoch's last batch, sum up the epoch's train loss and accuracy: before the
+        epoch-end validation and checkpoint, so the history row written with that checkpoint
+        is complete."""
+        if self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            self.summarize_train_epoch()
+            self._log_train_epoch()
+
     def on_train_epoch_end(self) -> None:
+        self.summarize_train_epoch()  # an epoch cut short (max_steps, a stop) reports its part
+        self._log_train_epoch()
+
+    def summarize_train_epoch(self) -> dict[str, float]:
+        """`train/loss` and `train/acc` of the steps since the last summary, kept in
+        `self.train_epoch` (a collective under DDP: every rank calls it; EpochHistory does
+        too when an epoch ends early)."""
         stats = self.trainer.strategy.reduce(self.train_stats, reduce_op="sum")
         if stats[2] > 0:
-            self.log("train/loss", stats[0] / stats[2], prog_bar=True)
-            self.log("train/acc", stats[1] / stats[2])
+            loss, acc = float(stats[0] / stats[2]), float(stats[1] / stats[2])
+            self.train_epoch = {"train/loss": loss, "train/acc": acc}
+            self._train_epoch_logged = False
         self.train_stats.zero_()
+        return self.train_epoch
+
+    def _log_train_epoch(self) -> None:
+        if not self._train_epoch_logged and self.train_epoch:
+            for key, value in self.train_epoch.items():
+                self.log(key, value, on_step=False, on_epoch=True, prog_bar=key == "train/loss")
+            self._train_epoch_logged = True
 
     def on_train_start(self) -> None:
         if self.trainer.global_step == 0:

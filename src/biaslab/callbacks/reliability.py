@@ -31,7 +31,9 @@ class FiniteLossGuard(L.Callback):
     picks 1 on the CPU and 50 elsewhere.
 
     `stop=True` (`extras.on_nonfinite=stop`, for divergence studies) ends training instead, as a
-    finished run: the step is recorded as `nonfinite/step` and the run is tested as usual."""
+    finished run: the step is recorded as `nonfinite/step`, the weights go back to the last
+    finite ones (those at the start of the epoch it diverged in: no checkpoint ever holds a
+    non-finite weight) and the run is tested as usual."""
 
     def __init__(self, every_n_steps: int | None = None, stop: bool = False) -> None:
         self.stop, self.trainer = stop, None
@@ -40,9 +42,11 @@ class FiniteLossGuard(L.Callback):
         self._bad_step: torch.Tensor | None = None  # first non-finite step on the device, or -1
         self._bad_loss: torch.Tensor | None = None  # its loss
         self._lrs: dict[int, float] = {}  # learning rate per step since the last read
+        self._finite: dict[str, torch.Tensor] | None = None  # stop=True: the epoch's start
+        self.module: L.LightningModule | None = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        self.trainer = trainer
+        self.trainer, self.module = trainer, pl_module
         on_cpu = trainer.strategy.root_device.type == "cpu"
         self._every = self.every_n_steps or (1 if on_cpu else 50)
 
@@ -54,6 +58,8 @@ class FiniteLossGuard(L.Callback):
                 )
                 self.trainer.callback_metrics["nonfinite/step"] = torch.tensor(float(step))
             self.trainer.should_stop = True
+            if self.module is not None and self._finite is not None:
+                self.module.load_state_dict(self._finite)  # the last finite weights
             return
         raise NonFiniteLossError(
             f"non-finite training loss {value} at step {step} (epoch {epoch}) with learning "
@@ -99,6 +105,10 @@ class FiniteLossGuard(L.Callback):
             self._raise(step, float(self._bad_loss), trainer.current_epoch, lr)
         self._lrs.clear()
 
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.stop and "nonfinite/step" not in trainer.callback_metrics:
+            self._finite = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._check(trainer)
 
@@ -109,6 +119,8 @@ class FiniteLossGuard(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
         self._check(trainer)
+        if self.stop and "nonfinite/step" in trainer.callback_metrics:  # built before the check
+            checkpoint["state_dict"] = pl_module.state_dict()
 
 
 class Preemption(L.Callback):

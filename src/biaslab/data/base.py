@@ -67,6 +67,17 @@ class TensorBatches:
             yield self.inputs[idx], self.targets[idx]
 
 
+def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
+    """Three positive fractions (train, val, test) that add up to 1."""
+    values = tuple(float(f) for f in fractions)
+    if len(values) != 3 or min(values) <= 0 or abs(sum(values) - 1.0) > 1e-6:
+        raise ValueError(
+            f"data.fractions={list(fractions)} must be three positive fractions (train, val, "
+            "test) that add up to 1; pass data.fractions=[0.7,0.15,0.15]."
+        )
+    return values  # type: ignore[return-value]
+
+
 def stratified_split(
     targets: torch.Tensor, fractions: Sequence[float], seed: int
 ) -> list[torch.Tensor]:
@@ -152,6 +163,11 @@ class BaseDataModule(L.LightningDataModule):
                 f"data.train_per_class={train_per_class} would train on nothing; pass at least 1 "
                 "(or null for all)."
             )
+        if int(num_classes) < 2:
+            raise ValueError(
+                f"data.num_classes={num_classes}: a classifier needs at least 2 classes; fix "
+                "data.num_classes (or the data's class folders)."
+            )
         self.num_classes, self.input_shape = int(num_classes), tuple(input_shape)
         self.vocab_size = vocab_size
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
@@ -161,6 +177,11 @@ class BaseDataModule(L.LightningDataModule):
         # (data-scaling presets set it to the run's seed, so each seed draws its own subset)
         self.subset_seed = split_seed if subset_seed is None else subset_seed
         augment = augment or {}
+        if self.modality != "image" and any(augment.get(k) is not None for k in ("batch", "mix")):
+            raise ValueError(
+                f"the augment group transforms images but this data is {self.modality} data; pass "
+                "augment=none."
+            )
         self.augment: Callable[[torch.Tensor], torch.Tensor] | None = augment.get("batch")
         self.batch_mix: Callable[[torch.Tensor, torch.Tensor], Split] | None = augment.get("mix")
         self.sample_augment = augment.get("sample")
@@ -262,6 +283,11 @@ class GeneratedDataModule(InMemoryDataModule):
 
     def __init__(self, num_train: int, num_val: int, num_test: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        for key, n in (("num_train", num_train), ("num_val", num_val), ("num_test", num_test)):
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ValueError(
+                    f"data.{key}={n} must be a positive integer; pass data.{key}=1000."
+                )
         self.sizes = {"train": num_train, "val": num_val, "test": num_test}
 
     def generate(self, split: str, n: int, seed: int) -> Split:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from biaslab.data.base import InMemoryDataModule, Split, stratified_split
+from biaslab.data.base import InMemoryDataModule, Split, check_fractions, stratified_split
 
 
 class DigitsDataModule(InMemoryDataModule):
@@ -15,7 +15,7 @@ class DigitsDataModule(InMemoryDataModule):
 
     def __init__(self, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15), **kwargs):
         super().__init__(**kwargs)
-        self.fractions = tuple(fractions)
+        self.fractions = check_fractions(fractions)
 
     def load(self) -> dict[str, Split]:
         from sklearn.datasets import load_digits

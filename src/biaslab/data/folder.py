@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from biaslab.data.base import BaseDataModule, stratified_split, subsample
+from biaslab.data.base import BaseDataModule, check_fractions, stratified_split, subsample
 from biaslab.errors import ConfigError, MissingDataError
 
 log = logging.getLogger("biaslab")
@@ -56,12 +56,19 @@ class ImageFolderDataModule(BaseDataModule):
         bad_files: str = "error",
         **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
-        if not Path(root).is_dir():
+        if not Path(root).is_dir():  # first: a missing folder also counts 0 classes
             raise MissingDataError(
                 f"data.root={root} does not exist; point data.root at your image folder "
                 "(train/ + val/ or one folder per class)."
             )
+        super().__init__(**kwargs)
+        if channels not in (1, 3):
+            raise ValueError(f"data.channels={channels}: choose 1 (grey) or 3 (colour).")
+        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 2:
+            raise ValueError(
+                f"data.image_size={image_size} must be an integer >= 2; pass data.image_size=64."
+            )
+        fractions = check_fractions(fractions)
         if bad_files not in BAD_FILES:
             raise ValueError(f"data.bad_files={bad_files!r}: choose one of {BAD_FILES}.")
         self.bad_files = bad_files

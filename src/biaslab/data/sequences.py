@@ -41,6 +41,17 @@ class SequenceDataModule(GeneratedDataModule):
             spec = tasks.get(task)
         except ValueError as err:
             raise ValueError(f"data.{err}") from None
+        for key, value in (("length", length), ("test_length", test_length)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ValueError(
+                    f"data.{key}={value} must be a positive integer; pass data.{key}=16."
+                )
+        if (self.vocab_size or 0) < 2:
+            raise ValueError(
+                f"data.vocab_size={self.vocab_size} must be >= 2; pass data.vocab_size=32."
+            )
         longest = max(length, test_length or 0)
         if spec.distinct and (self.vocab_size or 0) < longest:
             raise ValueError(

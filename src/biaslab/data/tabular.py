@@ -30,7 +30,7 @@ class BlobsDataModule(GeneratedDataModule):
         if features < 1 or separation <= 0:
             raise ValueError(
                 f"data.features={features} must be >= 1 and data.separation={separation} > 0; "
-                "pass e.g. data.features=16 data.separation=1.0."
+                "pass data.features=16 data.separation=1.0."
             )
         if tuple(self.input_shape) != (features,):
             raise ValueError(

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from biaslab.models.checks import check_rates, check_sizes
 from biaslab.models.pe import PositionalEncoding
 
 
@@ -31,6 +32,8 @@ class MultiHeadSelfAttention(nn.Module):
         self, dim: int, heads: int, dropout: float = 0.0, bias: bool = True, score: str = "dot"
     ) -> None:
         super().__init__()
+        check_sizes(dim=dim, heads=heads)
+        check_rates(dropout=dropout)
         if score not in self.SCORES:
             raise ValueError(f"score={score!r}: choose one of {self.SCORES}.")
         if dim % heads:
@@ -183,6 +186,10 @@ class Encoder(nn.Module):
         score: str = "dot",
     ) -> None:
         super().__init__()
+        check_sizes(dim=dim, depth=depth, heads=heads)
+        check_rates(dropout=dropout, drop_path=drop_path)
+        if mlp_ratio <= 0:
+            raise ValueError(f"mlp_ratio={mlp_ratio} must be > 0; pass mlp_ratio=2.0.")
         if dim % heads:
             raise ValueError(
                 f"dim={dim} is not divisible by heads={heads}; choose heads that divide dim."

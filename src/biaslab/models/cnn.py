@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from biaslab.models.backbone import Backbone, require_image
+from biaslab.models.checks import check_rates, check_sizes
 
 DOWNSAMPLE = ("maxpool", "avgpool", "stride", "none")
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
@@ -61,6 +62,10 @@ class CNN(Backbone):
                 f"convs_per_stage={convs_per_stage} must be >= 1 and kernel_size="
                 f"{kernel_size} odd (the output keeps the input's size with padding k // 2)."
             )
+        if not channels:
+            raise ValueError("channels=[] has no stage; give at least one width such as [16, 32].")
+        check_sizes(**{f"channels[{i}]": c for i, c in enumerate(channels)})
+        check_rates(dropout=dropout)
         self.downsample = downsample
         layers: list[nn.Module] = []
         c_in, h, w = require_image(input_shape, "cnn")

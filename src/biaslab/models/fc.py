@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from biaslab.models.backbone import Backbone
+from biaslab.models.checks import check_rates, check_sizes
 from biaslab.models.cnn import ACTIVATIONS, Residual
 
 
@@ -46,6 +47,8 @@ class FC(Backbone):
             hidden = [hidden[0]] * depth
         if not hidden:
             raise ValueError("hidden=[] has no layer; give at least one width.")
+        check_sizes(embed_dim=embed_dim, **{f"hidden[{i}]": w for i, w in enumerate(hidden)})
+        check_rates(dropout=dropout)
         self.token_embed = nn.Embedding(vocab_size, embed_dim) if vocab_size else None
         in_features = math.prod(input_shape) * (embed_dim if vocab_size else 1)
         layers: list[nn.Module] = []

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from biaslab.models.backbone import AttentionBackbone, Backbone
+from biaslab.models.checks import check_rates, check_sizes
 
 MASKS = ("edges", "none")
 
@@ -60,6 +61,8 @@ class GraphAttention(AttentionBackbone):
         score: str = "dot",
     ) -> None:
         super().__init__()
+        check_sizes(dim=dim, depth=depth, heads=heads)
+        check_rates(dropout=dropout)
         if mask not in MASKS:
             raise ValueError(f"mask={mask!r}: choose one of {MASKS}.")
         self.nodes, self.features = graph_shape(input_shape, "graph_attn")

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from biaslab.models.backbone import Backbone
+from biaslab.models.checks import check_rates, check_sizes
 from biaslab.models.seq_attn import TokenEmbed
 
 
@@ -30,6 +31,8 @@ class RNN(Backbone):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        check_sizes(patch_size=patch_size, dim=dim, depth=depth)
+        check_rates(dropout=dropout)
         self.token_embed = TokenEmbed(input_shape, vocab_size, tokens, patch_size, dim)
         hidden = dim // 2 if bidirectional else dim
         self.lstm = nn.LSTM(

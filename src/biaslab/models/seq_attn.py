@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from biaslab.models.backbone import AttentionBackbone
+from biaslab.models.checks import check_rates, check_sizes
 
 TOKENS = ("rows", "pixels", "patches")
 
@@ -90,6 +91,8 @@ class SeqAttn(AttentionBackbone):
         score: str = "dot",
     ) -> None:
         super().__init__()
+        check_sizes(patch_size=patch_size, dim=dim, depth=depth, heads=heads)
+        check_rates(dropout=dropout, drop_path=drop_path)
         self.token_embed = TokenEmbed(input_shape, vocab_size, tokens, patch_size, dim)
         self.build_encoder(self.token_embed.grid, locals())
 

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from biaslab.models.backbone import AttentionBackbone, require_image
+from biaslab.models.checks import check_rates, check_sizes
 
 
 class ViT(AttentionBackbone):
@@ -35,6 +36,8 @@ class ViT(AttentionBackbone):
         score: str = "dot",
     ) -> None:
         super().__init__()
+        check_sizes(patch_size=patch_size, dim=dim, depth=depth, heads=heads)
+        check_rates(dropout=dropout, drop_path=drop_path)
         c, h, w = require_image(input_shape, "vit")
         if h % patch_size or w % patch_size:
             raise ValueError(

@@ -169,12 +169,20 @@ def build_components(cfg: DictConfig) -> tuple[Any, Any]:
     check_modality(cfg)
     with explained(cfg):
         datamodule = instantiate(cfg.data)
+        datamodule.setup("fit")  # load now: a file or size problem stops the run before training
         module = instantiate(cfg.module, _recursive_=False)
         was_training = module.training
         module.eval()
         with torch.no_grad():
             for inputs in datamodule.example_inputs():
-                per_token = module(inputs).dim() == 3
+                try:
+                    per_token = module(inputs).dim() == 3
+                except RuntimeError as err:  # e.g. a pooling window larger than the image
+                    raise ConfigError(
+                        f"model={choice(cfg, 'model')} cannot run on inputs of shape "
+                        f"{list(inputs.shape[1:])} ({str(err).splitlines()[0][:100]}); change the "
+                        "model's sizes or the data's (data.image_size, data.length)."
+                    ) from err
         module.train(was_training)
     if per_token != bool(getattr(datamodule, "labels_per_token", False)):
         raise ConfigError(
@@ -184,7 +192,9 @@ def build_components(cfg: DictConfig) -> tuple[Any, Any]:
             else "this data labels every token (or node): set pooling=tokens."
         )
     with explained_optimizer(cfg):
-        instantiate(cfg.optimizer)(params=module.parameters())
+        optimizer = instantiate(cfg.optimizer)(params=module.parameters())
+    with explained(cfg):  # a schedule checks its arguments when it is built
+        instantiate(cfg.scheduler)(optimizer, total_steps=100)
     return datamodule, module
 
 
@@ -238,6 +248,41 @@ def build_callbacks(cfg: DictConfig, run_dir: RunDir, have_logger: bool) -> list
         EpochHistory(run_dir.history),
         ReleaseProcessGroup(),
     ]
+
+
+def build_trainer(cfg: DictConfig, callbacks: list, loggers: list, plugins: list) -> Any:
+    """Lightning's Trainer from `trainer:`; its own refusals name the trainer.* key."""
+    import inspect
+
+    import lightning as L
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        return instantiate(
+            cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins
+        )
+    except (InstantiationException, ValueError, TypeError) as err:
+        cause = err.__cause__ if isinstance(err, InstantiationException) and err.__cause__ else err
+        text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        text = text.split(". ")[0]  # Lightning's first sentence
+        names = [n for n in inspect.signature(L.Trainer).parameters if n in cfg.trainer]
+        named = next(
+            (
+                found
+                for pattern in (r"\b{}=", r"`{}`", r"\b{}\b")
+                if (found := [n for n in names if re.search(pattern.format(n), text, re.I)])
+            ),
+            [],
+        )
+        key = (
+            f"trainer.{named[0]}={OmegaConf.select(cfg, f'trainer.{named[0]}')}"
+            if named
+            else "trainer"
+        )
+        raise ConfigError(
+            f"{key} is refused by Lightning ({text.rstrip('.')}); fix that trainer.* key."
+        ) from err
 
 
 def build_loggers(cfg: DictConfig, output_dir: Path) -> list[Any]:

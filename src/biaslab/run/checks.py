@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,18 +41,107 @@ def validate(cfg: DictConfig) -> None:
     seed = cfg.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ConfigError(f"seed={seed} is not an integer; pass seed=0 (or seed=null for random).")
-    ckpt = cfg.get("ckpt_path")
-    if ckpt and not Path(ckpt).is_file():
-        raise ConfigError(
-            f"ckpt_path={ckpt} is not a file; pass the path of an existing .ckpt "
-            "(or drop ckpt_path to start afresh)."
-        )
+    if seed is not None and not 0 <= seed < 2**32:
+        raise ConfigError(f"seed={seed} is outside 0 to 2**32-1 (numpy's range); pass seed=0.")
+    check_budget(cfg)
+    if cfg.get("ckpt_path"):
+        read_checkpoint(cfg.ckpt_path)
     if cfg.extras.get("enforce_tags") and not cfg.get("tags"):
         raise ConfigError("tags=[] is empty while extras.enforce_tags=true; pass tags=[my_tag].")
     on_nonfinite = cfg.extras.get("on_nonfinite", "raise")
     if on_nonfinite not in ("raise", "stop"):
         raise ConfigError(f"extras.on_nonfinite={on_nonfinite!r}: choose raise or stop.")
     _check_launcher(cfg)
+
+
+def read_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
+    """The checkpoint at `path`, loaded as data (`weights_only=True`: no pickled code runs) and
+    its stored model config checked against the schema; or one sentence saying what is wrong."""
+    import torch
+
+    from biaslab.schema import check_parts
+
+    if not Path(path).is_file():
+        raise ConfigError(
+            f"{key}={path} is not a file; pass the path of an existing .ckpt "
+            "(or drop ckpt_path to start afresh)."
+        )
+    if not zipfile.is_zipfile(path):
+        raise ConfigError(
+            f"{key}={path} is not a checkpoint (not the zip archive torch.save writes, or cut "
+            "short); pass a .ckpt written by biaslab, or drop ckpt_path."
+        )
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # damaged, or pickled objects that are not plain data
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:100]
+        raise ConfigError(
+            f"{key}={path} is not a readable checkpoint ({reason}); pass a .ckpt written by "
+            "biaslab, or drop ckpt_path."
+        ) from err
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ConfigError(f"{key}={path} holds no model weights; pass a .ckpt written by biaslab.")
+    check_parts(checkpoint.get("hyper_parameters") or {}, f"{key}={path}")
+    return checkpoint
+
+
+def check_fits(checkpoint: dict[str, Any], module: Any, key: str = "ckpt_path") -> None:
+    """The checkpoint's weights must have the built model's names and shapes (a CNN's
+    checkpoint cannot resume a ViT)."""
+    stored = {k: tuple(v.shape) for k, v in checkpoint["state_dict"].items() if hasattr(v, "shape")}
+    built = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    differ = sorted(k for k in set(stored) | set(built) if stored.get(k) != built.get(k))
+    if differ:
+        target = (checkpoint.get("hyper_parameters") or {}).get("backbone", {}).get("_target_", "?")
+        raise ConfigError(
+            f"{key} holds another model ({target}; {len(differ)} weights differ, among them "
+            f"{differ[0]}); pass the model=... it was trained with, or drop ckpt_path."
+        )
+
+
+def check_data_fits(checkpoint: dict[str, Any], datamodule: Any, key: str = "ckpt_path") -> None:
+    """The data must have the input shape, classes and vocabulary the checkpoint's model was
+    built for."""
+    hp = checkpoint.get("hyper_parameters") or {}
+    want = (list(hp.get("input_shape") or []), hp.get("num_classes"), hp.get("vocab_size"))
+    got = (list(datamodule.input_shape), datamodule.num_classes, datamodule.vocab_size)
+    if want != got:
+        raise ConfigError(
+            f"{key} was trained on inputs {want[0]} with {want[1]} classes (vocabulary "
+            f"{want[2]}) but this data gives {got[0]} with {got[1]} (vocabulary {got[2]}); pass "
+            "the data=... it was trained on."
+        )
+
+
+def check_budget(cfg: DictConfig) -> None:
+    """Refuse settings under which nothing would be learned yet the run would end as finished:
+    no epochs, no training batches, a learning rate of 0."""
+    trainer = cfg.get("trainer") or {}
+    epochs, steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
+    if cfg.get("train") and epochs is not None and epochs != -1 and epochs < 1:
+        raise ConfigError(f"trainer.max_epochs={epochs} trains nothing; pass at least 1.")
+    if cfg.get("train") and steps is not None and steps != -1 and steps < 1:
+        raise ConfigError(f"trainer.max_steps={steps} trains nothing; pass at least 1 (or -1).")
+    limit = trainer.get("limit_train_batches")
+    if cfg.get("train") and limit is not None and float(limit) <= 0:
+        raise ConfigError(
+            f"trainer.limit_train_batches={limit} trains on nothing; pass a fraction in (0, 1] "
+            "or a number of batches >= 1."
+        )
+    for key in ("accumulate_grad_batches", "check_val_every_n_epoch"):
+        value = trainer.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ConfigError(
+                f"trainer.{key}={value} must be an integer >= 1; pass trainer.{key}=1."
+            )
+    clip = trainer.get("gradient_clip_val")
+    if clip is not None and clip < 0:
+        raise ConfigError(f"trainer.gradient_clip_val={clip} must be >= 0 (or null for none).")
+    lr = OmegaConf.select(cfg, "optimizer.lr", default=None)
+    if cfg.get("train") and isinstance(lr, int | float) and lr <= 0:
+        raise ConfigError(f"optimizer.lr={lr} must be > 0; pass optimizer.lr=0.001.")
 
 
 def check_writable(folder: Path, key: str) -> None:

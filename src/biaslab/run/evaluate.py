@@ -92,28 +92,25 @@ def end_of_run(module: L.LightningModule, datamodule: Any, run_dir: RunDir) -> d
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """`src/eval.py`: test the checkpoint at cfg.ckpt_path; the model is rebuilt from its own
     hparams."""
-    from pathlib import Path
-
     from hydra.utils import instantiate
 
-    from biaslab.errors import ConfigError
     from biaslab.module import Classifier
-    from biaslab.run.build import build_loggers
+    from biaslab.run.build import build_loggers, explained
+    from biaslab.run.checks import check_data_fits, read_checkpoint
     from biaslab.utils.config import print_config_tree
     from biaslab.utils.wandb_run import finish_wandb
 
-    if not Path(cfg.ckpt_path).is_file():
-        raise ConfigError(
-            f"ckpt_path={cfg.ckpt_path} is not a file; pass ckpt_path=/path/to/x.ckpt."
-        )
+    checkpoint = read_checkpoint(cfg.ckpt_path)
     run_dir = RunDir(cfg.paths.output_dir)
     run_dir.path.mkdir(parents=True, exist_ok=True)
     if cfg.extras.get("print_config"):
         print_config_tree(cfg, save_to=run_dir.config_tree)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-    model = Classifier.load_from_checkpoint(cfg.ckpt_path, map_location="cpu")
-    datamodule = instantiate(cfg.data)
+    with explained(cfg):
+        datamodule = instantiate(cfg.data)
+    check_data_fits(checkpoint, datamodule)
+    model = Classifier.load_from_checkpoint(cfg.ckpt_path, map_location="cpu", weights_only=True)
     loggers = build_loggers(cfg, run_dir.path)
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False)
     try:

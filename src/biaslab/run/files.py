@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,33 @@ class RunDir:
         return json.loads(self.metrics.read_text()) if self.metrics.exists() else {}
 
     def write_metrics(self, metrics: dict[str, float]) -> None:
-        self.metrics.write_text(json.dumps(metrics, indent=1, sort_keys=True))
+        """Strict JSON: a non-finite value (a diverged loss) is written as null."""
+        finite = {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
+        self.metrics.write_text(json.dumps(finite, indent=1, sort_keys=True, allow_nan=False))
+
+    def clean_litter(self) -> list[Path]:
+        """Remove what a kill can leave behind: half-written files (`.*.tmp`) and checkpoints
+        that the last checkpoint's own state does not name (a best checkpoint written for an
+        epoch that the kill rolled back). Returns what was removed."""
+        litter = [*self.path.glob(".*.tmp"), *self.checkpoints.glob(".*.tmp")]
+        if self.last_ckpt.exists():
+            import torch
+
+            try:
+                state = torch.load(self.last_ckpt, map_location="cpu", weights_only=True)
+            except Exception:  # unreadable: leave everything for the user to see
+                state = None
+            if state is not None:
+                named = {LAST_CKPT}
+                for entry in (state.get("callbacks") or {}).values():
+                    if isinstance(entry, dict):
+                        for key in ("best_model_path", "last_model_path", "kth_best_model_path"):
+                            named.add(Path(str(entry.get(key) or "")).name)
+                        named.update(Path(str(p)).name for p in entry.get("best_k_models") or {})
+                litter += [p for p in self.checkpoints.glob("*.ckpt") if p.name not in named]
+        for path in litter:
+            path.unlink(missing_ok=True)
+        return litter
 
     def read_overrides(self) -> list[str] | None:
         import yaml

@@ -30,7 +30,7 @@ def fit(
     run_dir.preempted.unlink(missing_ok=True)
     start = time.perf_counter()
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     except SIGTERMException:  # raised by Lightning when SIGTERM came outside a train batch
         if not run_dir.preempted.exists():
             raise

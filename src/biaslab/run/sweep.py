@@ -4,6 +4,7 @@ config)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import traceback
@@ -17,6 +18,7 @@ from biaslab.run.files import RunDir
 JOB_CONFIG_ENV = "BIASLAB_JOB_CONFIG"
 SUMMARY_JSONL = "summary.jsonl"
 SUMMARY_MD = "summary.md"
+SUMMARY_LOCK = ".summary.lock"
 
 SWEEP_MARKERS = (",", "range(", "choice(", "interval(", "glob(")
 
@@ -106,15 +108,28 @@ class SweepSummary(Callback):
             row["status"] = "pruned"
         sweep_dir = Path(hc.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        with open(sweep_dir / SUMMARY_JSONL, "a") as f:
-            f.write(json.dumps(row) + "\n")
-        write_summary_markdown(sweep_dir)
+        with open(sweep_dir / SUMMARY_LOCK, "a") as lock:  # parallel jobs write in turn
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            rows = {r["job"]: r for r in read_summary(sweep_dir)}
+            rows[row["job"]] = row  # a job run again (a resumed sweep) replaces its row
+            text = "".join(json.dumps(r) + "\n" for _, r in sorted(rows.items()))
+            _replace(sweep_dir / SUMMARY_JSONL, text)
+            write_summary_markdown(sweep_dir)
 
 
 def read_summary(sweep_dir: Path) -> list[dict[str, Any]]:
+    """One row per job (the latest, when a resumed sweep ran a job's end again), by job."""
     path = Path(sweep_dir) / SUMMARY_JSONL
+    if not path.exists():
+        return []
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return sorted(rows, key=lambda r: r["job"])
+    return sorted({r["job"]: r for r in rows}.values(), key=lambda r: r["job"])
+
+
+def _replace(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def write_summary_markdown(sweep_dir: Path) -> None:
@@ -126,10 +141,11 @@ def write_summary_markdown(sweep_dir: Path) -> None:
     ]
     for r in rows:
         status = r["status"] if r["status"] in ("ok", "pruned") else f"failed: {r['error']}"
-        values = [f"{r['metrics'][k]:.4f}" if k in r["metrics"] else "" for k in keys]
+        values = [
+            f"{r['metrics'][k]:.4f}" if isinstance(r["metrics"].get(k), float | int) else ""
+            for k in keys
+        ]
         lines.append(
             f"| {r['job']} | {' '.join(r['overrides'])} | {status} | " + " | ".join(values) + " |"
         )
-    tmp = Path(sweep_dir) / f".{SUMMARY_MD}.{os.getpid()}"
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(Path(sweep_dir) / SUMMARY_MD)
+    _replace(Path(sweep_dir) / SUMMARY_MD, "\n".join(lines) + "\n")

@@ -14,10 +14,11 @@ from biaslab.run.build import (
     build_callbacks,
     build_components,
     build_loggers,
+    build_trainer,
     check_modality,
     record_unused,
 )
-from biaslab.run.checks import check_writable, validate
+from biaslab.run.checks import check_fits, check_writable, read_checkpoint, validate
 from biaslab.run.files import RunDir, release_all
 from biaslab.run.provenance import write_provenance
 from biaslab.run.resume import finished_job, resume
@@ -56,6 +57,8 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     check_writable(run_dir.path, "paths.output_dir")
     if local_rank() == 0:
         run_dir.hold()  # released when this process ends, however it ends
+        for path in run_dir.clean_litter():
+            log.info("Removed %s, left by a killed run.", path)
     for group in record_unused(cfg):
         log.warning("%s has no effect on this model: recorded as %s: null.", group, group)
     import lightning as L
@@ -68,10 +71,12 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule, model = build_components(cfg)
+    if ckpt_path:  # resuming: the checkpoint must hold this model's weights
+        check_fits(read_checkpoint(ckpt_path), model)
     save_config(cfg, run_dir)
     loggers = build_loggers(cfg, run_dir.path)
     callbacks = build_callbacks(cfg, run_dir, have_logger=bool(loggers))
-    trainer: L.Trainer = _instantiate(cfg.trainer, callbacks, loggers, [AtomicCheckpointIO()])
+    trainer: L.Trainer = build_trainer(cfg, callbacks, loggers, [AtomicCheckpointIO()])
     for logger in loggers:
         log_hyperparams(logger, OmegaConf.to_container(cfg, resolve=True))
     metrics = {"params/total": float(sum(p.numel() for p in model.parameters()))}
@@ -89,12 +94,6 @@ def _train(cfg: DictConfig) -> dict[str, float]:
         run_dir.write_metrics(metrics)
         log.info("Metrics: %s", {k: round(v, 4) for k, v in sorted(metrics.items())})
     return metrics
-
-
-def _instantiate(node: DictConfig, callbacks: list, loggers: list, plugins: list):
-    from hydra.utils import instantiate
-
-    return instantiate(node, callbacks=callbacks, logger=loggers or False, plugins=plugins)
 
 
 def save_config(cfg: DictConfig, run_dir: RunDir) -> None:

@@ -54,6 +54,22 @@ def add(*values: int) -> int:
     return sum(int(v) for v in values)
 
 
+def command_name() -> str:
+    """A sweep dir's name from the command's own arguments, not the clock, so the identical
+    command after a stop finds its sweep and resumes it: a readable part and a hash of the
+    whole (`model-cnn-vit_seed-0-1-3f2a9c1e`: letters, digits and `_.-` only, so the path is
+    itself a valid override value, as a DDP child rank's `hydra.run.dir=` needs). Resolved once, in the sweep's process; Hydra
+    copies the resolver cache into every job's config, as it does for `${now:}`."""
+    import hashlib
+    import re
+    import sys
+
+    items = [a for a in sys.argv[1:] if a not in ("-m", "--multirun")]
+    digest = hashlib.sha1("\n".join(items).encode()).hexdigest()[:8]
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "-", "_".join(items)).strip("_-")[:60] or "defaults"
+    return f"{readable}-{digest}"
+
+
 def register() -> None:
     resolvers = {
         "biaslab.wandb_offline": wandb_offline,
@@ -62,6 +78,7 @@ def register() -> None:
         "biaslab.root": root_dir,
         "biaslab.scale": scale,
         "biaslab.add": add,
+        "biaslab.command_name": command_name,
     }
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):

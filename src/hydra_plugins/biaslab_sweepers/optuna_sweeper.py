@@ -17,6 +17,8 @@ import contextlib
 import fcntl
 import logging
 import math
+import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +44,17 @@ def distribution(override: Override):
     import optuna.distributions as D
 
     value = override.value()
+    if isinstance(value, IntervalSweep | RangeSweep):
+        low, high = (
+            (value.start, value.end)
+            if isinstance(value, IntervalSweep)
+            else (value.start, value.stop)
+        )
+        if low is not None and high is not None and low > high:
+            _refuse(
+                f"{override.get_key_element()}={override.input_line.split('=', 1)[1]} has its "
+                f"bounds the wrong way round; pass them low first ({high}, {low})."
+            )
     if isinstance(value, IntervalSweep):
         log_scale = "log" in (value.tags or set())
         if isinstance(value.start, int) and isinstance(value.end, int):
@@ -67,6 +80,15 @@ def search_space(
     space = {k: distribution(o) for k, o in overrides.items() if o.is_sweep_override()}
     fixed = [o.input_line for o in overrides.values() if not o.is_sweep_override()]
     return space, fixed
+
+
+def _refuse(sentence: str, code: int = 2) -> None:
+    """One sentence on stderr and an exit code, as the lab's commands do (HYDRA_FULL_ERROR=1:
+    raise, for the whole stack)."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise ValueError(sentence)
+    print(f"Error: {sentence}", file=sys.stderr, flush=True)
+    sys.exit(code)
 
 
 def _hydra_value(value: Any) -> str:
@@ -131,6 +153,7 @@ class OptunaSweeper(Sweeper):
         self.sampler_cfg, self.pruner_cfg = sampler, pruner
         self.direction, self.storage, self.study_name = direction, storage, study_name
         self.n_trials, self.n_jobs = n_trials, n_jobs
+        self._first_error = ""  # a failed trial's last error line, for the all-failed sentence
         self.params = (
             OmegaConf.to_container(params, resolve=True)
             if isinstance(params, DictConfig)
@@ -211,12 +234,13 @@ class OptunaSweeper(Sweeper):
         }
         return f"pruning={_hydra_value(node)}"
 
-    @staticmethod
-    def _tell(study, trial, ret) -> None:
+    def _tell(self, study, trial, ret) -> None:
         from optuna.trial import TrialState
 
         if ret.status != JobStatus.COMPLETED:
             study.tell(trial, state=TrialState.FAIL)
+            error = str(getattr(ret, "_return_value", "") or "").strip().splitlines()
+            self._first_error = self._first_error or (error[-1] if error else "")
         elif (RunDir(OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir")).pruned).exists():
             study.tell(trial, state=TrialState.PRUNED)
         else:
@@ -232,8 +256,15 @@ class OptunaSweeper(Sweeper):
         done = [t for t in study.trials if t.state == TrialState.COMPLETE]
         states = {s.name.lower(): sum(t.state == s for t in study.trials) for s in TrialState}
         if not done:
-            log.warning("Study %s has no completed trial (%s).", self.study_name, states)
-            return
+            failed = [t for t in study.trials if t.state == TrialState.FAIL]
+            why = (
+                f"; the first failure: {self._first_error.rstrip('.')}" if self._first_error else ""
+            )
+            _refuse(
+                f"study {self.study_name} has no completed trial ({len(failed)} of "
+                f"{len(study.trials)} failed){why}; fix the search space or the failing setting.",
+                code=1,
+            )
         best = study.best_trial
         results = {
             "name": "optuna",
