@@ -38,11 +38,16 @@ def test_train_set_metrics_in_eval_mode_predictions_and_history(train_fast, tmp_
     x, y = dm.splits["train"]
     with torch.no_grad():
         logits = model(x)  # the whole split at once, no augmentation
-    assert metrics["train_eval/acc"] == (logits.argmax(-1) == y).float().mean().item()
-    assert (
-        abs(metrics["train_eval/loss"] - float(torch.nn.functional.cross_entropy(logits, y))) < 1e-4
+    assert metrics["train_eval_best/acc"] == (logits.argmax(-1) == y).float().mean().item()
+    ce = float(torch.nn.functional.cross_entropy(logits, y))
+    assert abs(metrics["train_eval_best/loss"] - ce) < 1e-4  # the best checkpoint's weights
+    assert metrics["gap/acc"] == metrics["train_eval_best/acc"] - metrics["test/acc"]
+    last = Classifier.load_from_checkpoint(
+        tmp_path / "checkpoints" / "last.ckpt", map_location="cpu"
     )
-    assert metrics["gap/acc"] == metrics["train_eval/acc"] - metrics["test/acc"]
+    with torch.no_grad():
+        final = last.eval()(x)  # the final weights: what train_eval/* reads
+    assert metrics["train_eval/acc"] == (final.argmax(-1) == y).float().mean().item()
     saved = np.load(tmp_path / "predictions.npz")
     assert len(saved["pred"]) == metrics["test/n"] == len(dm.splits["test"][1])
     assert (saved["pred"] == saved["target"]).mean() == pytest.approx(metrics["test/acc"], abs=1e-6)

@@ -4,6 +4,7 @@ presets read small files written here in the real idx format (tests never need t
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 import torch
@@ -182,3 +183,30 @@ def test_a_preset_stopped_by_sigterm_still_counts_its_wall_time(tmp_path, monkey
     assert stop.value.code == 143
     assert json.loads((tmp_path / "p" / "wall.json").read_text())["wall_s"] >= 0.2
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_changed_declaration_refuses_to_mix_with_the_old_runs(tmp_path, monkeypatch):
+    """The runs record the `claim:` they were made under; the same preset with another claim
+    is refused before anything runs, and --publish needs a clean tree."""
+    from biaslab.errors import ConfigError
+    from biaslab.presets import run_preset
+
+    fast = [
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_test_batches=1",
+        "hydra.sweeper.params.optimizer=sgd",
+        "hydra.sweeper.params.seed=0",
+        "tune=null",
+        "report.baseline=null",
+    ]
+    out = tmp_path / "preset"
+    final = run_preset("optimizers_quick", [*fast, "claim={id:X,text:first}"], out=out)
+    assert json.loads((final / "preset.json").read_text())["declaration"]
+    with pytest.raises(ConfigError, match=r"made under another declaration .* pass --fresh"):
+        run_preset("optimizers_quick", [*fast, "claim={id:X,text:second}"], out=out)
+    import biaslab.run.provenance as provenance
+
+    monkeypatch.setattr(provenance, "is_dirty", lambda root: True)
+    with pytest.raises(ConfigError, match=r"--publish runs only from a clean tree"):
+        run_preset("optimizers_quick", [*fast, "claim={id:X,text:first}"], out=out, publish=True)

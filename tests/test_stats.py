@@ -43,7 +43,7 @@ def test_verdict_words_on_constructed_arms():
     ]
     assert words == ["better", "equivalent within ±0.005", "inconclusive"]
     assert verdict(-0.03, 0.001, math.nan, None) == "worse"
-    assert verdict(-0.03, 0.001, math.nan, None, higher_is_better=False) == "better"  # a loss
+    assert verdict(-0.03, 0.001, math.nan, None, better="lower") == "better"  # a loss
 
 
 def test_mcnemar_counts_only_discordant_examples():
@@ -52,3 +52,46 @@ def test_mcnemar_counts_only_discordant_examples():
     b = a.copy()
     b[:20] = False  # b misses 20 that a gets: p = 2 * 0.5^20
     assert mcnemar(a, b) == pytest.approx(2 * 0.5**20)
+
+
+def test_the_tests_match_scipy_and_statsmodels_on_random_inputs():
+    from scipy import stats
+    from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        n = int(rng.integers(3, 12))
+        d = rng.normal(rng.normal(0, 0.02), rng.uniform(0.005, 0.03), n)
+        assert paired_t(d) == pytest.approx(stats.ttest_1samp(d, 0).pvalue)
+        delta = float(rng.uniform(0.005, 0.05))
+        upper = stats.ttest_1samp(d, delta, alternative="less").pvalue
+        lower = stats.ttest_1samp(d, -delta, alternative="greater").pvalue
+        assert tost(d, delta) == pytest.approx(max(upper, lower))
+        p = rng.uniform(0, 0.2, int(rng.integers(2, 10)))
+        assert holm(p.tolist()) == pytest.approx(multipletests(p, method="holm")[1].tolist())
+        a, b = rng.random(200) < 0.8, rng.random(200) < 0.75
+        table = [
+            [int((a & b).sum()), int((a & ~b).sum())],
+            [int((~a & b).sum()), int((~a & ~b).sum())],
+        ]
+        assert mcnemar(a, b) == pytest.approx(sm_mcnemar(table, exact=True).pvalue)
+
+
+def test_the_mde_is_the_effect_found_with_80_percent_power():
+    """Power of the paired t-test at the MDE, from the noncentral t distribution, is 0.80."""
+    from scipy import stats
+
+    from biaslab.analysis.stats import ALPHA, mde, seeds_for
+
+    for n, m in ((5, 1), (5, 4), (10, 2), (20, 18)):
+        sd = 0.01
+        effect = mde(sd, n, m)
+        df, crit = n - 1, stats.t.ppf(1 - ALPHA / m / 2, n - 1)
+        nc = effect / (sd / math.sqrt(n))
+        power = stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc)
+        assert power == pytest.approx(0.80, abs=1e-6), (n, m, power)
+    assert mde(0.01, 20) < mde(0.01, 5) and mde(0.01, 5, 10) > mde(0.01, 5, 1)
+    n = seeds_for(0.01, 0.02)
+    assert mde(0.01, n) <= 0.02 < mde(0.01, n - 1) or n == 3
+    assert seeds_for(0.05, 0.001) == 20  # capped

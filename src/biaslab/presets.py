@@ -112,11 +112,19 @@ def run_preset(
     from omegaconf import OmegaConf
 
     from biaslab.analysis.report import write_report
-    from biaslab.run.provenance import commit_of
+    from biaslab.errors import ConfigError
+    from biaslab.run.provenance import commit_of, is_dirty
 
     extra = list(extra)
     cfg = preset_config(name, extra)
     out = Path(out or ROOT / "logs" / "presets" / name)
+    if publish and is_dirty(ROOT):
+        raise ConfigError(
+            f"--publish runs only from a clean tree and {ROOT} has uncommitted changes; commit "
+            "them first (published numbers name their commit)."
+        )
+    claim = OmegaConf.to_container(cfg.claim, resolve=True) if cfg.get("claim") else None
+    check_declaration(name, out, claim)
     params = {k: str(v) for k, v in (OmegaConf.select(cfg, "hydra.sweeper.params") or {}).items()}
     start = time.time()
     stop = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so `finally` runs on SIGTERM too
@@ -135,6 +143,7 @@ def run_preset(
         "machine": machine(),
         "commit": (commit_of(ROOT) or "")[:7],
         "wall_s": json.loads(wall_file.read_text())["wall_s"],
+        "declaration": declaration_hash(claim),
     }
     (final / "preset.json").write_text(json.dumps(info, indent=1) + "\n")
     write_report(final)
@@ -142,6 +151,31 @@ def run_preset(
         final = publish_files(final, ROOT / "docs" / "results" / name)
         write_report(final)
     return final
+
+
+def declaration_hash(claim: Any) -> str | None:
+    """A short hash of a preset's declaration (`claim:`), recorded with its runs."""
+    import hashlib
+
+    if claim is None:
+        return None
+    return hashlib.sha256(json.dumps(claim, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def check_declaration(name: str, out: Path, claim: Any) -> None:
+    """Refuse to add runs under a changed declaration to runs made under another one (each
+    run's config holds the `claim:` it was made under): the preset is re-run whole."""
+    from biaslab.errors import ConfigError
+    from biaslab.run.files import find_runs
+
+    for run in find_runs(out)[:1] if out.exists() else []:
+        before = run.read_config().get("claim")
+        if before != claim:
+            raise ConfigError(
+                f"{out} holds runs of {name} made under another declaration (claim "
+                f"{declaration_hash(before)}, now {declaration_hash(claim)}); re-run the preset "
+                "whole: pass --fresh (it removes those runs) or another out dir."
+            )
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:

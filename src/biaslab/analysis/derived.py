@@ -1,11 +1,10 @@
-"""Per-run metrics derived from each run's committed files, and the depth flags."""
+"""Per-run metrics derived from each run's committed files."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from biaslab.analysis.load import factors
 from biaslab.run.files import RunDir
 
 
@@ -39,35 +38,3 @@ def add_derived(frame, settings: dict[str, Any]) -> None:
     frame["diverged"] = diverged
     if target is not None:
         frame["steps_to_target"] = steps
-
-
-def depth_flags(frame) -> list[str]:
-    """The lecture's optimisation tell-tale over a depth factor, within each arm of the other
-    factors: a deeper model whose training loss (eval mode, `train_eval/loss`) is higher than a
-    shallower one's, significantly (paired t over seeds, p < 0.05, one-sided)."""
-    from scipy import stats as sps
-
-    metric = "train_eval/loss" if "train_eval/loss" in frame else "train/loss"
-    flags = []
-    ok = frame[frame["status"] == "ok"] if "status" in frame else frame
-    for factor in factors(frame):
-        if "depth" not in factor or metric not in ok:
-            continue
-        others = [f for f in factors(frame) if f != factor]
-        for label, group in ok.groupby(others, dropna=False) if others else [((), ok)]:
-            label = label if isinstance(label, tuple) else (label,)
-            at = ",".join(f"{k}={v}" for k, v in zip(others, label))
-            by_depth = {float(d): g.set_index("seed")[metric] for d, g in group.groupby(factor)}
-            for shallow in sorted(by_depth):
-                for deep in sorted(d for d in by_depth if d > shallow):
-                    a, b = by_depth[deep].align(by_depth[shallow], join="inner")
-                    if len(a) < 2 or not (a - b).mean() > 0:
-                        continue
-                    p = float(sps.ttest_rel(a, b, alternative="greater").pvalue)
-                    if p < 0.05:
-                        flags.append(
-                            f"{at + ': ' if at else ''}depth {deep:g} trains worse than depth "
-                            f"{shallow:g} ({a.mean():.3g} > {b.mean():.3g}, p = {p:.2g}): an "
-                            "optimisation problem, not model bias"
-                        )
-    return flags

@@ -10,7 +10,6 @@ docs/results/<preset>/discussion.md beside the runs. No measured number is typed
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,10 @@ import yaml
 
 from biaslab.analysis.derived import add_derived
 from biaslab.analysis.load import load_sweep, sweep_settings
+from biaslab.analysis.metrics import metric as registry
 from biaslab.analysis.report import write_report
-from biaslab.analysis.tables import summarize
+from biaslab.analysis.stats import ALPHA, mde, seeds_for
+from biaslab.analysis.tables import holm_family, summarize
 from biaslab.presets import preset_config
 from biaslab.run.files import find_runs
 
@@ -36,7 +37,7 @@ def declared(root: Path) -> list[tuple[str, dict[str, Any]]]:
     return sorted(found, key=lambda item: (str(item[1]["id"]), item[0]))
 
 
-def critical_lines(folder: Path) -> list[str]:
+def critical_lines(folder: Path, decided: bool) -> list[str]:
     """A.3: per arm, is the minimum ratio below 1 (the upper 95 % bound < 1)? Are there
     negative eigenvalues (a saddle) at points whose gradient norm was driven down?"""
     table = pd.read_csv(folder / "report" / "report.csv")
@@ -51,8 +52,9 @@ def critical_lines(folder: Path) -> list[str]:
             if mean + half < 1
             else ("1 (a minimum)" if mean - half >= 1 else "inconclusive")
         )
+        said = f"**{word}** " if decided else ""
         out.append(
-            f"- {r['arm']}: minimum ratio **{word}** ({mean:.3f} ± {half:.3f}); negative eigenvalues "
+            f"- {r['arm']}: minimum ratio {said}({mean:.3f} ± {half:.3f}); negative eigenvalues "
             f"{neg:.3f} of the spectrum ({'a saddle' if neg > 0 else 'none'}), gradient norm "
             f"{r['critical/grad_norm_0 mean']:.3g} → {r['critical/grad_norm mean']:.3g}, loss "
             f"{r['critical/loss mean']:.3f}"
@@ -60,43 +62,64 @@ def critical_lines(folder: Path) -> list[str]:
     return out
 
 
-def verdict_lines(folder: Path, table=None) -> list[str]:
-    """One line per compared arm, from the rebuilt report's table: verdict, difference, p."""
-    table = pd.read_csv(folder / "report" / "report.csv") if table is None else table
-    if "verdict" not in table:
-        return []
+def comparison_lines(table, decided: bool) -> list[str]:
+    """One line per compared arm: the verdict word (declared comparisons only), the difference
+    and its interval, Holm's p and the MDE; a comparison that found nothing while its MDE
+    exceeds δ is called underpowered, with the seeds a re-run would need (from this SD)."""
     out = []
     for _, r in table.iterrows():
-        if isinstance(r.get("verdict"), str) and r["verdict"]:
-            diff, half = r["diff"], r.get("diff ci95", math.nan)
-            out.append(
-                f"- {r['arm']}: **{r['verdict']}** (difference {diff:+.4f} ± {half:.4f}, "
-                f"Holm p = {r['p holm']:.3g})"
+        if r.get("diff") != r.get("diff"):
+            continue
+        numbers = (
+            f"difference {r['diff']:+.4f} ± {r['diff ci95']:.4f}, Holm p = {r['p holm']:.3g}, "
+            f"MDE {r['MDE']:.4f}"
+        )
+        found = r["p holm"] == r["p holm"] and r["p holm"] < ALPHA
+        if r.get("underpowered") and not found and not str(r["verdict"]).startswith("equivalent"):
+            delta, family = table.attrs.get("delta"), table.attrs.get("family", 1)
+            need = seeds_for(r["diff sd"], delta, family)
+            reach = (
+                f"{need} seeds would reach it"
+                if mde(r["diff sd"], need, family) <= delta
+                else "not even 20 seeds would reach it"
             )
+            numbers += f"; underpowered: MDE > δ = {delta:g}, {reach}"
+        if decided:
+            out.append(f"- {r['arm']}: **{r['verdict']}** ({numbers})")
+        else:
+            out.append(f"- {r['arm']}: {numbers}")
     return out
 
 
 def where_run(folder: Path) -> str:
-    """Which runs of a preset ran on a GPU and which on the CPU, from each run's resolved config."""
-    gpu, cpu = 0, {}
-    for run in find_runs(folder):
+    """Which runs ran on a GPU (each run's `trainer.accelerator`), said only when some did and
+    some did not, with each arm's count of CPU runs."""
+    runs = find_runs(folder)
+    cpu: dict[str, int] = {}
+    for run in runs:
         if run.read_config()["trainer"]["accelerator"] == "gpu":
-            gpu += 1
             continue
-        swept = run.read_overrides()
+        swept = run.read_overrides() or []
         arm = ", ".join(
-            o for o in swept if o.split("=")[0] in ("model", "data.train_per_class", "augment")
+            o for o in swept if not o.startswith(("seed=", "hydra", "logger", "extras", "trainer"))
         )
-        cpu[arm] = cpu.get(arm, 0) + 1
-    if not cpu:
+        cpu[arm or "all"] = cpu.get(arm or "all", 0) + 1
+    gpu = len(runs) - sum(cpu.values())
+    if not gpu or not cpu:
         return ""
     return (
-        f" {gpu} of {gpu + sum(cpu.values())} runs ran on the GPU (each run's `trainer.accelerator` "
-        "in its config_resolved.yaml); the rest ran on this 2-core CPU, same command without "
-        "`trainer=gpu`, after the device budget ran out: "
-        + "; ".join(f"{arm} ({n} seed{'s' if n > 1 else ''})" for arm, n in cpu.items())
+        f" {gpu} of {len(runs)} runs ran on the GPU (each run's `trainer.accelerator` in its "
+        "config_resolved.yaml); the other runs ran on this 2-core CPU with the same command "
+        "without `trainer=gpu`: "
+        + "; ".join(f"{arm} ({n} run{'s' if n > 1 else ''})" for arm, n in cpu.items())
         + "."
     )
+
+
+def runs_claim(folder: Path) -> Any:
+    """The declaration the runs were made under (`claim:` in their configs), or None."""
+    claims = {json.dumps(r.read_config().get("claim"), sort_keys=True) for r in find_runs(folder)}
+    return json.loads(claims.pop()) if len(claims) == 1 else None
 
 
 def write_page(root: Path) -> Path:
@@ -112,10 +135,15 @@ def write_page(root: Path) -> Path:
         "per-example test predictions; no checkpoints): `python scripts/report.py docs/results/<preset>` "
         "rebuilds one table and its charts. Each was produced by `python scripts/run_preset.py <preset> "
         "--publish` (all of them: `bash scripts/reproduce_lecture.sh`; `--list` prints each preset's wall "
-        "time here) on a 2-core x86_64 CPU; each report names its commit, command and wall time. Verdict "
-        "words are computed by `biaslab.analysis.stats` (paired t-tests over seeds, Holm-corrected over the "
-        "preset's comparisons; `equivalent` needs the paired TOST within the preset's ±δ; otherwise "
-        "`inconclusive`), never typed. The digits versions of the earlier presets remain as "
+        "time here) on a 2-core x86_64 CPU; each report names its commit, command and wall time. "
+        "Each preset declares its claim, comparisons, expected directions and ±δ in its YAML "
+        "(`claim:`), and the runs record the declaration they were made under. Verdict words are "
+        "computed by `biaslab.analysis.stats` (paired t-tests over seeds, Holm-corrected over the "
+        "section's comparisons; `equivalent` needs the paired TOST within ±δ; otherwise "
+        "`inconclusive`, marked *underpowered* when the minimum detectable effect exceeds δ), never "
+        "typed, and only for comparisons declared before their runs: a section whose runs predate "
+        "its declaration is **exploratory** (differences, intervals and MDEs, no verdict words) "
+        "until the preset is re-run. The digits versions of the earlier presets remain as "
         "`*_quick` (listed at the end).",
         "",
     ]
@@ -129,6 +157,14 @@ def write_page(root: Path) -> Path:
             "",
             f"**Setup.** {setup}.",
         ]
+        if claim.get("expected"):
+            report_node = preset_config(name, [], root).report
+            primary = report_node.primary or "test/acc"
+            lines[-1] += (
+                f" **Declared** (in the preset's YAML): primary `{primary}` "
+                f"({registry(primary).label}) against `{report_node.baseline}`, δ = "
+                f"{report_node.delta}; expected: {claim['expected']}; seeds: {claim.get('seeds')}."
+            )
         if not (folder / "preset.json").exists():
             lines += [
                 "",
@@ -152,25 +188,38 @@ def write_page(root: Path) -> Path:
             if jobs:
                 lines[-1] += f" Run {jobs[1]} jobs at a time (joblib, one thread each)."
             lines[-1] += f" Wall time here: {info['wall_s'] / 60:.1f} min."
-        verdicts = critical_lines(folder) or verdict_lines(folder)
-        for extra in claim.get("comparisons") or []:
-            baseline, metric, delta = extra["baseline"], extra["metric"], extra["delta"]
-            frame = load_sweep(folder)
-            add_derived(frame, sweep_settings(folder))
-            extra = summarize(frame, primary=metric, baseline=baseline, delta=delta)
-            verdicts += [
-                f"- on `{metric}` against `{baseline}`"
-                + (
-                    ""
-                    if metric.endswith("acc") and not metric.startswith("gap/")
-                    else " (lower is better)"
+        decided = runs_claim(folder) == claim  # made under this very declaration
+        frame = load_sweep(folder)
+        add_derived(frame, sweep_settings(folder))
+        tables = [pd.read_csv(out / "report.csv")]
+        tables[0].attrs.update(primary=report_cfg.primary, delta=report_cfg.delta)
+        extras = claim.get("comparisons") or []
+        for extra in extras:
+            tables.append(
+                summarize(
+                    frame, primary=extra["metric"], baseline=extra["baseline"], delta=extra["delta"]
                 )
-                + ":",
-                *(f"  {v}" for v in verdict_lines(folder, extra)),
+            )
+        if "p seeds" in tables[0]:
+            holm_family(tables)  # one family: the primary comparison and every further one
+        verdicts = critical_lines(folder, decided) or comparison_lines(tables[0], decided)
+        for extra, table in zip(extras, tables[1:]):
+            verdicts += [
+                f"- on `{extra['metric']}`{registry(extra['metric']).direction_words} against "
+                f"`{extra['baseline']}`:",
+                *(f"  {v}" for v in comparison_lines(table, decided)),
             ]
+        family = tables[0].attrs.get("family", 0)
+        heading = (
+            f"**Verdicts** (computed; declared before the runs; Holm over the section's {family} "
+            "comparisons):"
+            if decided
+            else "**Exploratory** (these runs were not made under this declaration, so no verdict "
+            f"words: re-run the preset to decide; Holm over the section's {family} comparisons):"
+        )
         lines += [
             "",
-            "**Verdicts** (computed):",
+            heading,
             "",
             *(verdicts or ["- (no baseline comparison)"]),
             "",
@@ -180,7 +229,15 @@ def write_page(root: Path) -> Path:
         discussion = folder / "discussion.md"
         if discussion.exists():
             text = discussion.read_text().strip()
-            lines += [f"**Against the lecture and the literature.** {text}", ""]
+            when = (
+                ""
+                if declared
+                else (
+                    " (written about these runs before their comparisons were declared; the words "
+                    "in backticks were an earlier page's computed verdicts, not this page's)"
+                )
+            )
+            lines += [f"**Against the lecture and the literature**{when}. {text}", ""]
         lines += [f"**What would change it.** {change}.", ""]
     quick = sorted(p.name for p in results.glob("*_quick"))
     lines += [

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import yaml
 
-from biaslab.analysis.derived import add_derived, depth_flags
+from biaslab.analysis.derived import add_derived
 from biaslab.analysis.load import factors, load_sweep, sweep_settings
+from biaslab.analysis.metrics import metric as registry
 from biaslab.analysis.plots import _numeric, loglog_exponents, plot_curves, plot_factor
 from biaslab.analysis.tables import DEFAULT_METRICS, _fmt_p, summarize, to_markdown
-from biaslab.run.files import RunDir
+from biaslab.run.files import RunDir, find_runs
 
 
 def provenance(sweep_dir: Path, frame) -> list[str]:
@@ -37,6 +38,30 @@ def provenance(sweep_dir: Path, frame) -> list[str]:
     lines.append(f"- wall time: {wall:.0f} s for the whole preset" if wall else "- wall time: ?")
     lines.append(f"- sum of the runs' own times: {total:.0f} s over {len(frame)} runs")
     return lines
+
+
+def is_declared(sweep_dir: Path, primary: str, baseline: str | None, delta: float | None) -> bool:
+    """Were these runs made under a declaration (`claim:` in every run's config, the same one)
+    that names this comparison (its `report:` primary, baseline and delta, or one of
+    `claim.comparisons`)?"""
+    claims, reports = [], []
+    for run in find_runs(sweep_dir):
+        config = run.read_config()
+        claims.append(json.dumps(config.get("claim"), sort_keys=True))
+        reports.append(config.get("report") or {})
+    if not claims or len(set(claims)) != 1 or json.loads(claims[0]) is None:
+        return False
+    claim, report = json.loads(claims[0]), reports[0]
+    wanted = {"baseline": baseline, "metric": primary, "delta": delta}
+    declared = [
+        {
+            "baseline": report.get("baseline"),
+            "metric": report.get("primary") or "test/acc",
+            "delta": report.get("delta"),
+        }
+    ]
+    declared += [{k: c.get(k) for k in wanted} for c in claim.get("comparisons") or []]
+    return wanted in declared
 
 
 def write_report(
@@ -71,24 +96,39 @@ def write_report(
         "test_last/acc": "test accuracy of the last epoch",
     }.get(primary, primary)
     p_best = table.attrs.get("best_vs_runner_up_p", math.nan)
+    declared = is_declared(sweep_dir, primary, baseline, delta)
+    compared = int(table["diff"].notna().sum()) if "diff" in table else 0
     text = [
         f"# Sweep {sweep_dir.name}",
         "",
         *provenance(sweep_dir, frame),
         "",
-        f"Compared: **{which}**. {len(frame)} jobs, {len(failed)} failed. Accuracy intervals: 95 %, "
-        "seeds' variance plus the test set's binomial error (never zero-width); other metrics: "
-        "t-interval over seeds. p (seeds): paired t-test over seeds; p (examples): McNemar over "
-        "every test example of every seed pair; the verdict uses p (seeds) with 3 or more seeds, "
-        f"Holm-corrected over this preset's {int(table['diff'].notna().sum()) if 'diff' in table else 0} comparisons"
+        f"Compared: **{which}**{registry(primary).direction_words}. {len(frame)} jobs, "
+        f"{len(failed)} failed. Accuracy intervals: 95 %, seeds' variance plus the test set's "
+        "binomial error (never zero-width); other metrics: t-interval over seeds. p (seeds): "
+        "paired t-test over seeds (3 or more; test examples are not independent units), "
+        f"Holm-corrected over the table's {compared} comparisons; MDE: the difference such a "
+        "test detects with 80 % power at that correction"
         + (
             f"; equivalence: paired TOST within ±{delta:g}"
             if delta
             else "; no equivalence bound set, so no 'equivalent'"
         )
-        + f". `*` only when the best arm beats the runner-up (p = {_fmt_p(p_best) or 'n/a'}).",
+        + (
+            ". Declared before the runs (`claim:` in their config): verdict words."
+            if declared
+            else ". **Exploratory**: no declaration recorded with these runs for this comparison, "
+            "so no verdict words: `+`/`−` a Holm-significant difference, `·` none."
+        )
+        + f" `*` only when the best arm beats the runner-up (p = {_fmt_p(p_best) or 'n/a'})."
+        + (
+            " These runs predate the final-weights reading: their `train_eval/*` were read at "
+            "the best-validation weights."
+            if "train_eval/acc" in frame and "train_eval_best/acc" not in frame
+            else ""
+        ),
         "",
-        to_markdown(table, primary),
+        to_markdown(table, primary, declared),
     ]
     for metric in chart_metrics:
         if f"{metric} mean" not in table:
@@ -134,8 +174,5 @@ def write_report(
                 f"- {arm}: **{chosen}** ({entry['metric']}: {scores})"
                 + (" — at the edge of the grid: the best value may lie beyond it" if edge else "")
             )
-    flags = depth_flags(frame)
-    if flags:
-        text += ["", *[f"- {f}" for f in flags]]
     (out / "report.md").write_text("\n".join(text) + "\n")
     return out

@@ -98,16 +98,49 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return adjusted.tolist()
 
 
+def mde(sd: float, n: int, comparisons: int = 1, power: float = 0.8) -> float:
+    """The minimum detectable effect of a paired t-test over n seeds: the true mean difference
+    found significant with probability `power` (two-sided, at ALPHA / comparisons: the first
+    step of Holm's correction, the strictest), given the SD of the paired differences. Exact:
+    the noncentrality at which the noncentral t's power is `power`; NaN for n < 2."""
+    from scipy.optimize import brentq
+
+    if n < 2 or sd != sd:
+        return math.nan
+    df = n - 1
+    crit = stats.t.ppf(1 - ALPHA / max(1, comparisons) / 2, df)
+
+    def short(nc: float) -> float:  # the far tail underflows to NaN at large nc: it is 0
+        far = float(np.nan_to_num(stats.nct.cdf(-crit, df, nc)))
+        return float(stats.nct.sf(crit, df, nc)) + far - power
+
+    return float(brentq(short, 0.0, 3 * crit + 10.0) * sd / math.sqrt(n))
+
+
+def seeds_for(
+    sd: float, delta: float, comparisons: int = 1, power: float = 0.8, cap: int = 20
+) -> int:
+    """The fewest seeds (>= 3) whose MDE is <= delta, capped at `cap` (the pilot's rule)."""
+    for n in range(3, cap + 1):
+        if mde(sd, n, comparisons, power) <= delta:
+            return n
+    return cap
+
+
 def verdict(
     mean_diff: float,
     p_diff: float,
     p_equiv: float,
     delta: float | None,
-    higher_is_better: bool = True,
+    better: str | None = "higher",
 ) -> str:
-    """The word for one comparison with the baseline (p-values already corrected)."""
+    """The word for one comparison with the baseline (p-values already corrected). `better`
+    (the metric registry's direction: higher, lower or None) decides between better/worse;
+    a metric without a direction is said to be higher or lower."""
     if p_diff == p_diff and p_diff < ALPHA:
-        return "better" if (mean_diff > 0) == higher_is_better else "worse"
+        if better is None:
+            return "higher" if mean_diff > 0 else "lower"
+        return "better" if (mean_diff > 0) == (better == "higher") else "worse"
     if delta and p_equiv == p_equiv and p_equiv < ALPHA:
         return f"equivalent within ±{delta:g}"
     return "inconclusive"

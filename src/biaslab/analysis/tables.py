@@ -6,26 +6,25 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from biaslab.analysis.load import factors
+from biaslab.analysis.metrics import metric
 from biaslab.analysis.stats import (
     ALPHA,
     accuracy_interval,
     holm,
-    mcnemar,
+    mde,
     mean_ci,
     paired_t,
     tost,
     verdict,
 )
-from biaslab.run.files import RunDir
 
 DEFAULT_METRICS = (
     "test/acc",
     "test_last/acc",
     "test/loss",
     "train_eval/loss",
+    "train_eval_best/loss",
     "gap/acc",
     "val/acc_best",
     "time/fit_s",
@@ -38,14 +37,6 @@ DEFAULT_METRICS = (
 def _is_accuracy(metric: str) -> bool:
     """A test-set accuracy (a proportion over `test/n` examples)."""
     return metric in ("test/acc", "test_last/acc")
-
-
-def _correct(run_dir: str) -> np.ndarray | None:
-    path = RunDir(run_dir).predictions
-    if not path.exists():
-        return None
-    saved = np.load(path)
-    return saved["pred"] == saved["target"]
 
 
 def _paired(group, base, metric: str):
@@ -62,10 +53,12 @@ def summarize(
     delta: float | None = None,
 ):
     """Per arm: mean and 95 % interval of each metric (accuracy: seeds + the test set's binomial
-    error, never zero-width); against the baseline arm: the paired difference, p over seeds and
-    over test examples (McNemar, where predictions exist), Holm-corrected, an equivalence test
-    within ±delta, and the verdict word. `best` marks the top arm only when it beats the
-    runner-up significantly (paired over seeds)."""
+    error, never zero-width); against the baseline arm: the paired difference over seeds, its
+    paired t-test (3 seeds or more), an equivalence test within ±delta, Holm-corrected over the
+    table's comparisons (`holm_family` corrects several tables as one family), the minimum
+    detectable effect and the verdict word, its direction from the metric registry. Test
+    examples are not treated as independent: seeds are the unit. `best` marks the top arm only
+    when it beats the runner-up significantly (paired over seeds)."""
     import pandas as pd
 
     ok = frame[frame["status"] == "ok"]
@@ -73,7 +66,7 @@ def summarize(
     metrics = tuple(dict.fromkeys(m for m in (primary, *metrics) if m in ok)) + tuple(
         sorted(c for c in ok if c.startswith("invariance/"))
     )
-    higher = "loss" not in primary and not primary.startswith("gap/")  # a smaller gap is better
+    better = metric(primary).better
     n_test = int(ok["test/n"].max()) if "test/n" in ok and ok["test/n"].notna().any() else None
     base = None
     if baseline:
@@ -101,45 +94,58 @@ def summarize(
                 if f != baseline.split("=", 1)[0]:
                     stratum = stratum[stratum[f].astype(str) == str(v)]
         if stratum is not None and len(stratum) and not group.index.equals(stratum.index):
-            diffs, joined = _paired(group, stratum, primary)
+            diffs, _ = _paired(group, stratum, primary)
             row["diff"], row["diff ci95"] = mean_ci(diffs)[:2]
-            row["p seeds"] = paired_t(diffs)
-            row["p examples"] = _mcnemar_over_seeds(joined) if primary == "test/acc" else math.nan
-            row["p equiv"] = tost(diffs, delta) if delta else math.nan
+            row["diff sd"] = float(diffs.std(ddof=1)) if len(diffs) > 1 else math.nan
+            row["pairs"] = len(diffs)
+            row["p seeds"] = paired_t(diffs) if len(diffs) >= 3 else math.nan
+            row["p equiv"] = tost(diffs, delta) if delta and len(diffs) >= 3 else math.nan
         out.append(row)
     table = pd.DataFrame(out)
     table.attrs.update(factors=arms, primary=primary, baseline=baseline, delta=delta)
     if "p seeds" in table:
-        use_seeds = table["seeds"] >= 3
-        table["p"] = table["p seeds"].where(use_seeds, table["p examples"])
-        table["p holm"] = holm(table["p"].tolist())
-        table["p equiv holm"] = holm(table["p equiv"].tolist())
-        table["verdict"] = [
-            verdict(r["diff"], r["p holm"], r["p equiv holm"], delta, higher)
-            if r["diff"] == r["diff"]
-            else ""
-            for _, r in table.iterrows()
-        ]
-    table["best"] = _best_mark(table, groups, primary, higher)
+        holm_family([table])
+    table["best"] = _best_mark(table, groups, primary, better)
     return table
 
 
-def _mcnemar_over_seeds(joined) -> float:
-    """McNemar over every test example of every seed pair (seed i of the arm vs seed i of the
-    baseline), where both runs saved their predictions."""
-    pairs = [(_correct(a), _correct(b)) for a, b in zip(joined["run_dir"], joined["run_dir base"])]
-    pairs = [(a, b) for a, b in pairs if a is not None and b is not None and len(a) == len(b)]
-    if not pairs:
-        return math.nan
-    return mcnemar(np.concatenate([a for a, _ in pairs]), np.concatenate([b for _, b in pairs]))
+def holm_family(tables: list) -> None:
+    """Correct every comparison of `tables` as one family (a section's primary comparison and
+    its further ones), in place: Holm's p, the MDE at that family size, the verdict."""
+    compared = [t for t in tables if "p seeds" in t]
+    m = int(sum(t["diff"].notna().sum() for t in compared))
+    p_all = [p for t in compared for p in t["p seeds"].tolist()]
+    eq_all = [p for t in compared for p in t["p equiv"].tolist()]
+    p_holm, eq_holm = holm(p_all), holm(eq_all)
+    start = 0
+    for t in compared:
+        end = start + len(t)
+        t["p holm"], t["p equiv holm"] = p_holm[start:end], eq_holm[start:end]
+        start = end
+        better, delta = metric(t.attrs["primary"]).better, t.attrs.get("delta")
+        t["MDE"] = [
+            mde(r["diff sd"], int(r["pairs"]), m) if r["diff"] == r["diff"] else math.nan
+            for _, r in t.iterrows()
+        ]
+        t["verdict"] = [
+            verdict(r["diff"], r["p holm"], r["p equiv holm"], delta, better)
+            if r["diff"] == r["diff"]
+            else ""
+            for _, r in t.iterrows()
+        ]
+        t["underpowered"] = [
+            bool(delta) and r["MDE"] == r["MDE"] and r["MDE"] > delta for _, r in t.iterrows()
+        ]
+        t.attrs["family"] = m
 
 
-def _best_mark(table, groups, primary: str, higher: bool) -> list[str]:
-    """'*' on the best arm if it beats the runner-up (paired t over seeds, p < 0.05)."""
+def _best_mark(table, groups, primary: str, better: str | None) -> list[str]:
+    """'*' on the best arm if it beats the runner-up (paired t over seeds, p < 0.05); none for
+    a metric without a better direction."""
     column = f"{primary} mean"
-    if len(table) < 2 or column not in table:
+    if len(table) < 2 or column not in table or better is None:
         return [""] * len(table)
-    order = table[column].sort_values(ascending=not higher).index
+    order = table[column].sort_values(ascending=better == "lower").index
     best, runner_up = order[0], order[1]
     diffs, _ = _paired(groups[best][1], groups[runner_up][1], primary)
     p = paired_t(diffs)
@@ -159,7 +165,9 @@ def _fmt_p(p: float) -> str:
     return "" if p != p else ("< 0.001" if p < 0.001 else f"{p:.3f}")
 
 
-def to_markdown(table, primary: str = "test/acc") -> str:
+def to_markdown(table, primary: str = "test/acc", declared: bool = True) -> str:
+    """The wide table. Verdict words only for a declared comparison; otherwise the column says
+    `exploratory` and holds the direction-free reading (`+`, `−` or `·` by Holm's p)."""
     metric_names = [c[: -len(" mean")] for c in table.columns if c.endswith(" mean")]
     head = ["arm", "seeds", *metric_names]
     compare = "diff" in table
@@ -167,9 +175,9 @@ def to_markdown(table, primary: str = "test/acc") -> str:
         head += [
             f"{primary} diff vs {table.attrs.get('baseline')}",
             "p (seeds)",
-            "p (examples)",
             "p Holm",
-            "verdict",
+            "MDE",
+            "verdict" if declared else "exploratory",
         ]
     lines = ["| " + " | ".join(head) + " | best |", "|" + "---|" * (len(head) + 1)]
     for _, r in table.iterrows():
@@ -185,9 +193,17 @@ def to_markdown(table, primary: str = "test/acc") -> str:
             cells += [
                 "(baseline)" if is_base else _fmt(r["diff"], r["diff ci95"]),
                 _fmt_p(r["p seeds"]),
-                _fmt_p(r["p examples"]),
                 _fmt_p(r["p holm"]),
-                r["verdict"],
+                "" if is_base else _fmt(r["MDE"], math.nan),
+                (r["verdict"] if declared else reading(r)) if not is_base else "",
             ]
         lines.append("| " + " | ".join(cells) + f" | {r['best']} |")
     return "\n".join(lines)
+
+
+def reading(row) -> str:
+    """An exploratory comparison's sign, without a verdict word: `+`/`−` when Holm's p < ALPHA,
+    `·` otherwise."""
+    if row["p holm"] != row["p holm"] or row["p holm"] >= ALPHA:
+        return "·"
+    return "+" if row["diff"] > 0 else "−"

@@ -95,7 +95,7 @@ def check_fits(checkpoint: dict[str, Any], module: Any, key: str = "ckpt_path") 
         target = (checkpoint.get("hyper_parameters") or {}).get("backbone", {}).get("_target_", "?")
         raise ConfigError(
             f"{key} holds another model ({target}; {len(differ)} weights differ, among them "
-            f"{differ[0]}); pass the model=... it was trained with, or drop ckpt_path."
+            f"{differ[0]}); pass the model it was trained with (model=<name>), or drop ckpt_path."
         )
 
 
@@ -109,7 +109,7 @@ def check_data_fits(checkpoint: dict[str, Any], datamodule: Any, key: str = "ckp
         raise ConfigError(
             f"{key} was trained on inputs {want[0]} with {want[1]} classes (vocabulary "
             f"{want[2]}) but this data gives {got[0]} with {got[1]} (vocabulary {got[2]}); pass "
-            "the data=... it was trained on."
+            "the data it was trained on (data=<name>)."
         )
 
 

@@ -71,18 +71,26 @@ def evaluate_split(
     return total / len(target), float((pred == target).float().mean()), pred, target
 
 
+def train_set_metrics(module: L.LightningModule, datamodule: Any) -> dict[str, float]:
+    """`train_eval/*`: loss and accuracy on the whole training split in eval mode (no
+    augmentation, not the running average of an epoch) at the module's current weights: call
+    it before the best checkpoint is loaded, so they are the final weights'."""
+    loss, acc, _, _ = evaluate_split(module, datamodule.eval_batches("train"))
+    return {"train_eval/loss": loss, "train_eval/acc": acc}
+
+
 def end_of_run(module: L.LightningModule, datamodule: Any, run_dir: RunDir) -> dict[str, float]:
-    """Loss and accuracy on the whole training split in eval mode (no augmentation, not the
-    running average of an epoch), the generalisation gap, and the test predictions, saved
-    compactly (pred, target) for paired tests between runs."""
+    """At the best-validation weights (loaded by the test): the training split in eval mode
+    (`train_eval_best/*`), the generalisation gap against `test/*`, and the test predictions,
+    saved compactly (pred, target) for paired tests between runs."""
     train_loss, train_acc, _, _ = evaluate_split(module, datamodule.eval_batches("train"))
     test_loss, test_acc, pred, target = evaluate_split(module, datamodule.eval_batches("test"))
     dtype = np.uint8 if int(max(pred.max(), target.max())) < 256 else np.int32
     pred_np, target_np = pred.numpy().astype(dtype), target.numpy().astype(dtype)
     np.savez_compressed(run_dir.predictions, pred=pred_np, target=target_np)
     return {
-        "train_eval/loss": train_loss,
-        "train_eval/acc": train_acc,
+        "train_eval_best/loss": train_loss,
+        "train_eval_best/acc": train_acc,
         "test/n": float(len(target)),
         "gap/acc": train_acc - test_acc,
         "gap/loss": test_loss - train_loss,

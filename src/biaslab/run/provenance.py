@@ -31,13 +31,37 @@ def commit_of(root_dir: Path) -> str | None:
     return os.environ.get(COMMIT_ENV) or _git(root_dir, "rev-parse", "HEAD") or None
 
 
-def write_provenance(run_dir: RunDir, root_dir: Path) -> None:
-    """git commit (+ dirty flag) and installed package versions, beside the run's config."""
+def is_dirty(root_dir: Path) -> bool:
+    """Does the tree hold uncommitted changes to tracked files?"""
+    return bool(_git(root_dir, "status", "--porcelain", "--untracked-files=no"))
+
+
+def device_name(accelerator: str = "auto") -> str:
+    """The device a run trains on, in words: the GPU's name, or the CPU's model."""
+    import platform
+
+    import torch
+
+    if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"CPU: {line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return f"CPU: {platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+
+
+def write_provenance(run_dir: RunDir, root_dir: Path, accelerator: str = "auto") -> None:
+    """git commit (+ dirty flag), the device, and installed package versions, beside the run's
+    config."""
     from importlib import metadata
 
     info = {
         "git_commit": commit_of(root_dir),
-        "git_dirty": bool(_git(root_dir, "status", "--porcelain", "--untracked-files=no")),
+        "git_dirty": is_dirty(root_dir),
+        "device": device_name(accelerator),
         "python": sys.version.split()[0],
         "argv": sys.argv,
         "packages": dict(

@@ -24,6 +24,7 @@ from biaslab.run.files import RunDir
 log = logging.getLogger("biaslab")
 
 SAME_RUN_KEYS = (
+    "claim",
     "seed",
     "data",
     "model",

@@ -63,7 +63,7 @@ def _train(cfg: DictConfig) -> dict[str, float]:
         log.warning("%s has no effect on this model: recorded as %s: null.", group, group)
     import lightning as L
 
-    from biaslab.run.evaluate import end_of_run, test_best_and_last
+    from biaslab.run.evaluate import end_of_run, test_best_and_last, train_set_metrics
     from biaslab.run.fit import fit
     from biaslab.utils.checkpoint_io import AtomicCheckpointIO
     from biaslab.utils.wandb_run import log_hyperparams
@@ -85,6 +85,8 @@ def _train(cfg: DictConfig) -> dict[str, float]:
         if stopped:  # preempted (resume with the same command) or pruned (no test)
             return metrics
     if cfg.get("test"):
+        if cfg.get("train") and trainer.is_global_zero:  # the final weights, before the best's
+            metrics.update(train_set_metrics(model, datamodule))
         metrics.update(test_best_and_last(trainer, model, datamodule, bool(cfg.get("train"))))
         if trainer.is_global_zero:
             metrics.update(end_of_run(model, datamodule, run_dir))
@@ -108,7 +110,7 @@ def save_config(cfg: DictConfig, run_dir: RunDir) -> None:
         return
     OmegaConf.save(cfg, run_dir.config, resolve=True)
     os.environ[JOB_CONFIG_ENV] = str(run_dir.config)
-    write_provenance(run_dir, Path(cfg.paths.root_dir))
+    write_provenance(run_dir, Path(cfg.paths.root_dir), str(cfg.trainer.get("accelerator", "auto")))
     if cfg.extras.get("print_config"):
         print_config_tree(cfg, save_to=run_dir.config_tree)
     if cfg.extras.get("ignore_warnings"):

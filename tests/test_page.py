@@ -1,0 +1,50 @@
+"""The results page a reviewer reads: rebuilt from committed files, no empty lists, no GPU
+line when nothing ran on a GPU, no direction word on a metric that has none, and verdict words
+only in sections whose runs were made under their declaration."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+from biaslab.analysis.metrics import metric
+from tests.conftest import ROOT
+
+PAGE = ROOT / "docs" / "results.md"
+
+
+def test_the_page_has_no_empty_list_and_no_zero_gpu_line():
+    text = PAGE.read_text()
+    assert not re.search(r"\b0 of \d+ runs ran on the GPU", text)
+    assert not re.search(r":\s+\(\d+ (seeds?|runs?)\)", text)  # a list with no items before it
+    assert not re.search(r": \.", text)
+
+
+def test_direction_words_follow_the_metric_registry():
+    text = PAGE.read_text()
+    for name, word in re.findall(r"on `([^`]+)`(?: \((higher|lower) is better\))?", text):
+        assert (word or None) == metric(name).better, name
+    for line in text.splitlines():  # a metric without a direction never gets better/worse
+        found = re.match(r"- on `([^`]+)`", line.strip())
+        if found and metric(found.group(1)).better is None:
+            assert "better" not in line and "worse" not in line, line
+
+
+def test_verdict_words_appear_only_in_declared_sections():
+    for section in PAGE.read_text().split("\n## ")[1:]:
+        if "**Exploratory**" in section.split("\n\n| arm")[0]:
+            lines = section.split("**Exploratory**", 1)[1].split("\n\n", 2)[1]
+            assert not re.search(r"\*\*(better|worse|equivalent|inconclusive|higher|lower)", lines)
+
+
+def test_a_committed_report_rebuilds_byte_for_byte(tmp_path):
+    from biaslab.analysis.report import write_report
+    from biaslab.presets import preset_config
+
+    copy = tmp_path / "gat"
+    shutil.copytree(ROOT / "docs" / "results" / "gat", copy)
+    report = preset_config("gat", []).report
+    out = write_report(copy, baseline=report.baseline, delta=report.delta)
+    committed = ROOT / "docs" / "results" / "gat" / "report"
+    assert (out / "report.md").read_text() == (committed / "report.md").read_text()
+    assert (out / "report.csv").read_bytes() == (committed / "report.csv").read_bytes()
