@@ -217,8 +217,13 @@ def _run_stages(name: str, out: Path, params: dict[str, str], spec, extra: list[
 
 def publish_files(src: Path, dst: Path) -> Path:
     """Copy the small per-run files (no checkpoints) and the sweep's own files to `dst`."""
+    kept = {}  # the author's prose beside the results is not the runs' to replace
     if dst.exists():
+        kept = {p.name: p.read_text() for p in dst.glob("discussion.md")}
         shutil.rmtree(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    for name, text in kept.items():
+        (dst / name).write_text(text)
     for path in src.rglob("*"):
         rel = path.relative_to(src)
         keep = path.is_file() and (
