@@ -33,7 +33,8 @@ def plot_factor(table, factor: str, metric: str, path: Path) -> None:
     numeric = _numeric(table[factor])
     categories = sorted({str(v) for v in table[factor]})
     for k, (label, group) in enumerate(groups):
-        name = ",".join(map(str, label if isinstance(label, tuple) else (label,))) or None
+        values = label if isinstance(label, tuple) else (label,)
+        name = ", ".join(f"{k}={v}" for k, v in zip(others, values)) or None  # names its factor
         y, err = group[f"{metric} mean"], group[f"{metric} ci95"].fillna(0)
         if numeric is not None:
             order = np.argsort(_numeric(group[factor]))

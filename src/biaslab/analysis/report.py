@@ -19,11 +19,13 @@ def provenance(sweep_dir: Path, frame) -> list[str]:
     lines = []
     preset = sweep_dir / "preset.json"
     info = json.loads(preset.read_text()) if preset.exists() else {}
-    commits = set()
+    commits, devices = set(), set()
     for run_dir in frame.get("run_dir", []):
         run = RunDir(run_dir)
         if run.provenance.exists():
-            commits.add(run.read_provenance().get("git_commit", "?"))
+            recorded = run.read_provenance()
+            commits.add(recorded.get("git_commit", "?"))
+            devices.update([recorded["device"]] if recorded.get("device") else [])
     lines.append(
         f"- commit: {', '.join(sorted(c for c in commits if c)) or info.get('commit', '?')}"
     )
@@ -33,6 +35,8 @@ def provenance(sweep_dir: Path, frame) -> list[str]:
         command = "python src/train.py -m " + " ".join(task.get("overrides", {}).get("task", []))
     lines.append(f"- command: `{command}`")
     lines.append(f"- date: {info.get('date', '?')}; machine: {info.get('machine', '?')}")
+    if devices:  # each run's own record (runs from before the record have none)
+        lines.append(f"- device: {'; '.join(sorted(devices))}")
     total = float(frame["time/total_s"].sum()) if "time/total_s" in frame else math.nan
     wall = info.get("wall_s")
     lines.append(f"- wall time: {wall:.0f} s for the whole preset" if wall else "- wall time: ?")
