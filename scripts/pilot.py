@@ -1,0 +1,35 @@
+"""How many seeds a preset's declaration needs, read from a pilot's runs.
+
+  python scripts/pilot.py NAME [PILOT_DIR]      (default pilot: docs/results/NAME)
+
+Prints, per declared comparison and arm, the SD of the paired differences on the pilot, the MDE
+at the pilot's seeds and the fewest seeds whose MDE is <= delta (80 % power, at the Holm family's
+size, capped at 20), then the seed rule's answer: the most any comparison needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from biaslab.analysis.pilot import pilot_lines, pilot_rows, seed_rule
+from biaslab.presets import ROOT, preset_config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="a preset in conf/experiment")
+    parser.add_argument("pilot", nargs="?", help="the pilot's runs (default docs/results/NAME)")
+    args = parser.parse_args()
+    cfg = preset_config(args.name, [])
+    report = OmegaConf.to_container(cfg.get("report") or {}, resolve=True)
+    claim = OmegaConf.to_container(cfg.claim, resolve=True) if cfg.get("claim") else None
+    rows = pilot_rows(Path(args.pilot or ROOT / "docs" / "results" / args.name), report, claim)
+    print("\n".join(pilot_lines(rows)))
+    print(f"seed rule: {seed_rule(rows)} seeds")
+
+
+if __name__ == "__main__":
+    main()
