@@ -210,3 +210,44 @@ def test_a_changed_declaration_refuses_to_mix_with_the_old_runs(tmp_path, monkey
     monkeypatch.setattr(provenance, "is_dirty", lambda root: True)
     with pytest.raises(ConfigError, match=r"--publish runs only from a clean tree"):
         run_preset("optimizers_quick", [*fast, "claim={id:X,text:first}"], out=out, publish=True)
+
+
+def test_the_tie_rule_takes_the_middle_of_the_values_noise_cannot_order():
+    from biaslab.presets import pick
+
+    scores = {"0.001": 0.80, "0.003": 0.851, "0.01": 0.852, "0.03": 0.850, "0.1": 0.70}
+    assert pick(scores, tie=0.002) == ("0.01", ["0.003", "0.01", "0.03"])
+    assert pick(scores, tie=0.0) == ("0.01", ["0.01"])
+    assert pick({"0.1": 0.5, "0.3": 0.5}, tie=0.0)[0] == "0.1"  # an even tie: the lower middle
+
+
+def test_a_pick_at_the_grids_edge_asks_for_the_next_value_in_its_pattern():
+    from biaslab.presets import beyond_edge
+
+    grid = ["0.001", "0.003", "0.01", "0.03"]
+    assert beyond_edge(grid, "0.03") == "0.1"
+    assert beyond_edge(grid, "0.001") == "0.0003"
+    assert beyond_edge(grid, "0.01") is None
+    assert beyond_edge(["1e-07", "0.05"], "0.05") is None  # two values: no pattern to continue
+    assert beyond_edge(["adam", "sgd", "x"], "adam") is None
+
+
+def test_a_pick_at_the_edge_widens_the_grid_and_tunes_the_next_value(tmp_path):
+    """lr 0.05 beats 1e-7 and 1e-6, so the pick sits at the grid's top: tuning runs the next
+    value of the pattern (0.5) for that arm before choosing, and records its score."""
+    from biaslab.presets import run_preset
+
+    fast = [
+        "trainer.max_epochs=2",
+        "trainer.limit_train_batches=6",
+        "trainer.limit_test_batches=1",
+        "hydra.sweeper.params.optimizer=sgd",
+        "hydra.sweeper.params.seed=0",
+        "tune.grid={optimizer.lr:[1e-07,1e-06,0.05]}",
+        "+tune.widen=1",
+    ]
+    final = run_preset("optimizers_quick", fast, out=tmp_path / "opt")
+    entry = json.loads((final / "tuning.json").read_text())["optimizer-sgd"]
+    assert list(entry["scores"]) == ["1e-07", "1e-06", "0.05", "0.5"]
+    assert (tmp_path / "opt" / "tune_widen" / "optimizer-sgd_optimizer.lr-0.5").is_dir()
+    assert entry["chosen"]["optimizer.lr"] in ("0.05", "0.5")

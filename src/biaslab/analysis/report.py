@@ -174,8 +174,15 @@ def write_report(
                 and len(grid) > 2
                 and float(next(iter(entry["chosen"].values()))) in (min(grid), max(grid))
             )
+            tied = entry.get("tied") or []
             text.append(
                 f"- {arm}: **{chosen}** ({entry['metric']}: {scores})"
+                + (
+                    f"; within {entry['tie']:g} of the best: {', '.join(tied)} (the middle one "
+                    "is taken)"
+                    if len(tied) > 1
+                    else ""
+                )
                 + (" — at the edge of the grid: the best value may lie beyond it" if edge else "")
             )
     (out / "report.md").write_text("\n".join(text) + "\n")
