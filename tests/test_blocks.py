@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from biaslab.models.attention import Block, MultiHeadSelfAttention, additive_attention
+from biaslab.models.attention import (
+    Block,
+    MultiHeadSelfAttention,
+    additive_attention,
+    fixed_form_attention,
+)
 
 
 @pytest.mark.parametrize("norm_first", [True, False])
@@ -48,6 +54,24 @@ def test_additive_scores_are_w_tanh_q_plus_k_and_take_the_mask():
     torch.testing.assert_close(weights[0], expected)
     torch.testing.assert_close(out, weights @ v)
     assert weights[..., 3].abs().max() == 0
+
+
+def test_gat_scores_are_leaky_relu_of_a_sum_and_mean_scores_average_the_masked_values():
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 4, 8) for _ in range(3))
+    a = torch.randn(2, 2, 8)
+    mask = torch.zeros(4, 4)
+    mask[0, 2:] = float("-inf")  # node 0 sees nodes 0 and 1 only
+    out, weights = fixed_form_attention(q, k, v, a, attn_mask=mask)
+    for h in range(2):
+        for i in range(4):
+            e = torch.stack(
+                [F.leaky_relu(a[0, h] @ q[0, h, i] + a[1, h] @ k[0, h, j], 0.2) for j in range(4)]
+            )
+            torch.testing.assert_close(weights[0, h, i], (e + mask[i]).softmax(-1))
+    out, weights = fixed_form_attention(q, k, v, None, attn_mask=mask)
+    torch.testing.assert_close(out[0, :, 0], v[0, :, :2].mean(1))  # the mean of nodes 0 and 1
+    torch.testing.assert_close(out[0, :, 3], v[0].mean(1))
 
 
 def test_attention_module_runs_additive_scores_and_refuses_unknown_ones():

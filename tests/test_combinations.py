@@ -96,7 +96,7 @@ def test_combination(model, pooling, pe, head, digits_batch, tmp_path):
         ),
         (
             ["model=vit", "model.backbone.score=cosine"],
-            "model.backbone.score='cosine': choose one of ('dot', 'additive').",
+            "model.backbone.score='cosine': choose one of ('dot', 'additive', 'gat', 'mean').",
         ),
         (
             ["model=cnn", "pooling=cls"],

@@ -1,7 +1,8 @@
 """Multi-head self-attention and the pre-norm transformer encoder shared by ViT and seq_attn.
 
 b_i = sum_j softmax_j(q_i . k_j / sqrt(d) + mask_ij) v_j, per head, heads concatenated then
-projected. Positions reach attention through two generic hooks only: an additive `attn_mask`
+projected. Other scores (`score=`): additive (Bahdanau), gat (GAT's LeakyReLU of a sum) and mean
+(all scores 0: the mean of what the mask lets through, the control without attention). Positions reach attention through two generic hooks only: an additive `attn_mask`
 and a `rotate(q, k)` callable, both supplied by the encoder's `PositionalEncoding`.
 """
 
@@ -26,7 +27,7 @@ class MultiHeadSelfAttention(nn.Module):
     and hands each call's (B, H, N, N) weights to it.
     """
 
-    SCORES = ("dot", "additive")
+    SCORES = ("dot", "additive", "gat", "mean")
 
     def __init__(
         self, dim: int, heads: int, dropout: float = 0.0, bias: bool = True, score: str = "dot"
@@ -44,10 +45,16 @@ class MultiHeadSelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim, bias=bias)
         self.proj = nn.Linear(dim, dim, bias=bias)
         self.score = score
-        # additive (Bahdanau) scores e_ij = w . tanh(q_i + k_j), per head: w is (H, d)
+        # additive (Bahdanau) scores e_ij = w . tanh(q_i + k_j), per head: w is (H, d);
+        # GAT's e_ij = LeakyReLU(a_q . q_i + a_k . k_j): its a = [a_q; a_k] is (2, H, d)
         self.additive_w = (
             nn.Parameter(torch.randn(heads, self.head_dim) / self.head_dim**0.5)
             if score == "additive"
+            else None
+        )
+        self.gat_a = (
+            nn.Parameter(torch.randn(2, heads, self.head_dim) / self.head_dim**0.5)
+            if score == "gat"
             else None
         )
         self.on_weights: Callable[[torch.Tensor], None] | None = None
@@ -66,8 +73,11 @@ class MultiHeadSelfAttention(nn.Module):
         if rotate is not None:
             q, k = rotate(q, k)
         p = self.dropout if self.training else 0.0
-        if self.score == "additive":
-            out, weights = additive_attention(q, k, v, self.additive_w, p, attn_mask)
+        if self.score in ("additive", "gat", "mean"):
+            if self.score == "additive":
+                out, weights = additive_attention(q, k, v, self.additive_w, p, attn_mask)
+            else:
+                out, weights = fixed_form_attention(q, k, v, self.gat_a, p, attn_mask)
             if self.on_weights is not None:
                 self.on_weights(weights.detach())
         elif naive or self.on_weights is not None:
@@ -100,6 +110,24 @@ def additive_attention(q, k, v, w, dropout: float = 0.0, attn_mask=None):
     softmax and the weighted sum as in dot-product attention. (B, H, N, d) each, w (H, d) ->
     output (B, H, N, d) and weights (B, H, N, N). Memory O(B H N^2 d): for small N."""
     scores = torch.einsum("bhijd,hd->bhij", torch.tanh(q.unsqueeze(3) + k.unsqueeze(2)), w)
+    if attn_mask is not None:
+        scores = scores + attn_mask
+    weights = scores.softmax(dim=-1)
+    return F.dropout(weights, dropout) @ v, weights
+
+
+def fixed_form_attention(q, k, v, a=None, dropout: float = 0.0, attn_mask=None):
+    """GAT's scores (Velickovic et al. 2018) e_ij = LeakyReLU_0.2(a_q . q_i + a_k . k_j) per head
+    with `a` (2, H, d); with `a=None` every score is 0, so each query averages the values its mask
+    lets through (mean aggregation, GCN's random-walk form). (B, H, N, d) each -> output
+    (B, H, N, d) and weights (B, H, N, N)."""
+    B, H, N, _ = q.shape
+    if a is None:
+        scores = q.new_zeros(B, H, N, N)
+    else:
+        source = torch.einsum("bhid,hd->bhi", q, a[0])
+        target = torch.einsum("bhjd,hd->bhj", k, a[1])
+        scores = F.leaky_relu(source.unsqueeze(-1) + target.unsqueeze(-2), 0.2)
     if attn_mask is not None:
         scores = scores + attn_mask
     weights = scores.softmax(dim=-1)
