@@ -59,3 +59,16 @@ def test_the_probe_runs_on_a_small_model_and_refuses_a_big_one(train_fast, tmp_p
     assert (tmp_path / "small" / "probes" / "critical_points.csv").exists()
     with pytest.raises(ValueError, match="max_params"):
         train_fast("model=fc", "probes=critical_points", path=tmp_path / "big")
+
+
+def test_the_spectrum_sets_flat_directions_apart_and_certifies_against_the_negative_curvature():
+    from biaslab.probes.critical_points import spectrum_metrics
+
+    eig = torch.tensor([-0.5, 0.0, 1e-9, 2.0, 3.0, 4.0], dtype=torch.float64)
+    m = spectrum_metrics(eig, grad=1e-3, rel_tol=1e-6, cert_tol=0.01)
+    assert m["min_ratio"] == 3 / 6 and m["min_ratio_curved"] == 3 / 4
+    assert m["flat_ratio"] == 2 / 6 and m["negative_ratio"] == 1 / 6
+    assert m["certificate"] == pytest.approx(1e-3 / 0.5) and m["certified"] == 1.0
+    assert spectrum_metrics(eig, grad=0.1)["certified"] == 0.0  # |g| / |lambda_min| = 0.2
+    minimum = spectrum_metrics(torch.tensor([0.0, 0.5, 2.0]), grad=1e-4)
+    assert minimum["min_ratio_curved"] == 1.0 and minimum["certificate"] == pytest.approx(2e-4)

@@ -87,7 +87,7 @@ def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -
     """Stage 1: {arm slug: {"arm": {...}, "chosen": {key: value}, "scores": {...}}}.
 
     Each arm's value is picked by the tie rule (`tune.tie`, default 0.002 of the metric) from the
-    mean over `tune.seeds`; a pick at the edge of a one-key numeric grid widens that arm's grid by
+    mean over `tune.seeds`, the highest unless `tune.goal: min`; a pick at the edge of a one-key numeric grid widens that arm's grid by
     one value past the edge and tunes it, up to `tune.widen` times (default 2)."""
     import pandas as pd
 
@@ -127,7 +127,8 @@ def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -
                 ",".join(map(str, k if isinstance(k, tuple) else (k,))) for k in scores.index
             ]
             scores = scores.sort_index(key=lambda i: [_grid_order(v) for v in i])
-            best, tied = pick(scores.to_dict(), tie)
+            sign = -1.0 if spec.get("goal", "max") == "min" else 1.0
+            best, tied = pick({k: sign * v for k, v in scores.items()}, tie)
             chosen[_arm_slug(arm)] = {
                 "arm": arm,
                 "chosen": dict(zip(grid, best.split(","))),

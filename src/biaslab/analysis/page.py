@@ -38,14 +38,20 @@ def declared(root: Path) -> list[tuple[str, dict[str, Any]]]:
 
 
 def critical_lines(folder: Path, decided: bool) -> list[str]:
-    """A.3: per arm, is the minimum ratio below 1 (the upper 95 % bound < 1)? Are there
-    negative eigenvalues (a saddle) at points whose gradient norm was driven down?"""
+    """A.3: per arm, is the minimum ratio over the curved eigenvalues below 1 (the upper 95 %
+    bound < 1)? How many points were certified critical (|g| / |lambda_min| <= the probe's
+    tolerance), and the ratio with the flat directions counted in. Older runs without the
+    curved ratio are read over all eigenvalues."""
     table = pd.read_csv(folder / "report" / "report.csv")
-    if "critical/min_ratio mean" not in table:
+    key = next(
+        (k for k in ("critical/min_ratio_curved", "critical/min_ratio") if f"{k} mean" in table),
+        None,
+    )
+    if key is None:
         return []
     out = []
     for _, r in table.iterrows():
-        mean, half = r["critical/min_ratio mean"], r["critical/min_ratio ci95"]
+        mean, half = r[f"{key} mean"], r[f"{key} ci95"]
         neg = r["critical/negative_ratio mean"]
         word = (
             "below 1"
@@ -53,12 +59,22 @@ def critical_lines(folder: Path, decided: bool) -> list[str]:
             else ("1 (a minimum)" if mean - half >= 1 else "inconclusive")
         )
         said = f"**{word}** " if decided else ""
-        out.append(
-            f"- {r['arm']}: minimum ratio {said}({mean:.3f} ± {half:.3f}); negative eigenvalues "
-            f"{neg:.3f} of the spectrum ({'a saddle' if neg > 0 else 'none'}), gradient norm "
-            f"{r['critical/grad_norm_0 mean']:.3g} → {r['critical/grad_norm mean']:.3g}, loss "
-            f"{r['critical/loss mean']:.3f}"
+        what = "over the curved eigenvalues" if key.endswith("curved") else "over all eigenvalues"
+        line = (
+            f"- {r['arm']}: minimum ratio {what} {said}({mean:.3f} ± {half:.3f}); negative "
+            f"eigenvalues {neg:.3f} of the spectrum ({'a saddle' if neg > 0 else 'none'}), "
+            f"gradient norm {r['critical/grad_norm_0 mean']:.3g} → "
+            f"{r['critical/grad_norm mean']:.3g}, loss {r['critical/loss mean']:.3f}"
         )
+        if "critical/certified mean" in r:
+            line += (
+                f"; certified critical (|g| / |λmin| ≤ tolerance) in "
+                f"{round(r['critical/certified mean'] * r['seeds'])} of {r['seeds']} seeds "
+                f"(|g| / |λmin| {r['critical/certificate mean']:.3g} on average); with the "
+                f"flat directions counted as not positive the ratio is "
+                f"{r['critical/min_ratio mean']:.3f} (flat share {r['critical/flat_ratio mean']:.3f})"
+            )
+        out.append(line)
     return out
 
 
@@ -202,7 +218,7 @@ def write_page(root: Path) -> Path:
             )
         if "p seeds" in tables[0]:
             holm_family(tables)  # one family: the primary comparison and every further one
-        verdicts = critical_lines(folder, decided) or comparison_lines(tables[0], decided)
+        verdicts = critical_lines(folder, decided) + comparison_lines(tables[0], decided)
         for extra, table in zip(extras, tables[1:]):
             verdicts += [
                 f"- on `{extra['metric']}`{registry(extra['metric']).direction_words} against "

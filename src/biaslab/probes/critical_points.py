@@ -96,12 +96,39 @@ def minimum_ratio(eigenvalues: torch.Tensor, rel_tol: float = 1e-6) -> float:
     return float((eigenvalues > tol).double().mean())
 
 
+def spectrum_metrics(
+    eig: torch.Tensor, grad: float, rel_tol: float = 1e-6, cert_tol: float = 0.01
+) -> dict[str, float]:
+    """The spectrum read three ways: the minimum ratio over all eigenvalues (flat ones count as
+    not positive), over the curved ones only (flat ones set apart), and the flat share; and the
+    certificate: the gradient norm against the most negative curvature, |g| / |lambda_min|,
+    the length of the Newton step along that direction. Below `cert_tol` the point counts as a
+    certified critical point (its saddle direction is not an artefact of a gradient that is
+    still large); at a minimum (no negative eigenvalue) the smallest curved |lambda| is used."""
+    zero = rel_tol * float(eig.abs().max())
+    positive, negative = int((eig > zero).sum()), int((eig < -zero).sum())
+    curved = eig[eig.abs() > zero]
+    scale = float(-eig.min()) if negative else float(curved.abs().min()) if len(curved) else 0.0
+    certificate = grad / scale if scale > 0 else math.inf
+    return {
+        "min_ratio": positive / len(eig),
+        "min_ratio_curved": positive / max(1, positive + negative),
+        "negative_ratio": negative / len(eig),
+        "flat_ratio": (len(eig) - positive - negative) / len(eig),
+        "certificate": certificate,
+        "certified": float(certificate <= cert_tol),
+    }
+
+
 class CriticalPoints(Probe):
     """At the end of training: gradient-norm minimisation from the trained weights on a fixed
     batch of `n_examples` training examples, then the exact Hessian's spectrum. Metrics
-    `critical/min_ratio`, `critical/loss`, `critical/grad_norm` (before: `critical/grad_norm_0`),
-    `critical/negative_ratio`, `critical/flat_ratio` (|eigenvalue| <= rel_tol x the largest), `critical/smallest`, `critical/largest`; the eigenvalues go to
-    probes/critical_points.csv and a histogram."""
+    `critical/min_ratio` (all eigenvalues), `critical/min_ratio_curved` (flat ones set apart),
+    `critical/negative_ratio`, `critical/flat_ratio` (|eigenvalue| <= rel_tol x the largest),
+    `critical/certificate` (|g| / |lambda_min|) and `critical/certified` (<= cert_tol),
+    `critical/loss`, `critical/grad_norm` (before: `critical/grad_norm_0`), `critical/smallest`,
+    `critical/largest`; the eigenvalues go to probes/critical_points.csv and a histogram. The
+    search runs in float64, so the gradient can fall far below float32's rounding."""
 
     def __init__(
         self,
@@ -109,9 +136,10 @@ class CriticalPoints(Probe):
         steps: int = 500,
         max_params: int = 5000,
         rel_tol: float = 1e-6,
+        cert_tol: float = 0.01,
     ) -> None:
         self.n_examples, self.steps = n_examples, steps
-        self.max_params, self.rel_tol = max_params, rel_tol
+        self.max_params, self.rel_tol, self.cert_tol = max_params, rel_tol, cert_tol
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_fit_start(trainer, pl_module)
@@ -132,18 +160,16 @@ class CriticalPoints(Probe):
         was_training = pl_module.training
         pl_module.eval()
         with torch.enable_grad():
-            fn, theta = flat_loss(pl_module, pl_module.criterion, x, y)
-            fn64 = lambda t: fn(t.float()).double()  # noqa: E731
+            pl_module.double()
+            fn, theta = flat_loss(pl_module, pl_module.criterion, x.double(), y)
             g0 = grad_norm(fn, theta)
             theta = minimise_grad_norm(fn, theta, self.steps)
-            eig = torch.linalg.eigvalsh(full_hessian(fn64, theta.double()))
+            eig = torch.linalg.eigvalsh(full_hessian(fn, theta))
             g1, loss = grad_norm(fn, theta), float(fn(theta))
+            pl_module.float()
         pl_module.train(was_training)
-        zero = self.rel_tol * eig.abs().max()  # |eigenvalue| at or below this counts as flat
         metrics = {
-            "min_ratio": minimum_ratio(eig, self.rel_tol),
-            "negative_ratio": float((eig < -zero).double().mean()),
-            "flat_ratio": float((eig.abs() <= zero).double().mean()),
+            **spectrum_metrics(eig, g1, self.rel_tol, self.cert_tol),
             "loss": loss,
             "grad_norm": g1,
             "grad_norm_0": g0,
