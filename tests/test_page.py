@@ -46,3 +46,34 @@ def test_a_committed_report_rebuilds_byte_for_byte(tmp_path):
     committed = ROOT / "docs" / "results" / "gat" / "report"
     assert (out / "report.md").read_text() == (committed / "report.md").read_text()
     assert (out / "report.csv").read_bytes() == (committed / "report.csv").read_bytes()
+
+
+def test_generalisation_is_read_at_the_first_epoch_that_reaches_the_target_train_loss(tmp_path):
+    """at_target/*: validation accuracy and train - validation accuracy at the first epoch end
+    whose train loss is <= report.target_loss; NaN where a run never gets there."""
+    import math
+
+    from biaslab.analysis.derived import add_derived
+    from biaslab.analysis.load import load_sweep
+    from biaslab.run.files import find_runs
+
+    copy = tmp_path / "gat"
+    shutil.copytree(ROOT / "docs" / "results" / "gat", copy)
+    runs = find_runs(copy)
+    header = "epoch,step,train/loss,train/acc,val/loss,val/acc,wall_s\n"
+    reached = header + "".join(
+        f"{e},{10 * (e + 1)},{loss},{acc},0.5,{val},1.0\n"
+        for e, (loss, acc, val) in enumerate(
+            [(0.9, 0.6, 0.7), (0.38, 0.9, 0.85), (0.3, 0.95, 0.86)]
+        )
+    )
+    for run in runs:
+        run.history.write_text(reached)
+    runs[0].history.write_text(header + "0,10,0.9,0.6,0.5,0.7,1.0\n")  # never reaches 0.4
+    frame = load_sweep(copy)
+    add_derived(frame, {"target_loss": 0.4})
+    first = frame["run_dir"].astype(str) == str(runs[0].path)
+    assert frame.loc[first, "at_target/val_acc"].isna().all()
+    rest = frame[~first]
+    assert (rest["steps_to_target"] == 20).all() and (rest["at_target/val_acc"] == 0.85).all()
+    assert all(math.isclose(g, 0.05) for g in rest["at_target/gap_acc"])

@@ -13,7 +13,8 @@ class Metric:
     name: str
     better: str | None  # "higher", "lower", or None: no direction is better
     unit: str
-    read_at: str  # "best" (best-validation checkpoint), "final" (last weights), "run" (whole run)
+    read_at: str  # "best" (best-validation checkpoint), "final" (last weights), "run" (whole
+    # run), "target" (the first epoch end whose train loss reached report.target_loss)
 
     @property
     def direction_words(self) -> str:
@@ -23,7 +24,12 @@ class Metric:
     @property
     def label(self) -> str:
         """A chart's axis label: the name, unit and weights."""
-        weights = {"best": "best-validation weights", "final": "final weights", "run": "whole run"}
+        weights = {
+            "best": "best-validation weights",
+            "final": "final weights",
+            "run": "whole run",
+            "target": "at the target train loss",
+        }
         unit = f", {self.unit}" if self.unit else ""
         return f"{self.name} ({weights[self.read_at]}{unit})"
 
@@ -46,6 +52,8 @@ _EXACT = {
     "train/acc": ("higher", "proportion", "final"),
     "diverged": ("lower", "share of runs", "final"),
     "steps_to_target": ("lower", "steps", "run"),
+    "at_target/val_acc": ("higher", "proportion", "target"),
+    "at_target/gap_acc": (None, "proportion", "target"),
     "time/fit_s": ("lower", "s", "run"),
     "time/total_s": ("lower", "s", "run"),
     "time/step_ms": ("lower", "ms", "run"),
