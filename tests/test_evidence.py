@@ -48,6 +48,8 @@ def test_train_set_metrics_in_eval_mode_predictions_and_history(train_fast, tmp_
     with torch.no_grad():
         final = last.eval()(x)  # the final weights: what train_eval/* reads
     assert metrics["train_eval/acc"] == (final.argmax(-1) == y).float().mean().item()
+    p_true = final.softmax(-1)[torch.arange(len(y)), y]
+    assert metrics["train_eval/saturated_wrong"] == pytest.approx((p_true < 0.01).float().mean())
     saved = np.load(tmp_path / "predictions.npz")
     assert len(saved["pred"]) == metrics["test/n"] == len(dm.splits["test"][1])
     assert (saved["pred"] == saved["target"]).mean() == pytest.approx(metrics["test/acc"], abs=1e-6)
@@ -74,3 +76,19 @@ def test_history_from_an_older_run_is_widened_not_broken(tmp_path):
         {"epoch": "0", "step": "5", "wall_s": ""},
         {"epoch": "1", "step": "10", "wall_s": "2.5"},
     ]
+
+
+def test_mse_sums_over_classes_and_on_logits_has_no_softmax():
+    from biaslab.losses import OneHotMSE
+
+    torch.manual_seed(0)
+    logits, y = torch.randn(8, 10), torch.randint(0, 10, (8,))
+    onehot = torch.nn.functional.one_hot(y, 10).float()
+    by_hand = (logits.softmax(-1) - onehot).pow(2).sum(-1).mean()
+    assert torch.isclose(OneHotMSE()(logits, y), by_hand)
+    assert torch.isclose(OneHotMSE(reduction="mean")(logits, y), by_hand / 10)
+    assert torch.isclose(
+        OneHotMSE(softmax=False)(logits, y), (logits - onehot).pow(2).sum(-1).mean()
+    )
+    with pytest.raises(ValueError, match=r"^reduction='none'"):
+        OneHotMSE(reduction="none")

@@ -41,6 +41,7 @@ _EXACT = {
     "test_last/loss": ("lower", "nats", "final"),
     "train_eval/acc": ("higher", "proportion", "final"),
     "train_eval/loss": ("lower", "nats", "final"),
+    "train_eval/saturated_wrong": ("lower", "proportion", "final"),
     "train_eval_best/acc": ("higher", "proportion", "best"),
     "train_eval_best/loss": ("lower", "nats", "best"),
     "gap/acc": (None, "proportion", "best"),  # train − test: small is not better by itself

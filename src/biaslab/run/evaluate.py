@@ -52,39 +52,47 @@ def test_best_and_last(
     return metrics
 
 
+SATURATED = 0.01  # a softmax probability of the true class below this: saturated and wrong
+
+
 @torch.no_grad()
 def evaluate_split(
     module: L.LightningModule, batches
-) -> tuple[float, float, torch.Tensor, torch.Tensor]:
-    """(mean loss, accuracy, predictions (N,), targets (N,)) of `module` in eval mode."""
+) -> tuple[float, float, torch.Tensor, torch.Tensor, float]:
+    """(mean loss, accuracy, predictions (N,), targets (N,), saturated-wrong share) of `module`
+    in eval mode. Saturated-wrong: softmax gives the true class < SATURATED, where MSE on
+    softmax outputs has almost no gradient (the lecture's flat region)."""
     was_training = module.training
     module.eval()
-    total, preds, targets = 0.0, [], []
+    total, saturated, preds, targets = 0.0, 0, [], []
     for inputs, y in batches:
         inputs, y = inputs.to(module.device), y.to(module.device)
         logits, y = per_example(module(inputs), y)
         total += float(module.criterion(logits, y)) * len(y)
+        p_true = logits.float().softmax(-1).gather(-1, y.long().unsqueeze(-1)).squeeze(-1)
+        saturated += int((p_true < SATURATED).sum())
         preds.append(logits.argmax(-1).cpu())
         targets.append(y.cpu())
     module.train(was_training)
     pred, target = torch.cat(preds), torch.cat(targets)
-    return total / len(target), float((pred == target).float().mean()), pred, target
+    accuracy = float((pred == target).float().mean())
+    return total / len(target), accuracy, pred, target, saturated / len(target)
 
 
 def train_set_metrics(module: L.LightningModule, datamodule: Any) -> dict[str, float]:
-    """`train_eval/*`: loss and accuracy on the whole training split in eval mode (no
-    augmentation, not the running average of an epoch) at the module's current weights: call
-    it before the best checkpoint is loaded, so they are the final weights'."""
-    loss, acc, _, _ = evaluate_split(module, datamodule.eval_batches("train"))
-    return {"train_eval/loss": loss, "train_eval/acc": acc}
+    """`train_eval/*`: loss, accuracy and the saturated-wrong share on the whole training split
+    in eval mode (no augmentation, not the running average of an epoch) at the module's current
+    weights: call it before the best checkpoint is loaded, so they are the final weights'."""
+    loss, acc, _, _, saturated = evaluate_split(module, datamodule.eval_batches("train"))
+    return {"train_eval/loss": loss, "train_eval/acc": acc, "train_eval/saturated_wrong": saturated}
 
 
 def end_of_run(module: L.LightningModule, datamodule: Any, run_dir: RunDir) -> dict[str, float]:
     """At the best-validation weights (loaded by the test): the training split in eval mode
     (`train_eval_best/*`), the generalisation gap against `test/*`, and the test predictions,
     saved compactly (pred, target) for paired tests between runs."""
-    train_loss, train_acc, _, _ = evaluate_split(module, datamodule.eval_batches("train"))
-    test_loss, test_acc, pred, target = evaluate_split(module, datamodule.eval_batches("test"))
+    train_loss, train_acc, *_ = evaluate_split(module, datamodule.eval_batches("train"))
+    test_loss, test_acc, pred, target, _ = evaluate_split(module, datamodule.eval_batches("test"))
     dtype = np.uint8 if int(max(pred.max(), target.max())) < 256 else np.int32
     pred_np, target_np = pred.numpy().astype(dtype), target.numpy().astype(dtype)
     np.savez_compressed(run_dir.predictions, pred=pred_np, target=target_np)
