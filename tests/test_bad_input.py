@@ -47,6 +47,7 @@ SLOW_CASES = {
     ),
     "label_smoothing_2": (["loss.label_smoothing=2"], "loss.label_smoothing=2 must lie in [0, 1]"),
     "seed_2_pow_40": (["seed=1099511627776"], "is outside 0 to 2**32-1"),
+    "threads_0": (["extras.threads=0"], "extras.threads=0: give a number of CPU threads >= 1"),
     "accumulate_0": (["trainer.accumulate_grad_batches=0"], "trainer.accumulate_grad_batches=0"),
     "channels_2": (
         ["data=imagefolder", "data.root={folder}", "data.channels=2"],

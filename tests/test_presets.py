@@ -251,3 +251,34 @@ def test_a_pick_at_the_edge_widens_the_grid_and_tunes_the_next_value(tmp_path):
     assert list(entry["scores"]) == ["1e-07", "1e-06", "0.05", "0.5"]
     assert (tmp_path / "opt" / "tune_widen" / "optimizer-sgd_optimizer.lr-0.5").is_dir()
     assert entry["chosen"]["optimizer.lr"] in ("0.05", "0.5")
+
+
+def test_a_preset_that_measures_time_runs_its_jobs_one_at_a_time(tmp_path, capsys):
+    """`exclusive: true`: a parallel launcher asked for on the command line is dropped, said in
+    one line, and the runs record their thread count (extras.threads)."""
+    import yaml
+
+    from biaslab.presets import run_preset
+
+    fast = [
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=1",
+        "trainer.limit_test_batches=1",
+        "data.num_train=64",
+        "data.num_val=32",
+        "data.num_test=32",
+        "hydra.sweeper.params={model:rnn_18k,data.length:8,extras.threads:'1,all',seed:0}",
+        "~tune",
+    ]
+    final = run_preset("attn_vs_rnn", fast, out=tmp_path / "avr")
+    assert "its jobs run one at a time" in capsys.readouterr().out
+    multirun = yaml.safe_load((final / "multirun.yaml").read_text())
+    assert multirun["hydra"]["launcher"]["_target_"].endswith("BasicLauncher")
+    threads = sorted(
+        str(yaml.safe_load(p.read_text())["extras"]["threads"])
+        for p in final.glob("*/config_resolved.yaml")
+    )
+    assert threads == ["1", "all"]

@@ -1,5 +1,8 @@
 """One command per lecture preset: `python scripts/run_preset.py NAME [--publish]`.
 
+A preset with `exclusive: true` (its metric is a measured time) runs its jobs one at a time,
+whatever launcher the command line asks for.
+
 1. If the preset has a `tune:` node, a tuning sweep (every arm x the grid, `tune.seeds`, no
    test) picks each arm's value on the validation set (`tune.metric`). `tune.over` (swept keys)
    tunes per value of those keys only, with the other swept keys held at `tune.at` during
@@ -179,6 +182,14 @@ def run_preset(
 
     extra = list(extra)
     cfg = preset_config(name, extra)
+    if cfg.get("exclusive"):  # measured times: no other job may share the CPU
+        parallel = [e for e in extra if e.startswith(("hydra/launcher=", "hydra.launcher."))]
+        if parallel:
+            print(
+                f"{name} measures time: its jobs run one at a time ({' '.join(parallel)} ignored)"
+            )
+        extra = [e for e in extra if e not in parallel]
+        cfg = preset_config(name, extra)
     out = Path(out or ROOT / "logs" / "presets" / name)
     if publish and is_dirty(ROOT):
         raise ConfigError(

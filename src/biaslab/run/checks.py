@@ -48,6 +48,12 @@ def validate(cfg: DictConfig) -> None:
         read_checkpoint(cfg.ckpt_path)
     if cfg.extras.get("enforce_tags") and not cfg.get("tags"):
         raise ConfigError("tags=[] is empty while extras.enforce_tags=true; pass tags=[my_tag].")
+    threads = cfg.extras.get("threads")
+    if threads is not None and threads != "all" and (not isinstance(threads, int) or threads < 1):
+        raise ConfigError(
+            f"extras.threads={threads!r}: give a number of CPU threads >= 1, all, or null (the "
+            "process's default)."
+        )
     on_nonfinite = cfg.extras.get("on_nonfinite", "raise")
     if on_nonfinite not in ("raise", "stop"):
         raise ConfigError(f"extras.on_nonfinite={on_nonfinite!r}: choose raise or stop.")

@@ -45,6 +45,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
         end_job(env_before)
 
 
+def set_threads(threads: int | str | None) -> None:
+    """extras.threads: torch's CPU threads for this run (`all`: one per core; null: leave the
+    process's default, e.g. OMP_NUM_THREADS). Recorded with the run, so step times say it."""
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads((os.cpu_count() or 1) if threads == "all" else int(threads))
+
+
 def _train(cfg: DictConfig) -> dict[str, float]:
     job_start = time.perf_counter()
     validate(cfg)
@@ -70,6 +79,7 @@ def _train(cfg: DictConfig) -> dict[str, float]:
 
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
+    set_threads(cfg.extras.get("threads"))
     datamodule, model = build_components(cfg)
     if ckpt_path:  # resuming: the checkpoint must hold this model's weights
         check_fits(read_checkpoint(ckpt_path), model)
