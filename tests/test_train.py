@@ -131,3 +131,34 @@ def test_optimized_metric_is_checked_against_what_the_run_logged(train_fast, tmp
     ):
         optimized_value(cfg, metrics)
     assert optimized_value(compose([], tmp_path), metrics) == metrics["val/acc_best"]
+
+
+def test_the_console_says_each_line_once_without_tips_and_ends_with_the_run_dir(tmp_path):
+    """`make train` as a user sees it (model summary and config print on): no log message twice
+    (Lightning's handler and Hydra's), no third-party tip, real FLOPs, the final metrics as a
+    table and the run dir's path as the last line."""
+    import re
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    run = tmp_path / "run"
+    args = [a for a in FAST if not a.startswith(("trainer.enable_model_summary", "extras.print"))]
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "src" / "train.py"), f"hydra.run.dir={run}", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    text = out.stdout + out.stderr
+    messages = [
+        re.sub(r"^\[[^]]*\]\[[^]]*\]\[\w+\] - ", "", line).removeprefix("INFO: ")
+        for line in text.splitlines()
+        if re.match(r"^(\[\d{4}-|INFO: )", line)
+    ]
+    assert messages and len(messages) == len(set(messages)), messages
+    assert "Tip" not in text and "Total FLOPs: 0\n" not in text and "Total FLOPs" in text
+    assert "Final metrics" in text and "│ test/acc " in text
+    assert out.stdout.rstrip().splitlines()[-1] == f"Run dir: {run}"

@@ -199,8 +199,8 @@ class BaseDataModule(L.LightningDataModule):
     def on_after_batch_transfer(self, batch: Split, dataloader_idx: int) -> Split:
         """Batched, per-sample-random augmentation on the device, for training batches only."""
         trainer = self.trainer
-        if trainer is None or not trainer.training:
-            return batch
+        if trainer is None or not trainer.training or isinstance(batch, torch.Tensor):
+            return batch  # a tensor alone: the model summary's example input
         inputs, targets = batch
         if self.augment is not None:
             inputs = self.augment(inputs)

@@ -184,6 +184,7 @@ def build_components(cfg: DictConfig) -> tuple[Any, Any]:
                         "model's sizes or the data's (data.image_size, data.length)."
                     ) from err
         module.train(was_training)
+        module.example_input_array = inputs[:1]  # the model summary's sizes and FLOPs
     if per_token != bool(getattr(datamodule, "labels_per_token", False)):
         raise ConfigError(
             "pooling=tokens gives a label per token but this data has one label per example; "

@@ -75,8 +75,10 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     from biaslab.run.evaluate import end_of_run, test_best_and_last, train_set_metrics
     from biaslab.run.fit import fit
     from biaslab.utils.checkpoint_io import AtomicCheckpointIO
+    from biaslab.utils.console import print_final, quiet_console
     from biaslab.utils.wandb_run import log_hyperparams
 
+    quiet_console()
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     set_threads(cfg.extras.get("threads"))
@@ -104,7 +106,7 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     metrics["time/total_s"] = time.perf_counter() - job_start
     if trainer.is_global_zero:
         run_dir.write_metrics(metrics)
-        log.info("Metrics: %s", {k: round(v, 4) for k, v in sorted(metrics.items())})
+        print_final(metrics, run_dir.path)
     return metrics
 
 
