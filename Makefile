@@ -3,14 +3,28 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+LOCK   := requirements.lock
 ARGS   ?=
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu: a CPU-only torch (no CUDA libraries), same versions
+TORCH_INDEX ?=
 
-.PHONY: venv train eval test test-slow lint format bench clean
+.PHONY: venv lock train eval test test-slow lint format bench clean
 
-$(STAMP): pyproject.toml
+# the locked versions (requirements.lock), then biaslab itself, editable, without re-resolving
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -qq -e '.[dev]'
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install -qq --index-url $(TORCH_INDEX) $$(grep -E '^torch(vision)?==' $(LOCK)))
+	$(BIN)/python -m pip install -qq -r $(LOCK)
+	$(BIN)/python -m pip install -qq --no-deps -e .
 	touch $(STAMP)
+
+# refresh requirements.lock: the newest versions pyproject.toml allows, resolved in a fresh venv
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -qq '.[dev]'
+	{ sed -n '1,3p' $(LOCK); .lock-venv/bin/python -m pip freeze --exclude-editable \
+	  | grep -v -E '^(biaslab|nvidia-|triton|cuda-)'; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK) && rm -rf .lock-venv
 
 venv: $(STAMP)
 

@@ -137,7 +137,41 @@ SLOW_FIRST = (
 )
 
 
+# an install extra -> the modules it brings; a test needing one is marked `extra("name")`, or is
+# found by the words of its id (a parametrized hydra/launcher=joblib, logger=tensorboard)
+EXTRAS = {
+    "sweeps": (
+        "hydra_plugins.hydra_joblib_launcher",
+        "hydra_plugins.hydra_submitit_launcher",
+        "optuna",
+    ),
+    "tensorboard": ("tensorboard",),
+}
+EXTRA_WORDS = {"sweeps": ("joblib", "submitit", "optuna", "slurm"), "tensorboard": ("tensorboard",)}
+
+
+def missing_extras() -> set[str]:
+    import importlib.util
+
+    def absent(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is None
+        except ModuleNotFoundError:
+            return True
+
+    return {name for name, modules in EXTRAS.items() if any(map(absent, modules))}
+
+
 def pytest_collection_modifyitems(config, items):
     """The long subprocess tests first: xdist workers then finish together instead of one worker
-    starting a two-minute test at the end."""
+    starting a two-minute test at the end. A test that needs an extra the install lacks is
+    skipped, saying which extra and how to install it."""
     items.sort(key=lambda item: 0 if item.path.name in SLOW_FIRST else 1)
+    missing = missing_extras()
+    for item in items:
+        needs = {m.args[0] for m in item.iter_markers("extra")}
+        needs |= {n for n, words in EXTRA_WORDS.items() if any(w in item.name for w in words)}
+        for name in sorted(needs & missing):
+            item.add_marker(
+                pytest.mark.skip(reason=f"needs the {name} extra: pip install -e '.[{name}]'")
+            )

@@ -216,3 +216,26 @@ def test_subset_seed_redraws_the_training_subset(tmp_path):
     assert torch.equal(torch.bincount(y0), torch.bincount(y1))  # still stratified
     assert s0 != s1  # other images
     assert subset()[1] == subset("data.subset_seed=0")[1]  # default: split_seed (0)
+
+
+def test_the_bundled_digits_are_scikit_learns_digits():
+    """The copy in biaslab/data/digits.csv.gz holds exactly scikit-learn's images and labels."""
+    import numpy as np
+
+    sklearn = pytest.importorskip("sklearn.datasets", reason="the dev extra has scikit-learn")
+    from biaslab.data.digits import DigitsDataModule
+
+    reference = sklearn.load_digits()
+    from pathlib import Path
+
+    import biaslab.data.digits as digits
+
+    table = np.loadtxt(Path(digits.__file__).with_name("digits.csv.gz"), delimiter=",")
+    assert (table[:, :64].reshape(-1, 8, 8) == reference.images).all()
+    assert (table[:, 64] == reference.target).all()
+    dm = DigitsDataModule(num_classes=10, input_shape=(1, 8, 8))
+    table = dm.load()
+    total = sum(len(split[1]) for split in table.values())
+    assert total == len(reference.target) == 1797
+    counts = np.bincount(np.concatenate([split[1].numpy() for split in table.values()]))
+    assert (counts == np.bincount(reference.target)).all()

@@ -169,6 +169,7 @@ def test_the_identical_sweep_command_after_a_kill_reruns_only_the_unfinished_job
     assert [r.split("|")[1].strip() for r in rows[1:]] == ["0", "1", "2"]  # each job once
 
 
+@pytest.mark.extra("sweeps")
 def test_a_search_whose_trials_all_fail_exits_non_zero(tmp_path):
     base = [
         "-m",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import optuna.distributions as D
+import pytest
 
-from hydra_plugins.biaslab_sweepers.optuna_sweeper import _hydra_value, search_space
+D = pytest.importorskip(
+    "optuna.distributions", reason="needs the sweeps extra: pip install -e '.[sweeps]'"
+)
+
+from hydra_plugins.biaslab_sweepers.optuna_sweeper import _hydra_value, search_space  # noqa: E402
 
 
 def test_search_space_syntax_maps_to_optuna_distributions():

@@ -253,6 +253,7 @@ def test_a_pick_at_the_edge_widens_the_grid_and_tunes_the_next_value(tmp_path):
     assert entry["chosen"]["optimizer.lr"] in ("0.05", "0.5")
 
 
+@pytest.mark.extra("sweeps")
 def test_a_preset_that_measures_time_runs_its_jobs_one_at_a_time(tmp_path, capsys):
     """`exclusive: true`: a parallel launcher asked for on the command line is dropped, said in
     one line, and the runs record their thread count (extras.threads)."""

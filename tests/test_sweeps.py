@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -16,6 +17,8 @@ from biaslab.run.checks import validate
 from biaslab.run.sweep import read_summary
 from biaslab.utils.wandb_files import find_run_files, read_records
 from tests.conftest import ROOT, compose
+
+pytestmark = pytest.mark.extra("sweeps")  # Hydra's launchers and the Optuna sweeper
 
 CLI_FAST = [
     "trainer.max_epochs=1",
@@ -94,6 +97,8 @@ def test_joblib_multirun_groups_wandb_runs_and_writes_one_summary(tmp_path):
         assert (job / "config_resolved.yaml").exists()
         info = (job / "provenance.json").read_text()
         assert '"torch"' in info and "git_commit" in info
+        lock = hashlib.sha256((ROOT / "requirements.lock").read_bytes()).hexdigest()
+        assert json.loads(info)["lock_sha256"] == lock
 
 
 def test_failing_job_does_not_stop_the_others(tmp_path):

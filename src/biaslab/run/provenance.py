@@ -54,14 +54,18 @@ def device_name(accelerator: str = "auto") -> str:
 
 
 def write_provenance(run_dir: RunDir, root_dir: Path, accelerator: str = "auto") -> None:
-    """git commit (+ dirty flag), the device, and installed package versions, beside the run's
-    config."""
+    """git commit (+ dirty flag), the device, the lock file's hash (requirements.lock: what
+    `make venv` installs) and the installed package versions, beside the run's config."""
+    import hashlib
     from importlib import metadata
+
+    lock = Path(__file__).resolve().parents[3] / "requirements.lock"  # beside the code's src/
 
     info = {
         "git_commit": commit_of(root_dir),
         "git_dirty": is_dirty(root_dir),
         "device": device_name(accelerator),
+        "lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else None,
         "python": sys.version.split()[0],
         "argv": sys.argv,
         "packages": dict(
