@@ -1,10 +1,15 @@
-"""Ablation report for a sweep: python scripts/report.py SWEEP_DIR [--metric test/acc] [--baseline model=cnn]
+"""Ablation report for a sweep: python scripts/report.py SWEEP_DIR [--metric test/acc]
+[--baseline model=cnn [--baseline model=vit ...]] [--delta 0.01] [--out NAME]
 (online: python scripts/report.py ENTITY/PROJECT:GROUP --wandb, where GROUP is the sweep dir's name)
 
-Writes <sweep dir>/report/{report.md, report.csv, <factor>__<metric>.png, curves_train_loss.png}:
+Writes <sweep dir>/report/{report.md, report.csv, <factor>__<metric>.png, curves_train_loss.png}
+for the sweep's own comparison (its `report:` config); another baseline, metric or delta writes
+<sweep dir>/report_<baseline>_<metric>_<delta>/ (or --out NAME), one per baseline, so no call
+overwrites another's report. Each header names the command that rebuilds it.
+Contents:
 per arm, mean and 95 % interval (never zero-width for accuracy) of accuracy, loss, the train-set
-loss in eval mode, the gap, time and parameters; paired tests against the baseline arm (seeds
-and test examples), Holm-corrected, and a computed verdict; `*` only for a significantly best
+loss in eval mode, the gap, time and parameters; paired t-tests over seeds against the baseline
+arm, Holm-corrected, and a computed verdict; `*` only for a significantly best
 arm. Baseline, delta and the charted metrics default to the sweep's `report:` config. Reads the
 runs' own files (or a committed copy, docs/results/<preset>), never stdout.
 """
@@ -26,10 +31,16 @@ def main() -> None:
     )
     parser.add_argument("--metric", default=None, help="default: report.primary (test/acc)")
     parser.add_argument(
-        "--baseline", default=None, help="an arm to compare against, e.g. model=cnn"
+        "--baseline",
+        action="append",
+        default=None,
+        help="an arm to compare against, e.g. model=cnn; repeat for one report per baseline",
     )
     parser.add_argument("--delta", type=float, default=None, help="equivalence bound")
+    parser.add_argument("--out", default=None, help="the report's folder name in the sweep dir")
     args = parser.parse_args()
+    if args.out and args.baseline and len(args.baseline) > 1:
+        parser.error("--out names one report: give one --baseline with it, or none")
     if args.wandb:
         path, group = args.sweep_dir.split(":", 1)
         print(
@@ -37,15 +48,16 @@ def main() -> None:
                 summarize(
                     load_wandb_group(path, group),
                     primary=args.metric or "test/acc",
-                    baseline=args.baseline,
+                    baseline=(args.baseline or [None])[0],
                     delta=args.delta,
                 ),
                 args.metric or "test/acc",
             )
         )
         return
-    out = write_report(args.sweep_dir, args.metric, args.baseline, args.delta)
-    print((out / "report.md").read_text())
+    for baseline in args.baseline or [None]:
+        out = write_report(args.sweep_dir, args.metric, baseline, args.delta, args.out)
+        print((out / "report.md").read_text())
 
 
 if __name__ == "__main__":

@@ -15,34 +15,44 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def main(argv: list[str]) -> None:
+    from biaslab.presets import ROOT  # conf/ and docs/ where a run reads them: one place
+
     if argv[:1] == ["--list"]:
+        import yaml
+
         for path in sorted((ROOT / "conf" / "experiment").glob("*.yaml")):
+            claim = (yaml.safe_load(path.read_text()) or {}).get("claim") or {}
             info = ROOT / "docs" / "results" / path.stem / "preset.json"
             wall = (
                 f"{json.loads(info.read_text())['wall_s'] / 60:.1f} min"
                 if info.exists()
                 else "not run"
             )
-            print(f"{path.stem:26s} {wall}")
+            print(f"{path.stem:26s} {claim.get('id', '-')!s:14s} {wall}")
         return
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__.strip())
         return
     publish, fresh = "--publish" in argv, "--fresh" in argv
     args = [a for a in argv if a not in ("--publish", "--fresh")]
-    from biaslab.presets import run_preset
+    from biaslab.presets import preset_dir, run_preset
     from biaslab.run.checks import exit_with_one_sentence
 
     def run() -> Path:
         if fresh:  # a changed declaration: its earlier runs go, the preset runs whole
-            shutil.rmtree(ROOT / "logs" / "presets" / args[0], ignore_errors=True)
+            shutil.rmtree(preset_dir(args[0]), ignore_errors=True)
         return run_preset(args[0], args[1:], publish=publish)
 
-    out = exit_with_one_sentence(run)
+    try:
+        out = exit_with_one_sentence(run)
+    except KeyboardInterrupt:  # Ctrl-C: one line, and how to go on
+        print(
+            f"\nStopped {args[0]}: finished jobs are kept; the same command resumes it.",
+            file=sys.stderr,
+        )
+        sys.exit(130)
     print((out / "report" / "report.md").read_text())
 
 

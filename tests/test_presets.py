@@ -283,3 +283,36 @@ def test_a_preset_that_measures_time_runs_its_jobs_one_at_a_time(tmp_path, capsy
         for p in final.glob("*/config_resolved.yaml")
     )
     assert threads == ["1", "all"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_a_preset_with_one_line_and_the_same_command_resumes(tmp_path):
+    """SIGINT to the preset's process group (a user's Ctrl-C): exit 130, one line saying how to
+    go on, no traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    cmd = [sys.executable, str(ROOT / "scripts" / "run_preset.py"), "loss_quick"]
+    cmd += ["trainer.max_epochs=50"]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "BIASLAB_ROOT": str(tmp_path)},
+    )
+    time.sleep(15)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "Traceback" not in out + err
+    assert err.rstrip().splitlines()[-1] == (
+        "Stopped loss_quick: finished jobs are kept; the same command resumes it."
+    )

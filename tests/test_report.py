@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -68,7 +69,8 @@ def test_report_means_intervals_and_paired_differences(sweep):
         check=True,
     )
     assert "| optimizer=adam | 2 |" in out.stdout
-    with open(sweep / "report" / "report.csv") as f:
+    report = sweep / "report_optimizer=sgd"  # a baseline the sweep did not configure
+    with open(report / "report.csv") as f:
         rows = {r["arm"]: r for r in csv.DictReader(f)}
     arms = independent(sweep)
     assert set(rows) == set(arms) == {"optimizer=sgd", "optimizer=adam"}
@@ -94,10 +96,30 @@ def test_report_means_intervals_and_paired_differences(sweep):
         "commit:" in out.stdout
         and "Compared: **test accuracy of the best-validation checkpoint" in out.stdout
     )
-    assert (sweep / "report" / "optimizer__test_acc.png").stat().st_size > 1000
-    assert (sweep / "report" / "curves_train_loss.png").stat().st_size > 1000
+    assert (report / "optimizer__test_acc.png").stat().st_size > 1000
+    assert (report / "curves_train_loss.png").stat().st_size > 1000
     for column in ("params/total mean", "time/fit_s mean", "time/samples_per_s mean"):
         assert float(rows["optimizer=adam"][column]) > 0
+
+
+def test_reports_with_other_baselines_never_overwrite_and_a_plain_sweep_says_when_and_where(sweep):
+    """Two baselines in one call: two reports, each under its own name and naming the command
+    that rebuilds it; a plain sweep's header fills in date, machine and wall time from its runs'
+    files and calls itself a sweep, not a preset."""
+    cmd = [sys.executable, "scripts/report.py", str(sweep), "--baseline", "optimizer=sgd"]
+    subprocess.run(
+        [*cmd, "--baseline", "optimizer=adam"], cwd=ROOT, check=True, capture_output=True
+    )
+    sgd = (sweep / "report_optimizer=sgd" / "report.md").read_text()
+    adam = (sweep / "report_optimizer=adam" / "report.md").read_text()
+    assert "--baseline optimizer=sgd`" in sgd and "--baseline optimizer=adam`" in adam
+    assert "diff vs optimizer=adam" in adam and "diff vs optimizer=sgd" in sgd
+    assert sgd.startswith(f"# Sweep {sweep.name}\n") and "preset" not in sgd.split("Compared")[0]
+    header = sgd.split("Compared")[0]
+    assert "date: ?" not in header and "machine: ?" not in header and "wall time: ?" not in header
+    assert re.search(r"wall time: \d+ s from the first run's start", header)
+    named = subprocess.run([*cmd, "--out", "mine"], cwd=ROOT, check=True, capture_output=True)
+    assert "--out mine`" in (sweep / "mine" / "report.md").read_text() and named.returncode == 0
 
 
 def test_notebook_code_path(sweep):

@@ -190,7 +190,7 @@ def run_preset(
             )
         extra = [e for e in extra if e not in parallel]
         cfg = preset_config(name, extra)
-    out = Path(out or ROOT / "logs" / "presets" / name)
+    out = Path(out or preset_dir(name))
     if publish and is_dirty(ROOT):
         raise ConfigError(
             f"--publish runs only from a clean tree and {ROOT} has uncommitted changes; commit "
@@ -224,6 +224,11 @@ def run_preset(
         final = publish_files(final, ROOT / "docs" / "results" / name)
         write_report(final)
     return final
+
+
+def preset_dir(name: str) -> Path:
+    """Where a preset's runs go: logs/presets/NAME under $BIASLAB_ROOT, else the repository."""
+    return Path(os.environ.get("BIASLAB_ROOT") or ROOT) / "logs" / "presets" / name
 
 
 def declaration_hash(claim: Any) -> str | None:
@@ -303,7 +308,7 @@ def publish_files(src: Path, dst: Path) -> Path:
             any(str(rel).endswith(p) for p in PUBLISHED)
             or path.name in ("multirun.yaml", "preset.json", "tuning.json", "summary.md")
         )
-        if keep and "report" not in rel.parts:
+        if keep and not any(part.startswith("report") for part in rel.parts):
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dst / rel)
     return dst

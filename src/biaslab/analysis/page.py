@@ -189,8 +189,10 @@ def write_page(root: Path) -> Path:
                 "",
             ]
             continue
-        report_cfg = preset_config(name, [], root).report  # its current baseline and delta
-        out = write_report(folder, baseline=report_cfg.baseline, delta=report_cfg.delta)
+        made_under = runs_claim(folder)
+        decided = made_under == claim  # made under this very declaration
+        ran = sweep_settings(folder)  # what the runs were made to compare (= the YAML's if decided)
+        out = write_report(folder)
         report = (out / "report.md").read_text().split("\n", 2)[2]  # drop its title
         report = report.replace("](", f"](results/{name}/report/")  # image links, from docs/
         info = json.loads((folder / "preset.json").read_text())
@@ -204,12 +206,15 @@ def write_page(root: Path) -> Path:
             if jobs:
                 lines[-1] += f" Run {jobs[1]} jobs at a time (joblib, one thread each)."
             lines[-1] += f" Wall time here: {info['wall_s'] / 60:.1f} min."
-        decided = runs_claim(folder) == claim  # made under this very declaration
+        if not decided and (made_under or {}).get("setup") not in (None, setup):
+            lines[-1] += (
+                f" **The runs shown** were made under an earlier design: {made_under['setup']}."
+            )
         frame = load_sweep(folder)
-        add_derived(frame, sweep_settings(folder))
+        add_derived(frame, ran)
         tables = [pd.read_csv(out / "report.csv")]
-        tables[0].attrs.update(primary=report_cfg.primary, delta=report_cfg.delta)
-        extras = claim.get("comparisons") or []
+        tables[0].attrs.update(primary=ran.get("primary") or "test/acc", delta=ran.get("delta"))
+        extras = (claim if decided else made_under or {}).get("comparisons") or []
         for extra in extras:
             tables.append(
                 summarize(
@@ -247,7 +252,7 @@ def write_page(root: Path) -> Path:
             text = discussion.read_text().strip()
             when = (
                 ""
-                if declared
+                if decided
                 else (
                     " (written about these runs before their comparisons were declared; the words "
                     "in backticks were an earlier page's computed verdicts, not this page's)"

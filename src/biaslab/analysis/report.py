@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -15,17 +18,22 @@ from biaslab.run.files import RunDir, find_runs
 
 
 def provenance(sweep_dir: Path, frame) -> list[str]:
-    """Commit, command, date, machine and wall time of the sweep, from its own files."""
+    """Commit, command, date, machine and wall time of the sweep, from its own files: a preset's
+    `preset.json`, or for a plain sweep the runs' own records (their provenance, and the times
+    their first and last files were written)."""
     lines = []
     preset = sweep_dir / "preset.json"
     info = json.loads(preset.read_text()) if preset.exists() else {}
-    commits, devices = set(), set()
+    commits, devices, started, ended = set(), set(), [], []
     for run_dir in frame.get("run_dir", []):
         run = RunDir(run_dir)
         if run.provenance.exists():
             recorded = run.read_provenance()
             commits.add(recorded.get("git_commit", "?"))
             devices.update([recorded["device"]] if recorded.get("device") else [])
+            started.append(run.provenance.stat().st_mtime)
+        if run.metrics.exists():
+            ended.append(run.metrics.stat().st_mtime)
     lines.append(
         f"- commit: {', '.join(sorted(c for c in commits if c)) or info.get('commit', '?')}"
     )
@@ -34,14 +42,42 @@ def provenance(sweep_dir: Path, frame) -> list[str]:
         task = (yaml.safe_load((sweep_dir / "multirun.yaml").read_text()) or {}).get("hydra", {})
         command = "python src/train.py -m " + " ".join(task.get("overrides", {}).get("task", []))
     lines.append(f"- command: `{command}`")
-    lines.append(f"- date: {info.get('date', '?')}; machine: {info.get('machine', '?')}")
+    if info:
+        lines.append(f"- date: {info.get('date', '?')}; machine: {info.get('machine', '?')}")
+    elif ended:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(max(ended)))
+        lines.append(f"- date: {when} (the last run's end); machine: {platform_words()}")
     if devices:  # each run's own record (runs from before the record have none)
         lines.append(f"- device: {'; '.join(sorted(devices))}")
     total = float(frame["time/total_s"].sum()) if "time/total_s" in frame else math.nan
     wall = info.get("wall_s")
-    lines.append(f"- wall time: {wall:.0f} s for the whole preset" if wall else "- wall time: ?")
+    if wall:
+        lines.append(f"- wall time: {wall:.0f} s for the whole preset")
+    elif started and ended:
+        lines.append(
+            f"- wall time: {max(ended) - min(started):.0f} s from the first run's start to the "
+            "last run's end (its files' times)"
+        )
     lines.append(f"- sum of the runs' own times: {total:.0f} s over {len(frame)} runs")
     return lines
+
+
+def platform_words() -> str:
+    """This machine, as a preset's `preset.json` names it."""
+    from biaslab.presets import machine
+
+    return machine()
+
+
+def report_dir_name(settings: dict[str, Any], primary, baseline, delta) -> str:
+    """`report` for the sweep's own comparison (its `report:` config); another baseline, metric
+    or delta gets its own folder, named by what differs (report_model=vit, report_model=vit_
+    test_last-acc_0.02), so no report overwrites another."""
+    own = (settings.get("baseline"), settings.get("primary") or "test/acc", settings.get("delta"))
+    differs = [str(w) for w, o in zip((baseline, primary, delta), own) if w != o]
+    if not differs:
+        return "report"
+    return "report_" + "_".join(re.sub(r"[^A-Za-z0-9.=-]+", "-", w) for w in differs)
 
 
 def is_declared(sweep_dir: Path, primary: str, baseline: str | None, delta: float | None) -> bool:
@@ -68,19 +104,33 @@ def is_declared(sweep_dir: Path, primary: str, baseline: str | None, delta: floa
     return wanted in declared
 
 
+def _shown(path: Path) -> str:
+    """A sweep dir as a command names it: relative to the repository when inside it."""
+    from biaslab.presets import ROOT
+
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def write_report(
     sweep_dir: str | Path,
     primary: str | None = None,
     baseline: str | None = None,
     delta: float | None = None,
+    out_name: str | None = None,
 ) -> Path:
     """report.md, report.csv, one PNG per swept factor and metric, and train-loss curves, in
-    <sweep dir>/report/. Unset options come from the sweep's `report:` config."""
+    <sweep dir>/report/ for the sweep's own comparison, <sweep dir>/report_<...>/ for another
+    (or `out_name`). Unset options come from the sweep's `report:` config. The header names the
+    command that rebuilds this very report."""
     sweep_dir = Path(sweep_dir)
     settings = sweep_settings(sweep_dir)
     primary = primary or settings.get("primary") or "test/acc"
     baseline = baseline or settings.get("baseline")
     delta = delta if delta is not None else settings.get("delta")
+    out_name = out_name or report_dir_name(settings, primary, baseline, delta)
     chart_metrics = list(dict.fromkeys([primary, *(settings.get("metrics") or [])]))
     frame = load_sweep(sweep_dir)
     add_derived(frame, settings)
@@ -91,7 +141,7 @@ def write_report(
         baseline=baseline,
         delta=delta,
     )
-    out = sweep_dir / "report"
+    out = sweep_dir / out_name
     out.mkdir(exist_ok=True)
     table.to_csv(out / "report.csv", index=False)
     failed = frame[frame["status"] != "ok"]
@@ -102,10 +152,35 @@ def write_report(
     p_best = table.attrs.get("best_vs_runner_up_p", math.nan)
     declared = is_declared(sweep_dir, primary, baseline, delta)
     compared = int(table["diff"].notna().sum()) if "diff" in table else 0
+    preset = sweep_dir / "preset.json"
+    name = sweep_dir.parent.name if sweep_dir.name == "final" else sweep_dir.name
+    rebuild = " ".join(
+        [
+            "python scripts/report.py "
+            + (f"docs/results/{name}" if preset.exists() else _shown(sweep_dir)),
+            *(
+                [f"--metric {primary}"]
+                if primary != (settings.get("primary") or "test/acc")
+                else []
+            ),
+            *([f"--baseline {baseline}"] if baseline != settings.get("baseline") else []),
+            *(
+                [f"--delta {delta:g}"]
+                if delta is not None and delta != settings.get("delta")
+                else []
+            ),
+            *(
+                [f"--out {out_name}"]
+                if out_name != report_dir_name(settings, primary, baseline, delta)
+                else []
+            ),
+        ]
+    )
     text = [
-        f"# Sweep {sweep_dir.name}",
+        f"# Preset {name}" if preset.exists() else f"# Sweep {sweep_dir.name}",
         "",
         *provenance(sweep_dir, frame),
+        f"- this report: `{rebuild}`",
         "",
         f"Compared: **{which}**{registry(primary).direction_words}. {len(frame)} jobs, "
         f"{len(failed)} failed. Accuracy intervals: 95 %, seeds' variance plus the test set's "
