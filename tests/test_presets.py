@@ -100,6 +100,7 @@ def test_a_tuned_preset_picks_each_arms_better_lr_then_runs_its_seeds(tmp_path):
     from biaslab.presets import run_preset
 
     fast = [
+        "logger=csv",  # the preset's W&B grouping has its own test
         "trainer.max_epochs=2",
         "trainer.limit_train_batches=6",
         "trainer.limit_test_batches=1",
@@ -135,6 +136,7 @@ def test_tune_over_one_key_picks_one_value_per_family_at_the_held_size(tmp_path)
     from biaslab.presets import run_preset
 
     fast = [
+        "logger=csv",  # the preset's W&B grouping has its own test
         "trainer.max_steps=6",
         "trainer.limit_train_batches=3",
         "trainer.limit_test_batches=1",
@@ -192,6 +194,7 @@ def test_a_changed_declaration_refuses_to_mix_with_the_old_runs(tmp_path, monkey
     from biaslab.presets import run_preset
 
     fast = [
+        "logger=csv",  # the preset's W&B grouping has its own test
         "trainer.max_epochs=1",
         "trainer.limit_train_batches=2",
         "trainer.limit_test_batches=1",
@@ -238,6 +241,7 @@ def test_a_pick_at_the_edge_widens_the_grid_and_tunes_the_next_value(tmp_path):
     from biaslab.presets import run_preset
 
     fast = [
+        "logger=csv",  # the preset's W&B grouping has its own test
         "trainer.max_epochs=2",
         "trainer.limit_train_batches=6",
         "trainer.limit_test_batches=1",
@@ -262,6 +266,7 @@ def test_a_preset_that_measures_time_runs_its_jobs_one_at_a_time(tmp_path, capsy
     from biaslab.presets import run_preset
 
     fast = [
+        "logger=csv",  # the preset's W&B grouping has its own test
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
         "trainer.max_epochs=1",
@@ -298,7 +303,7 @@ def test_ctrl_c_ends_a_preset_with_one_line_and_the_same_command_resumes(tmp_pat
     from tests.conftest import ROOT
 
     cmd = [sys.executable, str(ROOT / "scripts" / "run_preset.py"), "loss_quick"]
-    cmd += ["trainer.max_epochs=50"]
+    cmd += ["trainer.max_epochs=50", "logger=csv"]
     proc = subprocess.Popen(
         cmd,
         cwd=tmp_path,
@@ -316,3 +321,31 @@ def test_ctrl_c_ends_a_preset_with_one_line_and_the_same_command_resumes(tmp_pat
     assert err.rstrip().splitlines()[-1] == (
         "Stopped loss_quick: finished jobs are kept; the same command resumes it."
     )
+
+
+def test_a_preset_logs_to_the_users_wandb_grouped_by_preset_and_declaration(tmp_path, monkeypatch):
+    """No logger forced: the default W&B logger (offline) gets each run, grouped as
+    <preset>-<declaration hash>, named by the run's own values."""
+    from biaslab.presets import declaration_hash, run_preset
+    from biaslab.utils.wandb_files import find_run_files, read_records
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    fast = [
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=1",
+        "trainer.limit_test_batches=1",
+        "hydra.sweeper.params={model.backbone.downsample:'maxpool,none',seed:0}",
+        "claim={id:X,text:a claim}",
+    ]
+    final = run_preset("downsampling_quick", fast, out=tmp_path / "ds")
+    runs = [
+        next(r.run for r in read_records(f) if r.WhichOneof("record_type") == "run")
+        for f in find_run_files(final)
+    ]
+    group = f"downsampling_quick-{declaration_hash({'id': 'X', 'text': 'a claim'})}"
+    assert len(runs) == 2 and {r.run_group for r in runs} == {group}
+    assert sorted(r.display_name for r in runs) == [
+        "model.backbone.downsample=maxpool,seed=0",
+        "model.backbone.downsample=none,seed=0",
+    ]

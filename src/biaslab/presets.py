@@ -33,7 +33,6 @@ from biaslab.run.files import PUBLISHED
 
 ROOT = Path(__file__).resolve().parents[2]
 QUIET = [
-    "logger=csv",
     "extras.print_config=false",
     "trainer.enable_progress_bar=false",
     "trainer.enable_model_summary=false",
@@ -198,6 +197,10 @@ def run_preset(
         )
     claim = OmegaConf.to_container(cfg.claim, resolve=True) if cfg.get("claim") else None
     check_declaration(name, out, claim)
+    if "wandb" in (cfg.get("logger") or {}) and not any(
+        e.startswith("logger.wandb.group=") for e in extra
+    ):  # the user's own logger; its runs grouped by preset and declaration (a resume rejoins)
+        extra.append(f"logger.wandb.group={name}-{declaration_hash(claim) or 'undeclared'}")
     params = {k: str(v) for k, v in (OmegaConf.select(cfg, "hydra.sweeper.params") or {}).items()}
     start = time.time()
     stop = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so `finally` runs on SIGTERM too
