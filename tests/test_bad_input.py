@@ -16,29 +16,29 @@ from tests.conftest import ROOT
 # name: (overrides, what the one sentence says); {placeholders} are files made by the test
 CASES = {
     "batch_size": (["data.batch_size=0"], "data.batch_size=0 must be a positive integer"),
-    "train_fraction": (["data.train_fraction=0"], "data.train_fraction=0"),
-    "ckpt_path": (["ckpt_path=/nowhere/x.ckpt"], "ckpt_path=/nowhere/x.ckpt is not a file"),
-    "seed": (["seed=abc"], "seed=abc is not an integer"),
-    "lr": (["optimizer.lr=-1"], "optimizer.lr=-1"),
     "unknown_key": (["+data.batchsize=32"], "data.batchsize is not an option"),
     "pooling": (["model=cnn", "pooling=cls"], "pooling=cls does not fit model.backbone CNN"),
-    "not_an_image": (
-        ["data=imagefolder", "data.image_size=16", "data.num_workers=0", "data.root={folder}"],
-        "notes.png under data.root is not an image",
-    ),
     "no_such_option": (["model=nope"], "model=nope is not an option of model; choose one of"),
-    "no_such_key": (["trainer.nonsense=3"], "trainer.nonsense is not a config key"),
     "trainer_refuses": (["trainer.precision=99"], "trainer.precision=99 is refused by Lightning"),
     "seed_range": (["seed=-1"], "seed=-1 is outside 0 to 2**32-1"),
-    "no_epochs": (["trainer.max_epochs=0"], "trainer.max_epochs=0 trains nothing"),
     "mixup_on_tokens": (
         ["data=seq_majority", "model=seq_attn", "augment=mixup"],
         "the augment group transforms images but this data is sequence data",
     ),
     "text_checkpoint": (["ckpt_path={text}"], "is not a checkpoint (not the zip archive"),
 }
-# the rest of the table in docs/reliability.md: run by `make test-slow`
+# the rest of the table in docs/reliability.md (one per kind of check is above): `make test-slow`
 SLOW_CASES = {
+    "train_fraction": (["data.train_fraction=0"], "data.train_fraction=0"),
+    "ckpt_path": (["ckpt_path=/nowhere/x.ckpt"], "ckpt_path=/nowhere/x.ckpt is not a file"),
+    "seed": (["seed=abc"], "seed=abc is not an integer"),
+    "lr": (["optimizer.lr=-1"], "optimizer.lr=-1"),
+    "not_an_image": (
+        ["data=imagefolder", "data.image_size=16", "data.num_workers=0", "data.root={folder}"],
+        "notes.png under data.root is not an image",
+    ),
+    "no_such_key": (["trainer.nonsense=3"], "trainer.nonsense is not a config key"),
+    "no_epochs": (["trainer.max_epochs=0"], "trainer.max_epochs=0 trains nothing"),
     "length_0": (["data=seq_majority", "model=seq_attn", "data.length=0"], "data.length=0"),
     "classes_3_on_digits": (["data.num_classes=3"], "do not match the loaded data"),
     "flip_crop_on_tokens": (

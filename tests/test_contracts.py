@@ -140,25 +140,32 @@ def test_a_data_set_of_three_keys_gets_mixup_and_follows_the_seed(tmp_path):
     assert soft.shape == (4, 10)  # mixup's soft targets
 
 
-def test_a_model_refuses_data_of_another_modality_in_one_sentence(tmp_path):
+@pytest.mark.parametrize(
+    "data,model",
+    [
+        ("blobs", "seq_attn"),
+        pytest.param("blobs", "rnn", marks=pytest.mark.slow),
+        pytest.param("seq_rises", "cnn", marks=pytest.mark.slow),
+    ],
+)
+def test_a_model_refuses_data_of_another_modality_in_one_sentence(data, model, tmp_path):
     """Through the command line, as a user types it: exit 2, one line naming both options."""
-    for data, model in (("blobs", "seq_attn"), ("blobs", "rnn"), ("seq_rises", "cnn")):
-        out = subprocess.run(
-            [
-                sys.executable,
-                "src/train.py",
-                f"data={data}",
-                f"model={model}",
-                "logger=csv",
-                f"hydra.run.dir={tmp_path / model}",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert out.returncode == 2, out.stderr[-2000:]
-        errors = [line for line in out.stderr.splitlines() if line.startswith("Error:")]
-        assert len(errors) == 1 and "Traceback" not in out.stderr
-        assert f"model={model}" in errors[0] and f"data={data}" in errors[0]
-        assert not (tmp_path / model / "checkpoints").exists()  # refused before training
+    out = subprocess.run(
+        [
+            sys.executable,
+            "src/train.py",
+            f"data={data}",
+            f"model={model}",
+            "logger=csv",
+            f"hydra.run.dir={tmp_path / model}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stderr[-2000:]
+    errors = [line for line in out.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in out.stderr
+    assert f"model={model}" in errors[0] and f"data={data}" in errors[0]
+    assert not (tmp_path / model / "checkpoints").exists()  # refused before training

@@ -208,6 +208,7 @@ def test_a_diverging_run_stopped_keeps_finite_weights_and_writes_strict_json(tmp
         assert all(torch.isfinite(w).all() for w in weights.values() if w.is_floating_point()), path
 
 
+@pytest.mark.slow
 def test_a_kills_litter_is_cleaned_when_the_run_resumes(tmp_path):
     run_dir = tmp_path / "D"
     first = cli(tmp_path, *QUIET, "trainer.max_epochs=2", f"hydra.run.dir={run_dir}")

@@ -70,7 +70,14 @@ def test_every_arm_of_a_preset_composes_and_builds(preset, tmp_path):
         assert sum(p.numel() for p in module.parameters()) > 0, arm
 
 
-@pytest.mark.parametrize("preset", PRESETS)
+# the full-size presets train a step in `make test-slow`; every arm of them composes and builds
+# in `make test` (above), and their parts train in tests/test_contracts.py
+QUICK_FIRST = [
+    p if p.endswith("_quick") else pytest.param(p, marks=pytest.mark.slow) for p in PRESETS
+]
+
+
+@pytest.mark.parametrize("preset", QUICK_FIRST)
 def test_a_preset_runs_one_step_of_its_first_and_last_arm(preset, train_fast, tmp_path):
     every = arms(preset, tmp_path)
     for i, arm in enumerate([every[0], every[-1]] if len(every) > 1 else every):
@@ -126,6 +133,7 @@ def test_a_tuned_preset_picks_each_arms_better_lr_then_runs_its_seeds(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_tune_over_one_key_picks_one_value_per_family_at_the_held_size(tmp_path):
     """`tune.over: [model]` with `tune.at`: the tuning sweep runs only at the held data size, one
     choice for the model, and every size then runs at that choice; a missing `at` is refused."""
@@ -235,6 +243,7 @@ def test_a_pick_at_the_grids_edge_asks_for_the_next_value_in_its_pattern():
     assert beyond_edge(["adam", "sgd", "x"], "adam") is None
 
 
+@pytest.mark.slow
 def test_a_pick_at_the_edge_widens_the_grid_and_tunes_the_next_value(tmp_path):
     """lr 0.05 beats 1e-7 and 1e-6, so the pick sits at the grid's top: tuning runs the next
     value of the pattern (0.5) for that arm before choosing, and records its score."""
@@ -258,6 +267,7 @@ def test_a_pick_at_the_edge_widens_the_grid_and_tunes_the_next_value(tmp_path):
 
 
 @pytest.mark.extra("sweeps")
+@pytest.mark.slow
 def test_a_preset_that_measures_time_runs_its_jobs_one_at_a_time(tmp_path, capsys):
     """`exclusive: true`: a parallel launcher asked for on the command line is dropped, said in
     one line, and the runs record their thread count (extras.threads)."""
@@ -323,6 +333,7 @@ def test_ctrl_c_ends_a_preset_with_one_line_and_the_same_command_resumes(tmp_pat
     )
 
 
+@pytest.mark.slow
 def test_a_preset_logs_to_the_users_wandb_grouped_by_preset_and_declaration(tmp_path, monkeypatch):
     """No logger forced: the default W&B logger (offline) gets each run, grouped as
     <preset>-<declaration hash>, named by the run's own values."""

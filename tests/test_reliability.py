@@ -111,6 +111,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert not (run_dir / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_sigterm_under_ddp_stops_every_rank_together_and_resumes(tmp_path):
     """Two gloo ranks, SIGTERM to every process of the job (as SLURM sends it): all ranks save
     and stop at one step, the job exits 0, and the same command finishes every step."""
@@ -213,6 +214,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(train_fast, tm
     assert steps[0] == steps[1]
 
 
+@pytest.mark.slow
 def test_nan_job_is_marked_failed_in_the_sweep_summary(tmp_path):
     from biaslab.run.sweep import read_summary
 
@@ -381,6 +383,7 @@ def test_a_cut_sweep_resumes_without_rerunning_finished_jobs(tmp_path):
     assert (sweep / "2" / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_a_sweep_dir_whose_grid_changed_is_refused_not_mixed(tmp_path):
     """Job 0 of `seed=1` is not job 0 of `seed=0`: the finished run is kept and named, not reused."""
     from biaslab.run.sweep import read_summary

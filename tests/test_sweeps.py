@@ -120,6 +120,7 @@ def test_failing_job_does_not_stop_the_others(tmp_path):
     assert "test/acc" in rows[2]["metrics"]
 
 
+@pytest.mark.slow
 def test_optuna_sqlite_study_resumes(tmp_path):
     db = f"sqlite:///{tmp_path / 'study.db'}"
     common = [
@@ -179,6 +180,7 @@ def test_two_workers_share_one_study_without_running_a_trial_twice(tmp_path):
     assert ran == 4  # every trial ran once, in one worker or the other
 
 
+@pytest.mark.slow
 def test_a_pruner_stops_a_bad_trial_early_and_marks_it_pruned(tmp_path):
     """Two good trials (lr 0.01) set the median; a third at lr 1e-7 (chance; 0 is refused) is pruned after its
     first epochs, the sweep exits 0, the study and the summary say pruned."""
@@ -223,6 +225,7 @@ def test_ddp_cpu_run_is_one_dir_and_one_wandb_run(tmp_path):
     assert (runs[0] / "config_resolved_rank1.yaml").exists()
 
 
+@pytest.mark.slow
 def test_ddp_cpu_inside_a_multirun(tmp_path):
     cli(tmp_path, "-m", "trainer=ddp_cpu", "seed=0,1", "logger=wandb", *CLI_FAST)
     assert not (tmp_path / "logs" / "train" / "runs").exists()  # no stray single-run dirs
@@ -237,6 +240,7 @@ def test_ddp_cpu_inside_a_multirun(tmp_path):
     assert [r["status"] for r in read_summary(sweep)] == ["ok", "ok"]
 
 
+@pytest.mark.slow
 def test_submitit_local_runs_two_jobs(tmp_path):
     cli(
         tmp_path,
@@ -294,6 +298,7 @@ def test_launcher_options_compose(launcher, tmp_path):
         assert launcher_cfg["additional_parameters"]["requeue"] is True
 
 
+@pytest.mark.slow
 def test_ddp_spawn_on_two_cpu_processes_works_with_every_logger(tmp_path):
     """Fit and test under ddp_spawn with csv, tensorboard and wandb (offline) attached at once
     (`logger=many`): the parent's CSV writer used to crash at test on the columns its spawned

@@ -28,9 +28,12 @@ from biaslab.run.files import find_runs
 
 
 def declared(root: Path) -> list[tuple[str, dict[str, Any]]]:
-    """(preset, its `claim:` node) for every preset that declares one, in claim-id order."""
+    """(preset, its `claim:` node) for every preset that declares one, in claim-id order; the
+    digits versions (`*_quick`: smoke tests, and the guide's example) are listed apart."""
     found = []
     for path in (root / "conf" / "experiment").glob("*.yaml"):
+        if path.stem.endswith("_quick"):
+            continue
         claim = (yaml.safe_load(path.read_text()) or {}).get("claim")
         if claim:
             found.append((path.stem, claim))

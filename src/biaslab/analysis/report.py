@@ -77,7 +77,7 @@ def report_dir_name(settings: dict[str, Any], primary, baseline, delta) -> str:
     differs = [str(w) for w, o in zip((baseline, primary, delta), own) if w != o]
     if not differs:
         return "report"
-    return "report_" + "_".join(re.sub(r"[^A-Za-z0-9.=-]+", "-", w) for w in differs)
+    return "report_" + "_".join(re.sub(r"[^A-Za-z0-9._=-]+", "-", w) for w in differs)
 
 
 def is_declared(sweep_dir: Path, primary: str, baseline: str | None, delta: float | None) -> bool:
