@@ -208,3 +208,29 @@ def test_directions_come_from_the_metric_registry():
     ):
         table = summarize(frame, metrics=(), primary=primary, baseline="opt=a")
         assert table.set_index("arm").loc["opt=b", "verdict"] == word, primary
+
+
+def test_numeric_factors_sit_in_numeric_order_with_the_full_set_last_at_150_dpi(tmp_path):
+    """data.train_per_class = 100, 2000, 500, null: a numeric axis (not string order), the full
+    set (null) last at its declared size; the chart is written at 150 dpi."""
+    import pandas as pd
+    from PIL import Image
+
+    from biaslab.analysis.plots import numeric_levels, plot_factor
+
+    positions, spot = numeric_levels(["100", "2000", "500", "null"], full=5400)
+    assert positions == [100.0, 2000.0, 500.0, 5400.0] and spot == 5400.0
+    assert numeric_levels(["100", None], full=None)[1] == 300.0  # one step past the largest
+    assert numeric_levels(["cnn", "vit"]) is None
+    table = pd.DataFrame(
+        {
+            "arm": ["a", "b", "c", "d"],
+            "data.train_per_class": ["100", "2000", "500", "null"],
+            "test/acc mean": [0.7, 0.85, 0.8, 0.9],
+            "test/acc ci95": [0.01] * 4,
+        }
+    )
+    table.attrs["factors"] = ["data.train_per_class"]
+    png = tmp_path / "chart.png"
+    plot_factor(table, "data.train_per_class", "test/acc", png, full=5400)
+    assert round(Image.open(png).info["dpi"][0]) == 150

@@ -214,7 +214,7 @@ def write_report(
             continue
         for factor in factors(frame):
             png = out / f"{factor.replace('/', '_')}__{metric.replace('/', '_')}.png"
-            plot_factor(table, factor, metric, png)
+            plot_factor(table, factor, metric, png, (settings.get("full_size") or {}).get(factor))
             text += ["", f"![{metric} by {factor}]({png.name})"]
     for metric in settings.get("curves") or ["train/loss"]:
         png = f"curves_{metric.replace('/', '_')}.png"
