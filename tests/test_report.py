@@ -234,3 +234,13 @@ def test_numeric_factors_sit_in_numeric_order_with_the_full_set_last_at_150_dpi(
     png = tmp_path / "chart.png"
     plot_factor(table, "data.train_per_class", "test/acc", png, full=5400)
     assert round(Image.open(png).info["dpi"][0]) == 150
+
+
+def test_a_wandb_run_name_gives_back_its_values_list_values_intact():
+    from biaslab.analysis.load import name_values
+
+    assert name_values("model.backbone.channels=[32,64],seed=1,model=vit") == {
+        "model.backbone.channels": "[32,64]",
+        "seed": "1",
+        "model": "vit",
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,23 @@ def test_offline_wandb_run_holds_the_logged_metrics(tmp_path, train_fast):
     keys = eventually(lambda: {k for row in read_history(files[0]) for k in row}, want.issubset)
     assert want <= keys
     assert (tmp_path / "wandb_id.txt").read_text().strip() in files[0].name
+    from biaslab.utils.wandb_files import read_artifacts, read_summary
+
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    summary = eventually(lambda: read_summary(files[0]), lambda s: "train_eval/acc" in s)
+    assert {k for k, v in metrics.items() if v is not None} <= set(summary)  # all of metrics.json
+    assert summary["test_last/acc"] == pytest.approx(metrics["test_last/acc"])
+    assert any(kind == "predictions" for _, kind in read_artifacts(files[0]))
+
+
+def test_a_wandb_agents_run_id_is_the_runs_id(tmp_path, train_fast, monkeypatch):
+    """`wandb agent` sets WANDB_RUN_ID; the run logs under that id, not one of its own."""
+    from biaslab.utils.wandb_files import find_run_files
+
+    monkeypatch.setenv("WANDB_RUN_ID", "agentrun0001")
+    train_fast("logger=wandb")
+    (run_file,) = find_run_files(tmp_path)
+    assert "agentrun0001" in run_file.name
 
 
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])

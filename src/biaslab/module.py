@@ -53,7 +53,7 @@ class Classifier(L.LightningModule):
         smoothing = hparams["loss"].get("label_smoothing", 0.0) or 0.0
         if not 0.0 <= float(smoothing) <= 1.0:
             raise ValueError(f"loss.label_smoothing={smoothing} must lie in [0, 1]; pass 0.1.")
-        self.save_hyperparameters(hparams)
+        self.save_hyperparameters(hparams, logger=False)  # the loggers get the whole config once
         hp = self.hparams
         self.net = build_net(
             hp.backbone, hp.pooling, hp.head, num_classes, hp.input_shape, vocab_size

@@ -3,6 +3,7 @@ the same frame from a W&B group; the sweep's swept keys and its `report:` settin
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,13 @@ def unused_groups(job: Path, keys: set[str]) -> list[str]:
     return [k for k in keys if "." not in k and k in resolved and resolved[k] is None]
 
 
+def name_values(name: str) -> dict[str, str]:
+    """A run's name (`model.backbone.channels=[32,64],seed=1`) -> its swept values; a comma
+    splits only where a `key=` follows, so list values keep theirs."""
+    parts = re.split(r",(?=[\w.+~/-]+=)", name)
+    return dict(part.split("=", 1) for part in parts if "=" in part)
+
+
 def load_wandb_group(path: str, group: str):
     """The same frame from W&B (online): runs of `entity/project` in `group`, one row per run,
     the swept values from the run names (`seed=1,model=vit`) and metrics from run summaries."""
@@ -69,7 +77,7 @@ def load_wandb_group(path: str, group: str):
 
     rows, keys = [], set()
     for i, run in enumerate(wandb.Api().runs(path, filters={"group": group})):
-        values = dict(part.split("=", 1) for part in run.name.split(",") if "=" in part)
+        values = name_values(run.name)
         keys.update(values)
         row = {"job": i, **values, "status": "ok" if run.state == "finished" else "failed"}
         row.update({k: v for k, v in run.summary.items() if isinstance(v, int | float)})

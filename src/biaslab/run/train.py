@@ -76,7 +76,7 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     from biaslab.run.fit import fit
     from biaslab.utils.checkpoint_io import AtomicCheckpointIO
     from biaslab.utils.console import print_final, quiet_console
-    from biaslab.utils.wandb_run import log_hyperparams
+    from biaslab.utils.wandb_run import log_hyperparams, record_in_wandb
 
     quiet_console()
     if cfg.get("seed") is not None:
@@ -106,6 +106,7 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     metrics["time/total_s"] = time.perf_counter() - job_start
     if trainer.is_global_zero:
         run_dir.write_metrics(metrics)
+        record_in_wandb(loggers, metrics, run_dir)
         print_final(metrics, run_dir.path)
     return metrics
 

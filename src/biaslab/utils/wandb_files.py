@@ -68,6 +68,25 @@ def read_history(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def read_summary(path: str | Path) -> dict[str, Any]:
+    """The run's summary as its file last recorded it ({key: value})."""
+    summary: dict[str, Any] = {}
+    for record in read_records(path):
+        if record.WhichOneof("record_type") == "summary":
+            for item in record.summary.update:
+                summary[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
+    return summary
+
+
+def read_artifacts(path: str | Path) -> list[tuple[str, str]]:
+    """(name, type) of every artifact the run logged."""
+    return [
+        (r.artifact.name, r.artifact.type)
+        for r in read_records(path)
+        if r.WhichOneof("record_type") == "artifact"
+    ]
+
+
 def find_run_files(root: str | Path) -> list[Path]:
     """All W&B run files under a run or sweep dir."""
     return sorted(Path(root).rglob("run-*.wandb"))

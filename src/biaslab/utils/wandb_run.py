@@ -142,7 +142,8 @@ def wandb_node(node: DictConfig, output_dir: Path) -> DictConfig:
     with open_dict(node):
         node.name = node.name or name or Path(output_dir).name
         node.group = node.group or group
-        node.id = node.id or wandb_run_id(output_dir)
+        # a `wandb agent` sets WANDB_RUN_ID: its run is this run (kept in the run dir for resumes)
+        node.id = node.id or os.environ.get("WANDB_RUN_ID") or wandb_run_id(output_dir)
         node.resume = "allow"
         node.tags = list(node.tags or [])
     return node
@@ -161,6 +162,34 @@ def log_hyperparams(logger, params: dict, wait_s: float = 60.0) -> None:
                 raise
             log.warning("W&B run id still held by a previous process; retrying in 2 s.")
             time.sleep(2.0)
+
+
+def record_in_wandb(loggers, metrics: dict[str, float], run_dir: RunDir) -> None:
+    """W&B as the record of the run: the summary gets every `metrics.json` key (finite), and
+    the test predictions go in as an artifact (the .npz and a Table of target, prediction) with
+    a confusion matrix, so a report can be rebuilt from W&B alone."""
+    import math
+
+    from lightning.pytorch.loggers import WandbLogger
+
+    for logger in loggers:
+        if not isinstance(logger, WandbLogger):
+            continue
+        run = logger.experiment
+        run.summary.update({k: v for k, v in metrics.items() if math.isfinite(v)})
+        if run_dir.predictions.exists():
+            import numpy as np
+            import wandb
+
+            saved = np.load(run_dir.predictions)
+            target, pred = saved["target"].tolist(), saved["pred"].tolist()
+            artifact = wandb.Artifact(f"predictions-{run.id}", type="predictions")
+            artifact.add_file(str(run_dir.predictions))
+            artifact.add(
+                wandb.Table(columns=["target", "pred"], data=list(zip(target, pred))), "test"
+            )
+            run.log_artifact(artifact)
+            run.log({"test/confusion": wandb.plot.confusion_matrix(y_true=target, preds=pred)})
 
 
 def finish_wandb() -> None:
