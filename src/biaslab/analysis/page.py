@@ -22,7 +22,7 @@ from biaslab.analysis.load import load_sweep, sweep_settings
 from biaslab.analysis.metrics import metric as registry
 from biaslab.analysis.report import write_report
 from biaslab.analysis.stats import ALPHA, mde, seeds_for
-from biaslab.analysis.tables import holm_family, summarize
+from biaslab.analysis.tables import holm_family, narrow_markdown, reading, summarize
 from biaslab.presets import preset_config
 from biaslab.run.files import find_runs
 
@@ -141,6 +141,49 @@ def runs_claim(folder: Path) -> Any:
     return json.loads(claims.pop()) if len(claims) == 1 else None
 
 
+def provenance_line(report: str) -> str:
+    """`commit …, wall time …` from a report's header lines."""
+    commit = re.search(r"- commit: ([0-9a-f]{7})", report)
+    wall = re.search(r"- wall time: (\d+) s", report)
+    return ", ".join(
+        x
+        for x in (
+            f"commit {commit[1]}" if commit else "",
+            f"{int(wall[1]) / 60:.0f} min" if wall else "",
+        )
+        if x
+    )
+
+
+def overview_row(claim_id: str, name: str, decided: bool, table, delta) -> str:
+    """One line of the page's opening table: the verdict words counted (declared sections) or
+    the Holm-significant differences (exploratory), and the largest difference ± interval."""
+    compared = table[table["diff"].notna()] if "diff" in table else table.iloc[0:0]
+    if compared.empty:
+        words, largest = "(no baseline comparison)", ""
+    else:
+        if decided:
+            counts = compared["verdict"].value_counts()
+            under = int((compared["verdict"].eq("inconclusive") & compared["underpowered"]).sum())
+            words = ", ".join(f"{n} {w}" for w, n in counts.items())
+            words += f" ({under} underpowered)" if under else ""
+        else:
+            signs = [reading(r) for _, r in compared.iterrows()]
+            words = f"{signs.count('+')} higher, {signs.count('−')} lower, {signs.count('·')} no clear difference"
+        top = compared.loc[compared["diff"].abs().idxmax()]
+        largest = f"{top['arm']}: {top['diff']:+.3f} ± {top['diff ci95']:.3f}"
+    status = "declared" if decided else "exploratory"
+    return (
+        f"| {claim_id} | [`{name}`](#{anchor(claim_id, name)}) | {status} | {words} | {largest} |"
+    )
+
+
+def anchor(claim_id: str, name: str) -> str:
+    """GitHub's anchor for the heading `## {claim_id} — `{name}``."""
+    text = f"{claim_id} — {name}".lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
 def write_page(root: Path) -> Path:
     """docs/results.md under `root`, from every preset that declares a `claim:`, in claim order;
     each section's report is rebuilt from docs/results/<preset>/ alone."""
@@ -166,6 +209,7 @@ def write_page(root: Path) -> Path:
         "`*_quick` (listed at the end).",
         "",
     ]
+    overview: list[str] = []
     for name, claim in declared(root):
         folder = results / name
         claim_id, setup, change = claim["id"], claim["setup"], claim["would_change"]
@@ -241,15 +285,31 @@ def write_page(root: Path) -> Path:
             else "**Exploratory** (these runs were not made under this declaration, so no verdict "
             f"words: re-run the preset to decide; Holm over the section's {family} comparisons):"
         )
+        primary_name = ran.get("primary") or "test/acc"
+        lead = out / "forest.png"
         lines += [
             "",
             heading,
             "",
             *(verdicts or ["- (no baseline comparison)"]),
             "",
-            report.strip(),
+            *(
+                [
+                    f"![{primary_name}: differences from the baseline](results/{name}/report/forest.png)",
+                    "",
+                ]
+                if lead.exists()
+                else []
+            ),
+            narrow_markdown(tables[0], primary_name, decided)
+            if f"{primary_name} mean" in tables[0]
+            else "",
+            "",
+            f"The full table, charts and provenance: [`{name}` report](results/{name}/report/report.md) "
+            f"({provenance_line(report)}).",
             "",
         ]
+        overview.append(overview_row(claim_id, name, decided, tables[0], ran.get("delta")))
         discussion = folder / "discussion.md"
         if discussion.exists():
             text = discussion.read_text().strip()
@@ -271,6 +331,18 @@ def write_page(root: Path) -> Path:
         "produced under the preset's previous name (without `_quick`): "
         + ", ".join(f"[`{q}`](results/{q}/report/report.md)" for q in quick)
         + ".",
+        "",
+    ]
+    at = lines.index("") + 1  # after the title
+    lines[at:at] = [
+        "| claim | preset | status | verdicts against the baseline (primary metric) | largest effect |",
+        "|---|---|---|---|---|",
+        *overview,
+        "",
+        "Status *declared*: run under its current declaration, so the verdict words are the "
+        "computed ones; *exploratory*: its runs predate the declaration (differences and MDEs, "
+        "no verdict words) until the preset is re-run. Each section below says whether the lab "
+        "agrees with the lecture and the literature, with the numbers.",
         "",
     ]
     page = root / "docs" / "results.md"

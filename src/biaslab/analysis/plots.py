@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -201,3 +202,48 @@ def loglog_exponents(frame, x: str, y: str, path: Path) -> list[str]:
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return lines
+
+
+def plot_forest(table, primary: str, delta: float | None, path: Path) -> bool:
+    """The lead figure: each arm's paired difference from the baseline on the primary metric
+    (mean over seeds, 95 % interval), one row per compared arm, with the ±δ band: a verdict can
+    be seen (outside the band and off zero: a difference; inside it: equivalence). False when
+    nothing was compared."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = table[table["diff"].notna()] if "diff" in table else table.iloc[0:0]
+    if rows.empty:
+        return False
+    rows = rows.iloc[::-1]  # the table's first arm on top
+    with plt.style.context(STYLE):
+        fig, ax = plt.subplots(figsize=(7.0, 1.2 + 0.3 * len(rows)))
+        ys = np.arange(len(rows))
+        if delta:
+            ax.axvspan(-delta, delta, color="0.88", zorder=0, label=f"±δ = {delta:g}")
+        ax.axvline(0, color="0.4", linewidth=0.8)
+        ax.errorbar(rows["diff"], ys, xerr=rows["diff ci95"].fillna(0), fmt="o", capsize=3)
+        ax.set_yticks(ys, [short_arm(a) for a in rows["arm"]], fontsize=7)
+        ax.set_title(
+            f"{primary}: each arm minus {short_arm(str(table.attrs.get('baseline')))}",
+            fontsize=8,
+            loc="right",
+        )
+        ax.set_xlabel("paired difference (mean over seeds, 95 % interval)", fontsize=8)
+        if delta:
+            ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
+        fig.tight_layout()
+        fig.savefig(path, dpi=DPI)
+        plt.close(fig)
+    return True
+
+
+def short_arm(arm: str) -> str:
+    """An arm's label with each key shortened to its last part: model.backbone.kernel_size=5,
+    data=board9 -> kernel_size=5, data=board9."""
+    return ", ".join(
+        f"{k.rsplit('.', 1)[-1]}={v}" if v is not None else k
+        for k, _, v in (part.partition("=") for part in re.split(r",(?=[\w.+~/-]+=)", arm))
+    )

@@ -12,7 +12,13 @@ import yaml
 from biaslab.analysis.derived import add_derived
 from biaslab.analysis.load import factors, load_sweep, sweep_settings
 from biaslab.analysis.metrics import metric as registry
-from biaslab.analysis.plots import _numeric, loglog_exponents, plot_curves, plot_factor
+from biaslab.analysis.plots import (
+    _numeric,
+    loglog_exponents,
+    plot_curves,
+    plot_factor,
+    plot_forest,
+)
 from biaslab.analysis.tables import DEFAULT_METRICS, _fmt_p, summarize, to_markdown
 from biaslab.run.files import RunDir, find_runs
 
@@ -209,6 +215,8 @@ def write_report(
         "",
         to_markdown(table, primary, declared),
     ]
+    if plot_forest(table, primary, delta, out / "forest.png"):
+        text += ["", f"![{primary}: differences from the baseline](forest.png)"]
     for metric in chart_metrics:
         if f"{metric} mean" not in table:
             continue

@@ -201,6 +201,27 @@ def to_markdown(table, primary: str = "test/acc", declared: bool = True) -> str:
     return "\n".join(lines)
 
 
+def narrow_markdown(table, primary: str, declared: bool = True) -> str:
+    """The page's table: arm, seeds, the primary metric and, against the baseline, the paired
+    difference, the MDE and the verdict (declared) or the direction-free reading."""
+    head = ["arm", "seeds", primary]
+    compare = "diff" in table
+    if compare:
+        head += ["difference", "MDE", "verdict" if declared else "exploratory"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in table.iterrows():
+        cells = [str(r["arm"]), str(r["seeds"]), _fmt(r[f"{primary} mean"], r[f"{primary} ci95"])]
+        if compare:
+            base = r["diff"] != r["diff"]
+            cells += [
+                "(baseline)" if base else _fmt(r["diff"], r["diff ci95"]),
+                "" if base else _fmt(r["MDE"], math.nan),
+                "" if base else (r["verdict"] if declared else reading(r)),
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def reading(row) -> str:
     """An exploratory comparison's sign, without a verdict word: `+`/`−` when Holm's p < ALPHA,
     `·` otherwise."""
