@@ -55,10 +55,12 @@ def test_generalisation_is_read_at_the_first_epoch_that_reaches_the_target_train
 
     from biaslab.analysis.derived import add_derived
     from biaslab.analysis.load import load_sweep
+    from biaslab.analysis.pack import unpacked
     from biaslab.run.files import find_runs
 
-    copy = tmp_path / "gat"
-    shutil.copytree(ROOT / "docs" / "results" / "gat", copy)
+    with unpacked(ROOT / "docs" / "results" / "gat") as runs_dir:
+        copy = tmp_path / "gat"
+        shutil.copytree(runs_dir, copy)
     runs = find_runs(copy)
     header = "epoch,step,train/loss,train/acc,val/loss,val/acc,wall_s\n"
     reached = header + "".join(
@@ -77,3 +79,29 @@ def test_generalisation_is_read_at_the_first_epoch_that_reaches_the_target_train
     rest = frame[~first]
     assert (rest["steps_to_target"] == 20).all() and (rest["at_target/val_acc"] == 0.85).all()
     assert all(math.isclose(g, 0.05) for g in rest["at_target/gap_acc"])
+
+
+def test_a_packed_preset_unpacks_to_the_same_files_and_the_same_report(tmp_path):
+    """A published preset is a few files (runs.csv and three archives): unpacked, they are
+    the run folders again, byte for byte, and the report rebuilt from them is the committed one;
+    the runs table has a row per run with its overrides, device, commit and metrics."""
+    import csv
+
+    from biaslab.analysis.pack import is_packed, pack, runs_equal, unpacked
+    from biaslab.analysis.report import write_report
+
+    committed = ROOT / "docs" / "results" / "gat"
+    assert is_packed(committed) and len(list(committed.rglob("*"))) < 40
+    with unpacked(committed) as runs:
+        again = tmp_path / "gat"
+        pack(runs, again)
+        with unpacked(again) as twice:
+            assert runs_equal(runs, twice)
+        for name in ("preset.json", "tuning.json"):
+            shutil.copy2(committed / name, again / name)
+    out = write_report(again)
+    assert (out / "report.md").read_text() == (committed / "report" / "report.md").read_text()
+    with open(committed / "runs.csv") as f:
+        rows = list(csv.DictReader(f))
+    finals = [r for r in rows if r["status"] == "finished"]
+    assert finals and all(r["overrides"] and "test/acc" in r and r["commit"] for r in finals)

@@ -224,7 +224,7 @@ def test_a_changed_declaration_refuses_to_mix_with_the_old_runs(tmp_path, monkey
 
 
 def test_the_tie_rule_takes_the_middle_of_the_values_noise_cannot_order():
-    from biaslab.presets import pick
+    from biaslab.tuning import pick
 
     scores = {"0.001": 0.80, "0.003": 0.851, "0.01": 0.852, "0.03": 0.850, "0.1": 0.70}
     assert pick(scores, tie=0.002) == ("0.01", ["0.003", "0.01", "0.03"])
@@ -233,7 +233,7 @@ def test_the_tie_rule_takes_the_middle_of_the_values_noise_cannot_order():
 
 
 def test_a_pick_at_the_grids_edge_asks_for_the_next_value_in_its_pattern():
-    from biaslab.presets import beyond_edge
+    from biaslab.tuning import beyond_edge
 
     grid = ["0.001", "0.003", "0.01", "0.03"]
     assert beyond_edge(grid, "0.03") == "0.1"

@@ -23,20 +23,11 @@ import os
 import platform
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from biaslab.run.files import PUBLISHED
-
-ROOT = Path(__file__).resolve().parents[2]
-QUIET = [
-    "extras.print_config=false",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-]
+from biaslab.tuning import QUIET, ROOT, train, tune
 
 
 def preset_config(name: str, extra: list[str], root: Path = ROOT):
@@ -49,124 +40,6 @@ def preset_config(name: str, extra: list[str], root: Path = ROOT):
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(root / "conf"), version_base="1.3"):
         return compose("train", overrides=[f"experiment={name}", *extra], return_hydra_config=True)
-
-
-def train(*args: str) -> None:
-    """One multirun of src/train.py; a failed job fails the stage (its summary says which)."""
-    cmd = [sys.executable, str(ROOT / "src" / "train.py"), "-m", *args]
-    subprocess.run(cmd, cwd=ROOT, check=True)
-
-
-def _arm_slug(arm: dict[str, str]) -> str:
-    """A folder name for an arm: optimizer=adam,seed=1 -> optimizer-adam_seed-1."""
-    return "_".join(f"{k}-{v}" for k, v in arm.items()).replace("/", "-") or "all"
-
-
-def pick(scores: dict[str, float], tie: float) -> tuple[str, list[str]]:
-    """The tie rule: of the grid values whose mean score is within `tie` of the best (noise
-    cannot order them), the middle one in grid order (the lower middle of an even count), so that
-    a re-run's noise moves the pick less than taking the maximum would. Returns (pick, tied)."""
-    best = max(scores.values())
-    tied = [v for v, score in scores.items() if score >= best - tie]
-    return tied[(len(tied) - 1) // 2], tied
-
-
-def beyond_edge(values: list[str], chosen: str) -> str | None:
-    """The next grid value past an edge pick of a numeric grid of 3 or more values, continuing
-    its pattern (1e-3, 3e-3, 1e-2, 3e-2 -> 0.1); None when the pick is inside the grid."""
-    try:
-        grid = sorted(float(v) for v in values)
-    except ValueError:
-        return None
-    if len(grid) < 3 or float(chosen) not in (grid[0], grid[-1]) or min(grid) <= 0:
-        return None
-    step = grid[-1] / grid[-3] if float(chosen) == grid[-1] else grid[0] / grid[2]
-    edge = grid[-2] if float(chosen) == grid[-1] else grid[1]
-    return f"{edge * step:.3g}"
-
-
-def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -> dict[str, Any]:
-    """Stage 1: {arm slug: {"arm": {...}, "chosen": {key: value}, "scores": {...}}}.
-
-    Each arm's value is picked by the tie rule (`tune.tie`, default 0.002 of the metric) from the
-    mean over `tune.seeds`, the highest unless `tune.goal: min`; a pick at the edge of a one-key numeric grid widens that arm's grid by
-    one value past the edge and tunes it, up to `tune.widen` times (default 2)."""
-    import pandas as pd
-
-    from biaslab.analysis.load import load_sweep
-
-    over = list(spec.get("over") or [k for k in params if k != "seed"])
-    arms = {k: params[k] for k in over}
-    held = {k: "null" if v is None else str(v) for k, v in (spec.get("at") or {}).items()}
-    if set(held) != set(params) - {"seed", *over}:
-        raise ValueError(
-            f"tune.at must give one value for each swept key outside tune.over "
-            f"{sorted(set(params) - {'seed', *over})}; it has {sorted(held)}"
-        )
-    grid = {k: ",".join(str(v) for v in values) for k, values in spec.grid.items()}
-    seeds = ",".join(str(s) for s in spec.get("seeds", [0]))
-    common = [f"hydra.sweeper.params.seed='{seeds}'", "test=false", *QUIET, *extra]
-    train(
-        f"experiment={name}",
-        f"hydra.sweep.dir={out / 'tune'}",
-        *common,
-        *[f"{k}={v}" for k, v in {**grid, **held}.items()],
-    )
-    metric = spec.get("metric", "val/acc_best")
-    tie = float(spec.get("tie", 0.002))
-    frames = [load_sweep(out / "tune")]
-    chosen: dict[str, Any] = {}
-    rounds = int(spec.get("widen", 2))
-    for done in range(rounds + 1):
-        frame = pd.concat(frames, ignore_index=True)
-        ok = frame[frame["status"] == "ok"].astype({k: str for k in grid})
-        widen = []
-        for values, group in ok.groupby(list(arms), dropna=False) if arms else [((), ok)]:
-            values = values if isinstance(values, tuple) else (values,)
-            arm = dict(zip(arms, map(str, values)))
-            scores = group.groupby(list(grid))[metric].mean()
-            scores.index = [
-                ",".join(map(str, k if isinstance(k, tuple) else (k,))) for k in scores.index
-            ]
-            scores = scores.sort_index(key=lambda i: [_grid_order(v) for v in i])
-            sign = -1.0 if spec.get("goal", "max") == "min" else 1.0
-            best, tied = pick({k: sign * v for k, v in scores.items()}, tie)
-            chosen[_arm_slug(arm)] = {
-                "arm": arm,
-                "chosen": dict(zip(grid, best.split(","))),
-                "metric": metric,
-                "tie": tie,
-                "tied": tied,
-                "scores": {k: float(v) for k, v in scores.items()},
-            }
-            nxt = beyond_edge(list(scores.index), best) if len(grid) == 1 else None
-            if nxt is not None:
-                widen.append((arm, nxt))
-        if not widen or done == rounds:
-            break
-        for arm, nxt in widen:
-            (key,) = grid
-            folder = out / "tune_widen" / f"{_arm_slug(arm)}_{key}-{nxt}"
-            train(
-                f"experiment={name}",
-                f"hydra.sweep.dir={folder}",
-                *common,
-                *[f"{k}=choice({v})" for k, v in arm.items()],
-                *[f"{k}={v}" for k, v in held.items()],
-                f"{key}={nxt}",
-            )
-            widened = load_sweep(folder)
-            widened[key] = nxt  # a plain override there, not a swept column
-            frames.append(widened)
-    return chosen
-
-
-def _grid_order(value: str) -> tuple:
-    """Numeric grid values in numeric order, others as text."""
-    try:
-        return (0, *(float(v) for v in value.split(",")))
-    except ValueError:
-        return (1, value)
 
 
 def run_preset(
@@ -297,7 +170,11 @@ def _run_stages(name: str, out: Path, params: dict[str, str], spec, extra: list[
 
 
 def publish_files(src: Path, dst: Path) -> Path:
-    """Copy the small per-run files (no checkpoints) and the sweep's own files to `dst`."""
+    """Publish the preset's runs to `dst` in the packed form (`biaslab.analysis.pack`: a runs
+    table and three archives of the small per-run files, no checkpoints), with preset.json and
+    tuning.json; the author's discussion.md already there is kept."""
+    from biaslab.analysis.pack import pack
+
     kept = {}  # the author's prose beside the results is not the runs' to replace
     if dst.exists():
         kept = {p.name: p.read_text() for p in dst.glob("discussion.md")}
@@ -305,13 +182,8 @@ def publish_files(src: Path, dst: Path) -> Path:
     dst.mkdir(parents=True, exist_ok=True)
     for name, text in kept.items():
         (dst / name).write_text(text)
-    for path in src.rglob("*"):
-        rel = path.relative_to(src)
-        keep = path.is_file() and (
-            any(str(rel).endswith(p) for p in PUBLISHED)
-            or path.name in ("multirun.yaml", "preset.json", "tuning.json", "summary.md")
-        )
-        if keep and not any(part.startswith("report") for part in rel.parts):
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, dst / rel)
+    pack(src, dst)
+    for name in ("preset.json", "tuning.json"):
+        if (src / name).exists():
+            shutil.copy2(src / name, dst / name)
     return dst

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,15 @@ import yaml
 from biaslab.analysis.derived import add_derived
 from biaslab.analysis.load import load_sweep, sweep_settings
 from biaslab.analysis.metrics import metric as registry
+from biaslab.analysis.pack import unpacked
 from biaslab.analysis.report import write_report
-from biaslab.analysis.stats import ALPHA, mde, seeds_for
-from biaslab.analysis.tables import holm_family, narrow_markdown, reading, summarize
+from biaslab.analysis.tables import holm_family, narrow_markdown, summarize
+from biaslab.analysis.verdicts import (
+    comparison_lines,
+    critical_lines,
+    overview_row,
+    provenance_line,
+)
 from biaslab.presets import preset_config
 from biaslab.run.files import find_runs
 
@@ -38,76 +45,6 @@ def declared(root: Path) -> list[tuple[str, dict[str, Any]]]:
         if claim:
             found.append((path.stem, claim))
     return sorted(found, key=lambda item: (str(item[1]["id"]), item[0]))
-
-
-def critical_lines(folder: Path, decided: bool) -> list[str]:
-    """A.3: per arm, is the minimum ratio over the curved eigenvalues below 1 (the upper 95 %
-    bound < 1)? How many points were certified critical (|g| / |lambda_min| <= the probe's
-    tolerance), and the ratio with the flat directions counted in. Older runs without the
-    curved ratio are read over all eigenvalues."""
-    table = pd.read_csv(folder / "report" / "report.csv")
-    key = next(
-        (k for k in ("critical/min_ratio_curved", "critical/min_ratio") if f"{k} mean" in table),
-        None,
-    )
-    if key is None:
-        return []
-    out = []
-    for _, r in table.iterrows():
-        mean, half = r[f"{key} mean"], r[f"{key} ci95"]
-        neg = r["critical/negative_ratio mean"]
-        word = (
-            "below 1"
-            if mean + half < 1
-            else ("1 (a minimum)" if mean - half >= 1 else "inconclusive")
-        )
-        said = f"**{word}** " if decided else ""
-        what = "over the curved eigenvalues" if key.endswith("curved") else "over all eigenvalues"
-        line = (
-            f"- {r['arm']}: minimum ratio {what} {said}({mean:.3f} ± {half:.3f}); negative "
-            f"eigenvalues {neg:.3f} of the spectrum ({'a saddle' if neg > 0 else 'none'}), "
-            f"gradient norm {r['critical/grad_norm_0 mean']:.3g} → "
-            f"{r['critical/grad_norm mean']:.3g}, loss {r['critical/loss mean']:.3f}"
-        )
-        if "critical/certified mean" in r:
-            line += (
-                f"; certified critical (|g| / |λmin| ≤ tolerance) in "
-                f"{round(r['critical/certified mean'] * r['seeds'])} of {r['seeds']} seeds "
-                f"(|g| / |λmin| {r['critical/certificate mean']:.3g} on average); with the "
-                f"flat directions counted as not positive the ratio is "
-                f"{r['critical/min_ratio mean']:.3f} (flat share {r['critical/flat_ratio mean']:.3f})"
-            )
-        out.append(line)
-    return out
-
-
-def comparison_lines(table, decided: bool) -> list[str]:
-    """One line per compared arm: the verdict word (declared comparisons only), the difference
-    and its interval, Holm's p and the MDE; a comparison that found nothing while its MDE
-    exceeds δ is called underpowered, with the seeds a re-run would need (from this SD)."""
-    out = []
-    for _, r in table.iterrows():
-        if r.get("diff") != r.get("diff"):
-            continue
-        numbers = (
-            f"difference {r['diff']:+.4f} ± {r['diff ci95']:.4f}, Holm p = {r['p holm']:.3g}, "
-            f"MDE {r['MDE']:.4f}"
-        )
-        found = r["p holm"] == r["p holm"] and r["p holm"] < ALPHA
-        if r.get("underpowered") and not found and not str(r["verdict"]).startswith("equivalent"):
-            delta, family = table.attrs.get("delta"), table.attrs.get("family", 1)
-            need = seeds_for(r["diff sd"], delta, family)
-            reach = (
-                f"{need} seeds would reach it"
-                if mde(r["diff sd"], need, family) <= delta
-                else "not even 20 seeds would reach it"
-            )
-            numbers += f"; underpowered: MDE > δ = {delta:g}, {reach}"
-        if decided:
-            out.append(f"- {r['arm']}: **{r['verdict']}** ({numbers})")
-        else:
-            out.append(f"- {r['arm']}: {numbers}")
-    return out
 
 
 def where_run(folder: Path) -> str:
@@ -141,49 +78,6 @@ def runs_claim(folder: Path) -> Any:
     return json.loads(claims.pop()) if len(claims) == 1 else None
 
 
-def provenance_line(report: str) -> str:
-    """`commit …, wall time …` from a report's header lines."""
-    commit = re.search(r"- commit: ([0-9a-f]{7})", report)
-    wall = re.search(r"- wall time: (\d+) s", report)
-    return ", ".join(
-        x
-        for x in (
-            f"commit {commit[1]}" if commit else "",
-            f"{int(wall[1]) / 60:.0f} min" if wall else "",
-        )
-        if x
-    )
-
-
-def overview_row(claim_id: str, name: str, decided: bool, table, delta) -> str:
-    """One line of the page's opening table: the verdict words counted (declared sections) or
-    the Holm-significant differences (exploratory), and the largest difference ± interval."""
-    compared = table[table["diff"].notna()] if "diff" in table else table.iloc[0:0]
-    if compared.empty:
-        words, largest = "(no baseline comparison)", ""
-    else:
-        if decided:
-            counts = compared["verdict"].value_counts()
-            under = int((compared["verdict"].eq("inconclusive") & compared["underpowered"]).sum())
-            words = ", ".join(f"{n} {w}" for w, n in counts.items())
-            words += f" ({under} underpowered)" if under else ""
-        else:
-            signs = [reading(r) for _, r in compared.iterrows()]
-            words = f"{signs.count('+')} higher, {signs.count('−')} lower, {signs.count('·')} no clear difference"
-        top = compared.loc[compared["diff"].abs().idxmax()]
-        largest = f"{top['arm']}: {top['diff']:+.3f} ± {top['diff ci95']:.3f}"
-    status = "declared" if decided else "exploratory"
-    return (
-        f"| {claim_id} | [`{name}`](#{anchor(claim_id, name)}) | {status} | {words} | {largest} |"
-    )
-
-
-def anchor(claim_id: str, name: str) -> str:
-    """GitHub's anchor for the heading `## {claim_id} — `{name}``."""
-    text = f"{claim_id} — {name}".lower()
-    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
-
-
 def write_page(root: Path) -> Path:
     """docs/results.md under `root`, from every preset that declares a `claim:`, in claim order;
     each section's report is rebuilt from docs/results/<preset>/ alone."""
@@ -210,7 +104,9 @@ def write_page(root: Path) -> Path:
         "",
     ]
     overview: list[str] = []
+    stack = ExitStack()
     for name, claim in declared(root):
+        stack.close()  # the previous section's unpacked copy goes
         folder = results / name
         claim_id, setup, change = claim["id"], claim["setup"], claim["would_change"]
         lines += [
@@ -236,15 +132,16 @@ def write_page(root: Path) -> Path:
                 "",
             ]
             continue
-        made_under = runs_claim(folder)
+        runs = stack.enter_context(unpacked(folder))  # a packed preset's run folders
+        made_under = runs_claim(runs)
         decided = made_under == claim  # made under this very declaration
-        ran = sweep_settings(folder)  # what the runs were made to compare (= the YAML's if decided)
+        ran = sweep_settings(runs)  # what the runs were made to compare (= the YAML's if decided)
         out = write_report(folder)
         report = (out / "report.md").read_text().split("\n", 2)[2]  # drop its title
         report = report.replace("](", f"](results/{name}/report/")  # image links, from docs/
         info = json.loads((folder / "preset.json").read_text())
         jobs = re.search(r"hydra\.launcher\.n_jobs=(\d+)", info["command"])  # as it was run
-        where = where_run(folder)
+        where = where_run(runs)
         if where:  # split between a GPU and this CPU: say which runs ran where
             lines[-1] += (
                 where + f" Wall time, both machines together: {info['wall_s'] / 60:.1f} min."
@@ -257,7 +154,7 @@ def write_page(root: Path) -> Path:
             lines[-1] += (
                 f" **The runs shown** were made under an earlier design: {made_under['setup']}."
             )
-        frame = load_sweep(folder)
+        frame = load_sweep(runs)
         add_derived(frame, ran)
         tables = [pd.read_csv(out / "report.csv")]
         tables[0].attrs.update(primary=ran.get("primary") or "test/acc", delta=ran.get("delta"))
@@ -333,6 +230,7 @@ def write_page(root: Path) -> Path:
         + ".",
         "",
     ]
+    stack.close()
     at = lines.index("") + 1  # after the title
     lines[at:at] = [
         "| claim | preset | status | verdicts against the baseline (primary metric) | largest effect |",

@@ -127,11 +127,26 @@ def write_report(
     delta: float | None = None,
     out_name: str | None = None,
 ) -> Path:
-    """report.md, report.csv, one PNG per swept factor and metric, and train-loss curves, in
-    <sweep dir>/report/ for the sweep's own comparison, <sweep dir>/report_<...>/ for another
-    (or `out_name`). Unset options come from the sweep's `report:` config. The header names the
-    command that rebuilds this very report."""
-    sweep_dir = Path(sweep_dir)
+    """report.md, report.csv, one PNG per swept factor and metric, train-loss curves and the
+    forest plot, in <sweep dir>/report/ for the sweep's own comparison, <sweep dir>/report_<...>/
+    for another (or `out_name`). Unset options come from the sweep's `report:` config. The header
+    names the command that rebuilds this very report. A published preset's packed files
+    (`biaslab.analysis.pack`) are read as their run folders."""
+    from biaslab.analysis.pack import unpacked
+
+    dest = Path(sweep_dir)
+    with unpacked(dest) as runs:
+        return _write_report(runs, dest, primary, baseline, delta, out_name)
+
+
+def _write_report(
+    sweep_dir: Path,
+    dest: Path,
+    primary: str | None,
+    baseline: str | None,
+    delta: float | None,
+    out_name: str | None,
+) -> Path:
     settings = sweep_settings(sweep_dir)
     primary = primary or settings.get("primary") or "test/acc"
     baseline = baseline or settings.get("baseline")
@@ -147,7 +162,7 @@ def write_report(
         baseline=baseline,
         delta=delta,
     )
-    out = sweep_dir / out_name
+    out = dest / out_name
     out.mkdir(exist_ok=True)
     table.to_csv(out / "report.csv", index=False)
     failed = frame[frame["status"] != "ok"]
@@ -159,11 +174,11 @@ def write_report(
     declared = is_declared(sweep_dir, primary, baseline, delta)
     compared = int(table["diff"].notna().sum()) if "diff" in table else 0
     preset = sweep_dir / "preset.json"
-    name = sweep_dir.parent.name if sweep_dir.name == "final" else sweep_dir.name
+    name = dest.parent.name if dest.name == "final" else dest.name
     rebuild = " ".join(
         [
             "python scripts/report.py "
-            + (f"docs/results/{name}" if preset.exists() else _shown(sweep_dir)),
+            + (f"docs/results/{name}" if preset.exists() else _shown(dest)),
             *(
                 [f"--metric {primary}"]
                 if primary != (settings.get("primary") or "test/acc")
@@ -183,7 +198,7 @@ def write_report(
         ]
     )
     text = [
-        f"# Preset {name}" if preset.exists() else f"# Sweep {sweep_dir.name}",
+        f"# Preset {name}" if preset.exists() else f"# Sweep {dest.name}",
         "",
         *provenance(sweep_dir, frame),
         f"- this report: `{rebuild}`",

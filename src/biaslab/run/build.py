@@ -4,8 +4,7 @@ Components check themselves in their constructors and name their own arguments; 
 adds the config key (`heads=3 ...` from the backbone becomes `model.backbone.heads=3 ...`) and
 checks what spans two groups: the data's modality against the backbone's, and pooling=tokens
 against the data's labels. Each part is built once; the net then runs on a tiny batch of every
-input shape the data will produce, so a PE too short for the test length fails now, not after
-training.
+input shape the data will produce: a PE too short for the test length fails now, not later.
 """
 
 from __future__ import annotations

@@ -33,8 +33,6 @@ CONFIG_TREE = "config_tree.log"
 CHECKPOINTS = "checkpoints"
 LAST_CKPT = "last.ckpt"
 
-PUBLISHED = (OVERRIDES, METRICS, CONFIG, PROVENANCE, HISTORY, PREDICTIONS)
-"""The small per-run files a preset publishes (no checkpoints)."""
 
 _held: dict[Path, int] = {}
 

@@ -1,0 +1,125 @@
+"""The page's computed sentences: verdict lines per comparison, A.3's spectrum lines, and the
+opening table's rows. Words come from the statistics (`biaslab.analysis.stats`), never typed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from biaslab.analysis.stats import ALPHA, mde, seeds_for
+from biaslab.analysis.tables import reading
+
+
+def critical_lines(folder: Path, decided: bool) -> list[str]:
+    """A.3: per arm, is the minimum ratio over the curved eigenvalues below 1 (the upper 95 %
+    bound < 1)? How many points were certified critical (|g| / |lambda_min| <= the probe's
+    tolerance), and the ratio with the flat directions counted in. Older runs without the
+    curved ratio are read over all eigenvalues."""
+    table = pd.read_csv(folder / "report" / "report.csv")
+    key = next(
+        (k for k in ("critical/min_ratio_curved", "critical/min_ratio") if f"{k} mean" in table),
+        None,
+    )
+    if key is None:
+        return []
+    out = []
+    for _, r in table.iterrows():
+        mean, half = r[f"{key} mean"], r[f"{key} ci95"]
+        neg = r["critical/negative_ratio mean"]
+        word = (
+            "below 1"
+            if mean + half < 1
+            else ("1 (a minimum)" if mean - half >= 1 else "inconclusive")
+        )
+        said = f"**{word}** " if decided else ""
+        what = "over the curved eigenvalues" if key.endswith("curved") else "over all eigenvalues"
+        line = (
+            f"- {r['arm']}: minimum ratio {what} {said}({mean:.3f} ± {half:.3f}); negative "
+            f"eigenvalues {neg:.3f} of the spectrum ({'a saddle' if neg > 0 else 'none'}), "
+            f"gradient norm {r['critical/grad_norm_0 mean']:.3g} → "
+            f"{r['critical/grad_norm mean']:.3g}, loss {r['critical/loss mean']:.3f}"
+        )
+        if "critical/certified mean" in r:
+            line += (
+                f"; certified critical (|g| / |λmin| ≤ tolerance) in "
+                f"{round(r['critical/certified mean'] * r['seeds'])} of {r['seeds']} seeds "
+                f"(|g| / |λmin| {r['critical/certificate mean']:.3g} on average); with the "
+                f"flat directions counted as not positive the ratio is "
+                f"{r['critical/min_ratio mean']:.3f} (flat share {r['critical/flat_ratio mean']:.3f})"
+            )
+        out.append(line)
+    return out
+
+
+def comparison_lines(table, decided: bool) -> list[str]:
+    """One line per compared arm: the verdict word (declared comparisons only), the difference
+    and its interval, Holm's p and the MDE; a comparison that found nothing while its MDE
+    exceeds δ is called underpowered, with the seeds a re-run would need (from this SD)."""
+    out = []
+    for _, r in table.iterrows():
+        if r.get("diff") != r.get("diff"):
+            continue
+        numbers = (
+            f"difference {r['diff']:+.4f} ± {r['diff ci95']:.4f}, Holm p = {r['p holm']:.3g}, "
+            f"MDE {r['MDE']:.4f}"
+        )
+        found = r["p holm"] == r["p holm"] and r["p holm"] < ALPHA
+        if r.get("underpowered") and not found and not str(r["verdict"]).startswith("equivalent"):
+            delta, family = table.attrs.get("delta"), table.attrs.get("family", 1)
+            need = seeds_for(r["diff sd"], delta, family)
+            reach = (
+                f"{need} seeds would reach it"
+                if mde(r["diff sd"], need, family) <= delta
+                else "not even 20 seeds would reach it"
+            )
+            numbers += f"; underpowered: MDE > δ = {delta:g}, {reach}"
+        if decided:
+            out.append(f"- {r['arm']}: **{r['verdict']}** ({numbers})")
+        else:
+            out.append(f"- {r['arm']}: {numbers}")
+    return out
+
+
+def provenance_line(report: str) -> str:
+    """`commit …, wall time …` from a report's header lines."""
+    commit = re.search(r"- commit: ([0-9a-f]{7})", report)
+    wall = re.search(r"- wall time: (\d+) s", report)
+    return ", ".join(
+        x
+        for x in (
+            f"commit {commit[1]}" if commit else "",
+            f"{int(wall[1]) / 60:.0f} min" if wall else "",
+        )
+        if x
+    )
+
+
+def overview_row(claim_id: str, name: str, decided: bool, table, delta) -> str:
+    """One line of the page's opening table: the verdict words counted (declared sections) or
+    the Holm-significant differences (exploratory), and the largest difference ± interval."""
+    compared = table[table["diff"].notna()] if "diff" in table else table.iloc[0:0]
+    if compared.empty:
+        words, largest = "(no baseline comparison)", ""
+    else:
+        if decided:
+            counts = compared["verdict"].value_counts()
+            under = int((compared["verdict"].eq("inconclusive") & compared["underpowered"]).sum())
+            words = ", ".join(f"{n} {w}" for w, n in counts.items())
+            words += f" ({under} underpowered)" if under else ""
+        else:
+            signs = [reading(r) for _, r in compared.iterrows()]
+            words = f"{signs.count('+')} higher, {signs.count('−')} lower, {signs.count('·')} no clear difference"
+        top = compared.loc[compared["diff"].abs().idxmax()]
+        largest = f"{top['arm']}: {top['diff']:+.3f} ± {top['diff ci95']:.3f}"
+    status = "declared" if decided else "exploratory"
+    return (
+        f"| {claim_id} | [`{name}`](#{anchor(claim_id, name)}) | {status} | {words} | {largest} |"
+    )
+
+
+def anchor(claim_id: str, name: str) -> str:
+    """GitHub's anchor for the heading `## {claim_id} — `{name}``."""
+    text = f"{claim_id} — {name}".lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")

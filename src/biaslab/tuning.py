@@ -1,0 +1,134 @@
+"""Stage 1 of a preset: each arm's value picked on the validation set (`tune:`), by a stated tie
+rule, with the grid widened past an edge pick (see `tune`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+QUIET = [
+    "extras.print_config=false",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+]
+
+
+def train(*args: str) -> None:
+    """One multirun of src/train.py; a failed job fails the stage (its summary says which)."""
+    cmd = [sys.executable, str(ROOT / "src" / "train.py"), "-m", *args]
+    subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def _arm_slug(arm: dict[str, str]) -> str:
+    """A folder name for an arm: optimizer=adam,seed=1 -> optimizer-adam_seed-1."""
+    return "_".join(f"{k}-{v}" for k, v in arm.items()).replace("/", "-") or "all"
+
+
+def pick(scores: dict[str, float], tie: float) -> tuple[str, list[str]]:
+    """The tie rule: of the grid values whose mean score is within `tie` of the best (noise
+    cannot order them), the middle one in grid order (the lower middle of an even count), so that
+    a re-run's noise moves the pick less than taking the maximum would. Returns (pick, tied)."""
+    best = max(scores.values())
+    tied = [v for v, score in scores.items() if score >= best - tie]
+    return tied[(len(tied) - 1) // 2], tied
+
+
+def beyond_edge(values: list[str], chosen: str) -> str | None:
+    """The next grid value past an edge pick of a numeric grid of 3 or more values, continuing
+    its pattern (1e-3, 3e-3, 1e-2, 3e-2 -> 0.1); None when the pick is inside the grid."""
+    try:
+        grid = sorted(float(v) for v in values)
+    except ValueError:
+        return None
+    if len(grid) < 3 or float(chosen) not in (grid[0], grid[-1]) or min(grid) <= 0:
+        return None
+    step = grid[-1] / grid[-3] if float(chosen) == grid[-1] else grid[0] / grid[2]
+    edge = grid[-2] if float(chosen) == grid[-1] else grid[1]
+    return f"{edge * step:.3g}"
+
+
+def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -> dict[str, Any]:
+    """Stage 1: {arm slug: {"arm": {...}, "chosen": {key: value}, "scores": {...}}}.
+
+    Each arm's value is picked by the tie rule (`tune.tie`, default 0.002 of the metric) from the
+    mean over `tune.seeds`, the highest unless `tune.goal: min`; a pick at the edge of a one-key numeric grid widens that arm's grid by
+    one value past the edge and tunes it, up to `tune.widen` times (default 2)."""
+    import pandas as pd
+
+    from biaslab.analysis.load import load_sweep
+
+    over = list(spec.get("over") or [k for k in params if k != "seed"])
+    arms = {k: params[k] for k in over}
+    held = {k: "null" if v is None else str(v) for k, v in (spec.get("at") or {}).items()}
+    if set(held) != set(params) - {"seed", *over}:
+        raise ValueError(
+            f"tune.at must give one value for each swept key outside tune.over "
+            f"{sorted(set(params) - {'seed', *over})}; it has {sorted(held)}"
+        )
+    grid = {k: ",".join(str(v) for v in values) for k, values in spec.grid.items()}
+    seeds = ",".join(str(s) for s in spec.get("seeds", [0]))
+    common = [f"hydra.sweeper.params.seed='{seeds}'", "test=false", *QUIET, *extra]
+    train(
+        f"experiment={name}",
+        f"hydra.sweep.dir={out / 'tune'}",
+        *common,
+        *[f"{k}={v}" for k, v in {**grid, **held}.items()],
+    )
+    metric = spec.get("metric", "val/acc_best")
+    tie = float(spec.get("tie", 0.002))
+    frames = [load_sweep(out / "tune")]
+    chosen: dict[str, Any] = {}
+    rounds = int(spec.get("widen", 2))
+    for done in range(rounds + 1):
+        frame = pd.concat(frames, ignore_index=True)
+        ok = frame[frame["status"] == "ok"].astype({k: str for k in grid})
+        widen = []
+        for values, group in ok.groupby(list(arms), dropna=False) if arms else [((), ok)]:
+            values = values if isinstance(values, tuple) else (values,)
+            arm = dict(zip(arms, map(str, values)))
+            scores = group.groupby(list(grid))[metric].mean()
+            scores.index = [
+                ",".join(map(str, k if isinstance(k, tuple) else (k,))) for k in scores.index
+            ]
+            scores = scores.sort_index(key=lambda i: [_grid_order(v) for v in i])
+            sign = -1.0 if spec.get("goal", "max") == "min" else 1.0
+            best, tied = pick({k: sign * v for k, v in scores.items()}, tie)
+            chosen[_arm_slug(arm)] = {
+                "arm": arm,
+                "chosen": dict(zip(grid, best.split(","))),
+                "metric": metric,
+                "tie": tie,
+                "tied": tied,
+                "scores": {k: float(v) for k, v in scores.items()},
+            }
+            nxt = beyond_edge(list(scores.index), best) if len(grid) == 1 else None
+            if nxt is not None:
+                widen.append((arm, nxt))
+        if not widen or done == rounds:
+            break
+        for arm, nxt in widen:
+            (key,) = grid
+            folder = out / "tune_widen" / f"{_arm_slug(arm)}_{key}-{nxt}"
+            train(
+                f"experiment={name}",
+                f"hydra.sweep.dir={folder}",
+                *common,
+                *[f"{k}=choice({v})" for k, v in arm.items()],
+                *[f"{k}={v}" for k, v in held.items()],
+                f"{key}={nxt}",
+            )
+            widened = load_sweep(folder)
+            widened[key] = nxt  # a plain override there, not a swept column
+            frames.append(widened)
+    return chosen
+
+
+def _grid_order(value: str) -> tuple:
+    """Numeric grid values in numeric order, others as text."""
+    try:
+        return (0, *(float(v) for v in value.split(",")))
+    except ValueError:
+        return (1, value)
