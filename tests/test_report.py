@@ -122,20 +122,32 @@ def test_reports_with_other_baselines_never_overwrite_and_a_plain_sweep_says_whe
     assert "--out mine`" in (sweep / "mine" / "report.md").read_text() and named.returncode == 0
 
 
-def test_notebook_code_path(sweep):
-    """The notebook's cells, run as the notebook runs them (nbclient, a real kernel)."""
+def _run_notebook(first_cell: str | None) -> tuple[str, int]:
+    """The notebook run as Jupyter runs it (nbclient, a real kernel): its text and markdown
+    outputs, and how many images it showed inline."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(ROOT / "notebooks" / "sweep_report.ipynb", as_version=4)
-    nb.cells.insert(0, nbformat.v4.new_code_cell(f"SWEEP_DIR = {str(sweep)!r}"))
+    if first_cell:
+        nb.cells.insert(0, nbformat.v4.new_code_cell(first_cell))
     NotebookClient(
-        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
     ).execute()
-    outputs = "".join(
-        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-    )
-    assert "optimizer=adam" in outputs
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    text = "".join(o.get("text", "") + o.get("data", {}).get("text/markdown", "") for o in outputs)
+    return text, sum("image/png" in o.get("data", {}) for o in outputs)
+
+
+def test_notebook_code_path(sweep):
+    text, images = _run_notebook(f"SWEEP_DIR = {str(sweep)!r}; BASELINE = 'optimizer=sgd'")
+    assert "| optimizer=adam |" in text and "diff vs optimizer=sgd" in text  # a table, not raw
+    assert images >= 2  # the charts are shown, not only saved
+
+
+def test_the_notebook_runs_on_a_fresh_clone_from_a_committed_preset():
+    text, images = _run_notebook(None)
+    assert "fc_vs_cnn" in text and "| model=cnn_small |" in text and images >= 2
 
 
 def test_a_pe_override_on_a_cnn_is_recorded_as_unused(train_fast, tmp_path):
