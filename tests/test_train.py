@@ -180,3 +180,35 @@ def test_the_console_says_each_line_once_without_tips_and_ends_with_the_run_dir(
     assert "Tip" not in text and "Total FLOPs: 0\n" not in text and "Total FLOPs" in text
     assert "Final metrics" in text and "│ test/acc " in text
     assert out.stdout.rstrip().splitlines()[-1] == f"Run dir: {run}"
+
+
+def test_eval_takes_the_data_from_the_run_and_refuses_data_the_model_does_not_fit(tmp_path):
+    """src/eval.py on a sequence run's checkpoint: the run's own data (not eval.yaml's digits),
+    the same test accuracy; `data=digits` on the command line wins and is refused in one
+    sentence (exit 2), no traceback."""
+    import subprocess
+    import sys
+
+    from biaslab.run.train import train
+    from tests.conftest import ROOT
+
+    run = tmp_path / "run"
+    seq = ["data=seq_majority", "model=seq_attn", "data.num_train=64", "data.num_val=32"]
+    metrics = train(
+        compose([*FAST, *seq, "data.num_test=32", "trainer.limit_test_batches=null"], run)
+    )
+    ckpt = next((run / "checkpoints").glob("epoch_*.ckpt"))
+    base = [sys.executable, str(ROOT / "src" / "eval.py"), f"ckpt_path={ckpt}", "logger=csv"]
+    same = subprocess.run(
+        [*base, f"hydra.run.dir={tmp_path / 'eval'}"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert same.returncode == 0, same.stderr[-2000:]
+    assert f"{metrics['test/acc']:.4f}"[:5] in same.stdout  # the run's own 32 test sequences
+    other = subprocess.run(
+        [*base, "data=digits", f"hydra.run.dir={tmp_path / 'eval2'}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    assert len([ln for ln in other.stderr.splitlines() if ln.startswith("Error:")]) == 1

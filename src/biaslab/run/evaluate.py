@@ -4,6 +4,7 @@ training set in eval mode, per-example predictions, and `src/eval.py`'s test of 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -105,9 +106,26 @@ def end_of_run(module: L.LightningModule, datamodule: Any, run_dir: RunDir) -> d
     }
 
 
+def run_data_node(cfg: DictConfig) -> Any:
+    """The data config to test on: the run's own (`config_resolved.yaml` beside the checkpoint's
+    folder) unless the command line chose `data=...`; `data.key=value` overrides still win."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    task = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    chosen = any(o.lstrip("+~").startswith("data=") for o in task)
+    run = RunDir(Path(str(cfg.ckpt_path)).resolve().parent.parent)
+    own = run.read_config().get("data")
+    if chosen or not own:
+        return cfg.data
+    node = OmegaConf.create(own)
+    edits = [o.lstrip("+") for o in task if o.lstrip("+").startswith("data.")]
+    return OmegaConf.merge(node, OmegaConf.from_dotlist([e[len("data.") :] for e in edits]))
+
+
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """`src/eval.py`: test the checkpoint at cfg.ckpt_path; the model is rebuilt from its own
-    hparams."""
+    hparams, the data from its run's config unless the command line names other data."""
     from hydra.utils import instantiate
 
     from biaslab.module import Classifier
@@ -124,7 +142,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     with explained(cfg):
-        datamodule = instantiate(cfg.data)
+        datamodule = instantiate(run_data_node(cfg))
     check_data_fits(checkpoint, datamodule)
     model = Classifier.load_from_checkpoint(cfg.ckpt_path, map_location="cpu", weights_only=True)
     loggers = build_loggers(cfg, run_dir.path)
