@@ -358,3 +358,40 @@ def test_provenance_takes_the_commit_from_the_environment_first(tmp_path, monkey
         "0123abc",
         None,
     )
+
+
+def test_the_slurm_job_script_has_the_gpu_task_node_requeue_and_signal_lines(tmp_path):
+    """hydra/launcher=slurm trainer=ddp trainer.devices=4 trainer.num_nodes=2: the sbatch text
+    submitit itself builds from our launcher config, and the plain template, both say one task
+    per GPU on 2 nodes, requeue, and a signal before the time limit."""
+    from omegaconf import OmegaConf
+
+    from biaslab.run.slurm import job_script, sbatch_template
+
+    cfg = compose(
+        ["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"],
+        tmp_path,
+        keep_hydra=True,
+    )
+    text = job_script(OmegaConf.to_container(cfg.hydra.launcher, resolve=True), tmp_path)
+    lines = set(text.splitlines())
+    for line in (
+        "#SBATCH --gpus-per-node=4",
+        "#SBATCH --ntasks-per-node=4",
+        "#SBATCH --nodes=2",
+        "#SBATCH --requeue",
+        "#SBATCH --signal=USR2@120",
+    ):
+        assert line in lines, text
+    plain = sbatch_template(nodes=2, gpus_per_node=4, overrides="model=vit seed=0").splitlines()
+    for line in (
+        "#SBATCH --nodes=2",
+        "#SBATCH --ntasks-per-node=4",
+        "#SBATCH --gpus-per-node=4",
+        "#SBATCH --requeue",
+        "#SBATCH --signal=SIGUSR1@120",
+    ):
+        assert line in plain
+    (command,) = [ln for ln in plain if ln.startswith("srun ")]
+    assert "trainer=ddp trainer.devices=4 trainer.num_nodes=2 model=vit seed=0" in command
+    assert "hydra.run.dir=logs/slurm/run-${SLURM_JOB_NAME}" in command  # resume: the same dir
