@@ -54,6 +54,13 @@ def validate(cfg: DictConfig) -> None:
             f"extras.threads={threads!r}: give a number of CPU threads >= 1, all, or null (the "
             "process's default)."
         )
+    per_gpu = cfg.extras.get("jobs_per_gpu", 1)
+    if not isinstance(per_gpu, int) or per_gpu < 1:
+        raise ConfigError(f"extras.jobs_per_gpu={per_gpu!r} must be an integer >= 1; pass 1.")
+    if cfg.extras.get("gpu_pool", "auto") not in ("auto", True, False):
+        raise ConfigError(
+            f"extras.gpu_pool={cfg.extras.get('gpu_pool')!r}: choose auto, true or false."
+        )
     on_nonfinite = cfg.extras.get("on_nonfinite", "raise")
     if on_nonfinite not in ("raise", "stop"):
         raise ConfigError(f"extras.on_nonfinite={on_nonfinite!r}: choose raise or stop.")

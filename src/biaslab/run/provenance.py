@@ -65,6 +65,7 @@ def write_provenance(run_dir: RunDir, root_dir: Path, accelerator: str = "auto")
         "git_commit": commit_of(root_dir),
         "git_dirty": is_dirty(root_dir),
         "device": device_name(accelerator),
+        "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"),  # the pool's pick, or what was visible
         "lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else None,
         "python": sys.version.split()[0],
         "argv": sys.argv,

@@ -20,6 +20,7 @@ from biaslab.run.build import (
 )
 from biaslab.run.checks import check_fits, check_writable, read_checkpoint, validate
 from biaslab.run.files import RunDir, release_all
+from biaslab.run.gpus import release, take_gpus
 from biaslab.run.provenance import write_provenance
 from biaslab.run.resume import finished_job, resume
 from biaslab.run.sweep import JOB_CONFIG_ENV
@@ -61,6 +62,7 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     finished = finished_job(cfg)
     if finished is not None:
         return finished
+    take_gpus(cfg)  # under a local parallel launcher: this job's own GPU(s), before CUDA starts
     ckpt_path = resume(cfg) if local_rank() == 0 else cfg.get("ckpt_path")
     run_dir = RunDir(cfg.paths.output_dir)
     check_writable(run_dir.path, "paths.output_dir")
@@ -141,6 +143,7 @@ def end_job(env_before: dict[str, str | None]) -> None:
     wait_for_wandb_start()
     finish_wandb()
     release_all()
+    release()  # the job's GPUs go back to the pool
     if "torch" in sys.modules:
         import torch.distributed as dist
 
