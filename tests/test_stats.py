@@ -44,6 +44,8 @@ def test_verdict_words_on_constructed_arms():
     assert words == ["better", "equivalent within ±0.005", "inconclusive"]
     assert verdict(-0.03, 0.001, math.nan, None) == "worse"
     assert verdict(-0.03, 0.001, math.nan, None, better="lower") == "better"  # a loss
+    tiny = -0.002 + rng.normal(0, 0.0005, 20)  # 20 seeds find a difference smaller than δ
+    assert verdict(tiny.mean(), paired_t(tiny), tost(tiny, 0.01), 0.01) == "worse, within ±0.01"
 
 
 def test_mcnemar_counts_only_discordant_examples():
