@@ -355,8 +355,14 @@ def test_a_preset_logs_to_the_users_wandb_grouped_by_preset_and_declaration(tmp_
         for f in find_run_files(final)
     ]
     group = f"downsampling_quick-{declaration_hash({'id': 'X', 'text': 'a claim'})}"
+    runs = [r for r in runs if r.job_type != "report"]
     assert len(runs) == 2 and {r.run_group for r in runs} == {group}
     assert sorted(r.display_name for r in runs) == [
         "model.backbone.downsample=maxpool,seed=0",
         "model.backbone.downsample=none,seed=0",
     ]
+    from biaslab.utils.wandb_files import read_artifacts
+
+    assert not find_run_files(final / "report")  # nothing written beside the report
+    (report_run,) = [f for f in find_run_files(tmp_path / "ds") if f not in find_run_files(final)]
+    assert ("downsampling_quick-report", "report") in read_artifacts(report_run)

@@ -99,7 +99,35 @@ def run_preset(
     if publish:
         final = publish_files(final, ROOT / "docs" / "results" / name)
         write_report(final)
+    if "wandb" in (cfg.get("logger") or {}):
+        log_report(cfg, name, final / "report", declaration_hash(claim), out)
     return final
+
+
+def log_report(cfg, name: str, report: Path, declaration: str | None, where: Path) -> None:
+    """The preset's report as a W&B artifact, in a run of its own (job_type `report`) in the
+    preset's group, so W&B holds the verdicts beside the runs; its files go under `where` (the
+    preset's logs), never beside the published report."""
+    import wandb
+
+    from biaslab.utils.wandb_run import finish_wandb
+
+    node = cfg.logger.wandb
+    run = wandb.init(
+        project=node.get("project"),
+        entity=node.get("entity"),
+        group=f"{name}-{declaration or 'undeclared'}",
+        name=f"{name}-report",
+        job_type="report",
+        dir=str(where),
+        mode="offline"
+        if os.environ.get("WANDB_MODE") == "offline" or node.get("offline")
+        else None,
+    )
+    artifact = wandb.Artifact(f"{name}-report", type="report")
+    artifact.add_dir(str(report), policy="immutable")
+    run.log_artifact(artifact)
+    finish_wandb()
 
 
 def preset_dir(name: str) -> Path:
