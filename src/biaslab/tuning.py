@@ -54,8 +54,9 @@ def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -
     """Stage 1: {arm slug: {"arm": {...}, "chosen": {key: value}, "scores": {...}}}.
 
     Each arm's value is picked by the tie rule (`tune.tie`, default 0.002 of the metric) from the
-    mean over `tune.seeds`, the highest unless `tune.goal: min`; a pick at the edge of a one-key numeric grid widens that arm's grid by
-    one value past the edge and tunes it, up to `tune.widen` times (default 2)."""
+    mean over `tune.seeds`, the highest unless `tune.goal: min`; a pick (or a value tied with it)
+    at the edge of a one-key numeric grid widens that arm's grid by one value past the edge and
+    tunes it, up to `tune.widen` times (default 2)."""
     import pandas as pd
 
     from biaslab.analysis.load import load_sweep
@@ -104,7 +105,9 @@ def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -
                 "tied": tied,
                 "scores": {k: float(v) for k, v in scores.items()},
             }
-            nxt = beyond_edge(list(scores.index), best) if len(grid) == 1 else None
+            # widen past an edge that the pick, or any value tied with it, sits at
+            edges = [beyond_edge(list(scores.index), v) for v in tied] if len(grid) == 1 else []
+            nxt = next((e for e in edges if e is not None), None)
             if nxt is not None:
                 widen.append((arm, nxt))
         if not widen or done == rounds:
