@@ -19,16 +19,16 @@ CASES = {
     "unknown_key": (["+data.batchsize=32"], "data.batchsize is not an option"),
     "pooling": (["model=cnn", "pooling=cls"], "pooling=cls does not fit model.backbone CNN"),
     "no_such_option": (["model=nope"], "model=nope is not an option of model; choose one of"),
+    "text_checkpoint": (["ckpt_path={text}"], "is not a checkpoint (not the zip archive"),
+}
+# the rest of the table in docs/reliability.md (one per kind of check is above): `make test-slow`
+SLOW_CASES = {
     "trainer_refuses": (["trainer.precision=99"], "trainer.precision=99 is refused by Lightning"),
     "seed_range": (["seed=-1"], "seed=-1 is outside 0 to 2**32-1"),
     "mixup_on_tokens": (
         ["data=seq_majority", "model=seq_attn", "augment=mixup"],
         "the augment group transforms images but this data is sequence data",
     ),
-    "text_checkpoint": (["ckpt_path={text}"], "is not a checkpoint (not the zip archive"),
-}
-# the rest of the table in docs/reliability.md (one per kind of check is above): `make test-slow`
-SLOW_CASES = {
     "train_fraction": (["data.train_fraction=0"], "data.train_fraction=0"),
     "ckpt_path": (["ckpt_path=/nowhere/x.ckpt"], "ckpt_path=/nowhere/x.ckpt is not a file"),
     "seed": (["seed=abc"], "seed=abc is not an integer"),

@@ -140,6 +140,7 @@ def test_a_live_run_dir_refuses_a_second_command_before_hydra_writes(tmp_path):
         first.wait()
 
 
+@pytest.mark.slow
 def test_the_identical_sweep_command_after_a_kill_reruns_only_the_unfinished_jobs(tmp_path):
     """No hydra.sweep.dir given: the sweep dir is named from the command, not the clock."""
     cmd = ["-m", "seed=0,1,2", *QUIET, "trainer.max_epochs=2", "trainer.limit_train_batches=3"]

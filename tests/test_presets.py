@@ -78,9 +78,9 @@ QUICK_FIRST = [
 
 
 @pytest.mark.parametrize("preset", QUICK_FIRST)
-def test_a_preset_runs_one_step_of_its_first_and_last_arm(preset, train_fast, tmp_path):
-    every = arms(preset, tmp_path)
-    for i, arm in enumerate([every[0], every[-1]] if len(every) > 1 else every):
+def test_a_preset_runs_one_step_of_its_first_arm(preset, train_fast, tmp_path):
+    every = arms(preset, tmp_path)  # every arm: test_a_preset_runs_one_step_of_every_arm (slow)
+    for i, arm in enumerate(every[:1]):
         overrides = [f"experiment={preset}", "hydra.mode=RUN", *arm, "seed=0"]
         metrics = train_fast(
             *overrides, *fast_overrides(overrides, tmp_path), path=tmp_path / str(i)

@@ -145,6 +145,7 @@ def test_notebook_code_path(sweep):
     assert images >= 2  # the charts are shown, not only saved
 
 
+@pytest.mark.slow
 def test_the_notebook_runs_on_a_fresh_clone_from_a_committed_preset():
     text, images = _run_notebook(None)
     assert "fc_vs_cnn" in text and "| model=cnn_small |" in text and images >= 2
@@ -159,6 +160,7 @@ def test_a_pe_override_on_a_cnn_is_recorded_as_unused(train_fast, tmp_path):
     assert resolved["pe"]["_target_"] == "biaslab.models.pe.LearnedPE"
 
 
+@pytest.mark.slow
 def test_report_does_not_split_cnn_arms_by_an_unused_pe(tmp_path):
     env = {**os.environ, "BIASLAB_ROOT": str(tmp_path), "WANDB_MODE": "offline"}
     subprocess.run(

@@ -101,6 +101,7 @@ def test_joblib_multirun_groups_wandb_runs_and_writes_one_summary(tmp_path):
         assert json.loads(info)["lock_sha256"] == lock
 
 
+@pytest.mark.slow
 def test_failing_job_does_not_stop_the_others(tmp_path):
     out = cli(
         tmp_path,
@@ -148,6 +149,7 @@ def test_optuna_sqlite_study_resumes(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_two_workers_share_one_study_without_running_a_trial_twice(tmp_path):
     db = f"sqlite:///{tmp_path / 'study.db'}"
     args = [
