@@ -14,7 +14,7 @@ SHORT = [
 ]
 
 
-@pytest.mark.parametrize("pe", ["none", "sinusoidal"])
+@pytest.mark.parametrize("pe", ["none", pytest.param("sinusoidal", marks=pytest.mark.slow)])
 def test_order_sensitive_task_needs_positions(pe, train_fast):
     acc = train_fast(*SHORT, "data=seq_a_before_b", f"pe={pe}")["test/acc"]
     if pe == "none":
@@ -23,6 +23,6 @@ def test_order_sensitive_task_needs_positions(pe, train_fast):
         assert acc >= 0.95
 
 
-@pytest.mark.parametrize("pe", ["none", "sinusoidal"])
+@pytest.mark.parametrize("pe", ["none", pytest.param("sinusoidal", marks=pytest.mark.slow)])
 def test_order_free_control_needs_no_positions(pe, train_fast):
     assert train_fast(*SHORT, "data=seq_contains_token", f"pe={pe}")["test/acc"] >= 0.95

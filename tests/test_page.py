@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import shutil
 
+import pytest
+
 from biaslab.analysis.metrics import metric
 from tests.conftest import ROOT
 
@@ -37,6 +39,7 @@ def test_verdict_words_appear_only_in_declared_sections():
             assert not re.search(r"\*\*(better|worse|equivalent|inconclusive|higher|lower)", lines)
 
 
+@pytest.mark.slow
 def test_a_committed_report_rebuilds_byte_for_byte(tmp_path):
     from biaslab.analysis.report import write_report
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from biaslab.models import params
 from tests.conftest import ROOT
 
@@ -39,6 +41,7 @@ def test_cli_prints_total():
     assert out.stdout.strip().splitlines()[-1].startswith("total")
 
 
+@pytest.mark.slow
 def test_match_width_finds_the_width_of_a_parameter_count():
     match_width, total_params = params.match_width, params.total_params
     target = total_params(["model=vit", "model.backbone.dim=96"])

@@ -42,9 +42,8 @@ def cli(script: str, *args: str, cwd) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize(
-    "name", ["cnn", *(pytest.param(n, marks=pytest.mark.slow) for n in ("vit", "seq_attn"))]
-)
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cnn", "vit", "seq_attn"])
 def test_export_matches_the_checkpoints_logits(checkpoints, name, tmp_path):
     done = cli(
         "export.py", f"ckpt_path={checkpoints[name]}", f"hydra.run.dir={tmp_path}", cwd=tmp_path

@@ -99,6 +99,7 @@ def test_a_preset_runs_one_step_of_every_arm(preset, train_fast, tmp_path):
         assert torch.isfinite(torch.tensor(metrics["train/loss"])), arm
 
 
+@pytest.mark.slow
 def test_a_tuned_preset_picks_each_arms_better_lr_then_runs_its_seeds(tmp_path):
     """lr 1e-7 barely learns, lr 0.05 can: tuning must pick 0.05 for each arm, on validation, and the
     seeds then run at it; the report says what was chosen."""
@@ -195,6 +196,7 @@ def test_a_preset_stopped_by_sigterm_still_counts_its_wall_time(tmp_path, monkey
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+@pytest.mark.slow
 def test_a_changed_declaration_refuses_to_mix_with_the_old_runs(tmp_path, monkeypatch):
     """The runs record the `claim:` they were made under; the same preset with another claim
     is refused before anything runs, and --publish needs a clean tree."""

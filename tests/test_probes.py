@@ -119,6 +119,7 @@ def test_receptive_field_probe_in_a_cnn_run(train_fast, tmp_path):
     assert "measured_rf" in text
 
 
+@pytest.mark.slow
 def test_probes_log_images_and_tables_to_wandb(train_fast, tmp_path):
     from biaslab.utils.wandb_files import find_run_files, read_records
     from tests.conftest import eventually

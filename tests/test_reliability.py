@@ -319,6 +319,7 @@ LIVE = [
 ]
 
 
+@pytest.mark.slow
 def test_a_second_identical_command_during_a_live_run_starts_its_own_dir(tmp_path):
     first = start(tmp_path, *LIVE)
     try:
@@ -341,6 +342,7 @@ def test_a_second_identical_command_during_a_live_run_starts_its_own_dir(tmp_pat
         os.killpg(first.pid, signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_a_killed_runs_lock_is_free_and_an_explicit_run_dir_is_honoured(tmp_path):
     killed = start(tmp_path, *LIVE)
     wait_for("logs/train/runs/*/checkpoints/last.ckpt", tmp_path, killed)

@@ -102,6 +102,7 @@ def test_report_means_intervals_and_paired_differences(sweep):
         assert float(rows["optimizer=adam"][column]) > 0
 
 
+@pytest.mark.slow
 def test_reports_with_other_baselines_never_overwrite_and_a_plain_sweep_says_when_and_where(sweep):
     """Two baselines in one call: two reports, each under its own name and naming the command
     that rebuilds it; a plain sweep's header fills in date, machine and wall time from its runs'

@@ -219,6 +219,7 @@ def test_a_pruner_stops_a_bad_trial_early_and_marks_it_pruned(tmp_path):
     assert "| pruned |" in (second / "summary.md").read_text()
 
 
+@pytest.mark.slow
 def test_ddp_cpu_run_is_one_dir_and_one_wandb_run(tmp_path):
     cli(tmp_path, "trainer=ddp_cpu", "logger=wandb", *CLI_FAST)
     runs = sorted((tmp_path / "logs" / "train" / "runs").iterdir())
