@@ -106,7 +106,7 @@ def overview_row(claim_id: str, name: str, decided: bool, table, delta) -> str:
         if decided:
             counts = compared["verdict"].value_counts()
             under = int((compared["verdict"].eq("inconclusive") & compared["underpowered"]).sum())
-            words = ", ".join(f"{n} {w}" for w, n in counts.items())
+            words = "; ".join(f"{n} {w}" for w, n in counts.items())
             words += f" ({under} underpowered)" if under else ""
         else:
             signs = [reading(r) for _, r in compared.iterrows()]
