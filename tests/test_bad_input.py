@@ -15,14 +15,14 @@ from tests.conftest import ROOT
 
 # name: (overrides, what the one sentence says); {placeholders} are files made by the test
 CASES = {
-    "batch_size": (["data.batch_size=0"], "data.batch_size=0 must be a positive integer"),
     "unknown_key": (["+data.batchsize=32"], "data.batchsize is not an option"),
-    "pooling": (["model=cnn", "pooling=cls"], "pooling=cls does not fit model.backbone CNN"),
     "no_such_option": (["model=nope"], "model=nope is not an option of model; choose one of"),
     "text_checkpoint": (["ckpt_path={text}"], "is not a checkpoint (not the zip archive"),
 }
 # the rest of the table in docs/reliability.md (one per kind of check is above): `make test-slow`
 SLOW_CASES = {
+    "batch_size": (["data.batch_size=0"], "data.batch_size=0 must be a positive integer"),
+    "pooling": (["model=cnn", "pooling=cls"], "pooling=cls does not fit model.backbone CNN"),
     "trainer_refuses": (["trainer.precision=99"], "trainer.precision=99 is refused by Lightning"),
     "seed_range": (["seed=-1"], "seed=-1 is outside 0 to 2**32-1"),
     "mixup_on_tokens": (
@@ -191,6 +191,7 @@ def test_bad_checkpoints_for_eval_are_one_sentence(case, tmp_path, cnn_checkpoin
     check(result, expected, tmp_path)
 
 
+@pytest.mark.slow
 def test_hydra_full_error_shows_the_traceback(tmp_path):
     result = run_cli(tmp_path, "data.batch_size=0", full_error=True)
     assert result.returncode != 0

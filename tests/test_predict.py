@@ -58,6 +58,7 @@ def test_export_matches_the_checkpoints_logits(checkpoints, name, tmp_path):
         assert float((program(x) - model(x)).abs().max()) <= 1e-4
 
 
+@pytest.mark.slow
 def test_predict_writes_a_row_per_example_from_a_split_and_from_an_array(checkpoints, tmp_path):
     done = cli(
         "predict.py",

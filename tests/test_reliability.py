@@ -362,6 +362,7 @@ def test_a_killed_runs_lock_is_free_and_an_explicit_run_dir_is_honoured(tmp_path
     assert not (sibling / "metrics.json").exists()  # the unrelated sibling was left alone
 
 
+@pytest.mark.slow
 def test_a_cut_sweep_resumes_without_rerunning_finished_jobs(tmp_path):
     sweep = tmp_path / "sweep"
     cmd = ["-m", "seed=0,1,2", f"hydra.sweep.dir={sweep}", *LIVE]

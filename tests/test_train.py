@@ -182,6 +182,7 @@ def test_the_console_says_each_line_once_without_tips_and_ends_with_the_run_dir(
     assert out.stdout.rstrip().splitlines()[-1] == f"Run dir: {run}"
 
 
+@pytest.mark.slow
 def test_eval_takes_the_data_from_the_run_and_refuses_data_the_model_does_not_fit(tmp_path):
     """src/eval.py on a sequence run's checkpoint: the run's own data (not eval.yaml's digits),
     the same test accuracy; `data=digits` on the command line wins and is refused in one
