@@ -15,6 +15,9 @@ import shutil
 import sys
 from pathlib import Path
 
+# this clone's own code and conf/, even when the environment is shared with another clone
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
 
 def main(argv: list[str]) -> None:
     from biaslab.presets import ROOT  # conf/ and docs/ where a run reads them: one place

@@ -44,7 +44,9 @@ def cli(script: str, *args: str, cwd) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["cnn", "vit", "seq_attn"])
-def test_export_matches_the_checkpoints_logits(checkpoints, name, tmp_path):
+def test_export_matches_the_checkpoints_logits_and_predict_writes_its_rows(
+    checkpoints, name, tmp_path
+):
     done = cli(
         "export.py", f"ckpt_path={checkpoints[name]}", f"hydra.run.dir={tmp_path}", cwd=tmp_path
     )
@@ -56,6 +58,17 @@ def test_export_matches_the_checkpoints_logits(checkpoints, name, tmp_path):
     x = torch.randint(0, 8, (3, 16)) if name == "seq_attn" else torch.randn(3, 1, 8, 8)
     with torch.no_grad():
         assert float((program(x) - model(x)).abs().max()) <= 1e-4
+    out = cli(
+        "predict.py",
+        f"ckpt_path={checkpoints[name]}",
+        f"hydra.run.dir={tmp_path / 'p'}",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    with open(tmp_path / "p" / "predictions.csv") as f:
+        rows = list(csv.DictReader(f))
+    logits = model(x)
+    assert rows and len(rows[0]) == 4 + logits.shape[-1]  # example, pred, prob, target, p0..pK-1
 
 
 @pytest.mark.slow

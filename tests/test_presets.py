@@ -380,3 +380,30 @@ def test_a_preset_logs_to_the_users_wandb_grouped_by_preset_and_declaration(tmp_
     assert not find_run_files(final / "report")  # nothing written beside the report
     (report_run,) = [f for f in find_run_files(tmp_path / "ds") if f not in find_run_files(final)]
     assert ("downsampling_quick-report", "report") in read_artifacts(report_run)
+
+
+def test_run_preset_help_exits_0_and_a_second_clone_reads_its_own_conf(tmp_path):
+    """`--help` prints usage; a clone that shares this environment lists its own presets (its
+    scripts put its own src/ first), not those of the clone the package was installed from."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run_preset.py"), "--help"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and done.stdout.startswith("Run (or resume) one lecture preset")
+    clone = tmp_path / "clone"
+    for part in ("scripts", "src", "conf"):
+        shutil.copytree(ROOT / part, clone / part, ignore=shutil.ignore_patterns("__pycache__"))
+    (clone / "conf" / "experiment" / "only_in_the_clone.yaml").write_text("# @package _global_\n")
+    listed = subprocess.run(
+        [sys.executable, str(clone / "scripts" / "run_preset.py"), "--list"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "only_in_the_clone" in listed
