@@ -87,7 +87,8 @@ def write_page(root: Path) -> Path:
         "",
         "One section per claim of `../shared/lecture.md` (A.1, the framework itself, excepted). Every "
         "section is rebuilt by `python scripts/results_md.py` from the per-run files committed under "
-        "`docs/results/<preset>/` (each job's overrides, resolved config, metrics, per-epoch history and "
+        "`docs/results/<preset>/`, packed in a few files (`runs.csv`, a row per run; archives of each "
+        "job's overrides, resolved config, metrics and provenance, of its per-epoch history and of its "
         "per-example test predictions; no checkpoints): `python scripts/report.py docs/results/<preset>` "
         "rebuilds one table and its charts. Each was produced by `python scripts/run_preset.py <preset> "
         "--publish` (all of them: `bash scripts/reproduce_lecture.sh`; `--list` prints each preset's wall "
