@@ -51,8 +51,10 @@ def provenance(sweep_dir: Path, frame) -> list[str]:
     if info:
         lines.append(f"- date: {info.get('date', '?')}; machine: {info.get('machine', '?')}")
     elif ended:
+        from biaslab.presets import machine  # the same words a preset's preset.json uses
+
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(max(ended)))
-        lines.append(f"- date: {when} (the last run's end); machine: {platform_words()}")
+        lines.append(f"- date: {when} (the last run's end); machine: {machine()}")
     if devices:  # each run's own record (runs from before the record have none)
         lines.append(f"- device: {'; '.join(sorted(devices))}")
     total = float(frame["time/total_s"].sum()) if "time/total_s" in frame else math.nan
@@ -66,13 +68,6 @@ def provenance(sweep_dir: Path, frame) -> list[str]:
         )
     lines.append(f"- sum of the runs' own times: {total:.0f} s over {len(frame)} runs")
     return lines
-
-
-def platform_words() -> str:
-    """This machine, as a preset's `preset.json` names it."""
-    from biaslab.presets import machine
-
-    return machine()
 
 
 def report_dir_name(settings: dict[str, Any], primary, baseline, delta) -> str:
