@@ -1,6 +1,8 @@
 """Ablation report for a sweep: python scripts/report.py SWEEP_DIR [--metric test/acc]
 [--baseline model=cnn [--baseline model=vit ...]] [--delta 0.01] [--out NAME]
-(online: python scripts/report.py ENTITY/PROJECT:GROUP --wandb, where GROUP is the sweep dir's name)
+(from W&B: python scripts/report.py ENTITY/PROJECT:GROUP --wandb, GROUP being `<experiment>-<sweep
+id>`; or python scripts/report.py SWEEP_DIR --wandb: the same table from the W&B run files the
+sweep left offline, before `wandb sync`)
 
 Writes <sweep dir>/report/{report.md, report.csv, <factor>__<metric>.png, curves_train_loss.png}
 for the sweep's own comparison (its `report:` config); another baseline, metric or delta writes
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 
-from biaslab.analysis.load import load_wandb_group
+from biaslab.analysis.load import load_wandb_files, load_wandb_group
 from biaslab.analysis.report import write_report
 from biaslab.analysis.tables import summarize, to_markdown
 
@@ -27,7 +29,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("sweep_dir", help="a sweep dir, or ENTITY/PROJECT:GROUP with --wandb")
     parser.add_argument(
-        "--wandb", action="store_true", help="read the runs of a W&B group (online)"
+        "--wandb",
+        action="store_true",
+        help="read the runs of a W&B group (online), or a sweep dir's offline W&B run files",
     )
     parser.add_argument("--metric", default=None, help="default: report.primary (test/acc)")
     parser.add_argument(
@@ -42,11 +46,14 @@ def main() -> None:
     if args.out and args.baseline and len(args.baseline) > 1:
         parser.error("--out names one report: give one --baseline with it, or none")
     if args.wandb:
-        path, group = args.sweep_dir.split(":", 1)
+        if ":" in args.sweep_dir:
+            frame = load_wandb_group(*args.sweep_dir.split(":", 1))
+        else:
+            frame = load_wandb_files(args.sweep_dir)
         print(
             to_markdown(
                 summarize(
-                    load_wandb_group(path, group),
+                    frame,
                     primary=args.metric or "test/acc",
                     baseline=(args.baseline or [None])[0],
                     delta=args.delta,

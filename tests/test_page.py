@@ -51,6 +51,42 @@ def test_a_committed_report_rebuilds_byte_for_byte(tmp_path):
     assert (out / "report.csv").read_bytes() == (committed / "report.csv").read_bytes()
 
 
+CHARTS = sorted((ROOT / "docs" / "results").rglob("*.png"))
+
+
+def _is_number(level: str) -> bool:
+    try:
+        float(level)
+    except ValueError:
+        return level in ("null", "None", "nan")
+    return True
+
+
+@pytest.mark.parametrize("png", CHARTS, ids=lambda p: str(p.relative_to(ROOT / "docs" / "results")))
+def test_every_published_chart_reads_as_a_reader_needs(png):
+    """Each chart in docs/results, as the plotting code drew it (its `CHART_KEY` text chunk):
+    >= 150 dpi; <= 6 series per panel; every legend entry names its factor (`key=value`); a
+    factor whose levels are numbers sits on a numeric axis, each series in ascending order."""
+    import json
+
+    from PIL import Image
+
+    from biaslab.analysis.figure import CHART_KEY, MAX_SERIES
+
+    image = Image.open(png)
+    assert min(image.info["dpi"]) >= 149.5
+    chart = json.loads(image.text[CHART_KEY])
+    levels = [v for v in chart.get("levels", []) if v != "(unused)"]
+    if levels and all(_is_number(v) for v in levels) and not all(v == "null" for v in levels):
+        assert chart["axis"] == "numeric", chart["factor"]
+    assert all("=" in entry for entry in chart["legend"]), chart["legend"]
+    for panel in chart["panels"]:
+        assert panel["series"] <= MAX_SERIES
+        assert all("=" in entry for entry in panel["legend"]), panel["legend"]
+        if chart["axis"] == "numeric":
+            assert all(list(x) == sorted(x) for x in panel["x"]), panel["x"]
+
+
 def test_generalisation_is_read_at_the_first_epoch_that_reaches_the_target_train_loss(tmp_path):
     """at_target/*: validation accuracy and train - validation accuracy at the first epoch end
     whose train loss is <= report.target_loss; NaN where a run never gets there."""

@@ -15,8 +15,9 @@ import yaml
 from biaslab.errors import ConfigError
 from biaslab.run.checks import validate
 from biaslab.run.sweep import read_summary
-from biaslab.utils.wandb_files import find_run_files, read_records
-from tests.conftest import ROOT, compose
+from biaslab.utils.wandb_files import find_run_files, read_artifacts, read_records
+from biaslab.utils.wandb_files import read_summary as wandb_summary
+from tests.conftest import ROOT, compose, eventually
 
 pytestmark = pytest.mark.extra("sweeps")  # Hydra's launchers and the Optuna sweeper
 
@@ -86,12 +87,33 @@ def test_joblib_multirun_groups_wandb_runs_and_writes_one_summary(tmp_path):
     assert len(jobs) == 2
     runs = [wandb_run_info(f) for f in find_run_files(sweep)]
     assert len(runs) == 2
-    assert runs[0]["group"] == runs[1]["group"] == sweep.name
+    assert runs[0]["group"] == runs[1]["group"] == f"train-{sweep.name}"  # <experiment>-<id>
     assert sorted(r["name"] for r in runs) == ["seed=0", "seed=1"]
     assert all(r["job_type"] == "train" for r in runs)
     rows = read_summary(sweep)
     assert [r["status"] for r in rows] == ["ok", "ok"]
     assert all("test/acc" in r["metrics"] for r in rows)
+    for job, run_file in zip(jobs, find_run_files(sweep)):  # W&B holds the whole record
+        metrics = json.loads((job / "metrics.json").read_text())
+        summary = eventually(lambda f=run_file: wandb_summary(f), lambda s: "gap/acc" in s)
+        assert {k for k, v in metrics.items() if v is not None} <= set(summary)
+        assert any(kind == "predictions" for _, kind in read_artifacts(run_file))
+    from_files = subprocess.run(
+        [sys.executable, "scripts/report.py", str(sweep), "--metric", "test/acc"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    from_wandb = subprocess.run(
+        [sys.executable, "scripts/report.py", str(sweep), "--wandb"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    table = [line for line in from_files.splitlines() if line.startswith("| ")]
+    assert table and [line for line in from_wandb.splitlines() if line.startswith("| ")] == table
     assert (sweep / "summary.md").read_text().count("| ok |") == 2
     for job in jobs:  # provenance beside the resolved config
         assert (job / "config_resolved.yaml").exists()

@@ -81,7 +81,7 @@ def test_seed_zero_is_reproducible_and_seed_one_differs(tmp_path, train_fast):
 def test_offline_wandb_run_holds_the_logged_metrics(tmp_path, train_fast):
     from biaslab.utils.wandb_files import find_run_files, read_history
 
-    train_fast("logger=wandb", "tags=[unit]")
+    train_fast("logger=wandb", "tags=[unit]", "logger.wandb.log_model=true")
     files = find_run_files(tmp_path)
     assert len(files) == 1
     want = {"train/loss", "train/acc", "val/acc", "test/acc"}
@@ -94,17 +94,60 @@ def test_offline_wandb_run_holds_the_logged_metrics(tmp_path, train_fast):
     summary = eventually(lambda: read_summary(files[0]), lambda s: "train_eval/acc" in s)
     assert {k for k, v in metrics.items() if v is not None} <= set(summary)  # all of metrics.json
     assert summary["test_last/acc"] == pytest.approx(metrics["test_last/acc"])
-    assert any(kind == "predictions" for _, kind in read_artifacts(files[0]))
+    kinds = {kind for _, kind in read_artifacts(files[0])}
+    assert {"predictions", "model"} <= kinds  # log_model: the checkpoints too, kept for sync
 
 
-def test_a_wandb_agents_run_id_is_the_runs_id(tmp_path, train_fast, monkeypatch):
-    """`wandb agent` sets WANDB_RUN_ID; the run logs under that id, not one of its own."""
-    from biaslab.utils.wandb_files import find_run_files
+def test_the_documented_wandb_sweep_runs_as_an_agent_runs_it(tmp_path):
+    """docs/sweeps.md's W&B sweep file, its first grid point turned into a command by W&B's own
+    builders as `wandb agent` does (with its WANDB_RUN_ID, WANDB_SWEEP_ID and param file): the
+    run trains, logs under that id in that sweep, grouped `<experiment>-<sweep id>`, named by its
+    values. The fast settings are appended to the command."""
+    import os
+    import re
+    import subprocess
+    import sys
 
-    monkeypatch.setenv("WANDB_RUN_ID", "agentrun0001")
-    train_fast("logger=wandb")
+    import yaml
+    from wandb.sdk.launch.sweeps.utils import create_sweep_command, create_sweep_command_args
+    from wandb.sdk.lib import config_util
+
+    from biaslab.utils.wandb_files import find_run_files, read_records
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "sweeps.md").read_text()
+    sweep = yaml.safe_load(re.search(r"```yaml\n(program: .*?)```", doc, re.S).group(1))
+    args = {k: {"value": v["values"][0]} for k, v in sweep["parameters"].items()}
+    params = tmp_path / "sweep-config.yaml"
+    config_util.save_config_file_from_dict(str(params), args)
+    words = create_sweep_command_args({"args": args})
+    words |= {
+        "env": ["/usr/bin/env"],
+        "interpreter": [sys.executable],
+        "program": [sweep["program"]],
+    }
+    cmd = []
+    for part in create_sweep_command(list(sweep["command"])):
+        cmd += words[part[2:-1]] if part.startswith("${") else [part]
+    env = {
+        **os.environ,
+        "BIASLAB_ROOT": str(tmp_path),
+        "WANDB_MODE": "offline",
+        "WANDB_RUN_ID": "agentrun0001",
+        "WANDB_SWEEP_ID": "sweep42",
+        "WANDB_SWEEP_PARAM_PATH": str(params),
+    }
+    fast = [o for o in FAST if not o.startswith("logger=")]
+    out = subprocess.run(
+        [*cmd, *fast], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
     (run_file,) = find_run_files(tmp_path)
-    assert "agentrun0001" in run_file.name
+    run = next(r.run for r in read_records(run_file) if r.WhichOneof("record_type") == "run")
+    assert (run.run_id, run.sweep_id, run.run_group) == ("agentrun0001", "sweep42", "train-sweep42")
+    assert "model=cnn" in run.display_name and "seed=0" in run.display_name
+    (metrics,) = (tmp_path / "logs").rglob("metrics.json")
+    assert json.loads(metrics.read_text())["test/acc"] > 0
 
 
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])

@@ -72,15 +72,38 @@ def name_values(name: str) -> dict[str, str]:
 def load_wandb_group(path: str, group: str):
     """The same frame from W&B (online): runs of `entity/project` in `group`, one row per run,
     the swept values from the run names (`seed=1,model=vit`) and metrics from run summaries."""
-    import pandas as pd
     import wandb
 
+    runs = wandb.Api().runs(path, filters={"group": group})
+    return _wandb_frame((run.name, dict(run.summary), run.state == "finished") for run in runs)
+
+
+def load_wandb_files(root: str | Path, group: str | None = None):
+    """The same frame from W&B's own offline run files under `root` (`run-<id>.wandb`, as a
+    sweep with logger=wandb leaves them, before or without `wandb sync`), optionally one group."""
+    from biaslab.utils.wandb_files import find_run_files, read_records, read_summary
+
+    runs = []
+    for path in find_run_files(root):
+        records = read_records(path)
+        run = next(r.run for r in records if r.WhichOneof("record_type") == "run")
+        if group is not None and run.run_group != group:
+            continue
+        exits = [r.exit.exit_code for r in records if r.WhichOneof("record_type") == "exit"]
+        runs.append((run.display_name, read_summary(path), exits == [0]))
+    return _wandb_frame(sorted(runs, key=lambda run: run[0]))
+
+
+def _wandb_frame(runs):
+    """One row per (name, summary, finished) run: its swept values and numeric summary."""
+    import pandas as pd
+
     rows, keys = [], set()
-    for i, run in enumerate(wandb.Api().runs(path, filters={"group": group})):
-        values = name_values(run.name)
+    for i, (name, summary, finished) in enumerate(runs):
+        values = name_values(name)
         keys.update(values)
-        row = {"job": i, **values, "status": "ok" if run.state == "finished" else "failed"}
-        row.update({k: v for k, v in run.summary.items() if isinstance(v, int | float)})
+        row = {"job": i, **values, "status": "ok" if finished else "failed"}
+        row.update({k: v for k, v in summary.items() if isinstance(v, int | float)})
         rows.append(row)
     frame = pd.DataFrame(rows)
     frame.attrs["factors"] = sorted(k for k in keys if k != "seed")

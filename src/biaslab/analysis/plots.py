@@ -8,12 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
+from biaslab.analysis.figure import (
+    STYLE,
+    facet_keys,
+    figure_legend,
+    is_full,
+    level_key,
+    panel_grid,
+    save_chart,
+)
 from biaslab.analysis.load import factors
 from biaslab.run.files import RunDir
-
-DPI = 150
-STYLE = "tableau-colorblind10"  # a colour-blind-safe palette
-MAX_SERIES = 6  # more curves than this share no panel: one panel per level of a factor
 
 
 def _numeric(values) -> list[float] | None:
@@ -23,29 +28,25 @@ def _numeric(values) -> list[float] | None:
         return None
 
 
-def _is_full(value) -> bool:
-    """A null level of a numeric factor: `the whole set` (data.train_per_class=null)."""
-    return value is None or str(value) in ("null", "None", "nan", "")
-
-
 def numeric_levels(values, full: float | None = None) -> tuple[list[float], float | None] | None:
     """Numeric positions for a factor's levels, nulls (the full set) last: at `full` (its size,
     from `report.full_size`) or one step past the largest level; None when a level is not a
     number. Returns (positions, where the null sits or None)."""
-    known = _numeric([v for v in values if not _is_full(v)])
+    known = _numeric([v for v in values if not is_full(v)])
     if known is None or not known:
         return None
     top = max(known)
     spot = None
-    if any(_is_full(v) for v in values):
+    if any(is_full(v) for v in values):
         spot = float(full) if full is not None else (top * 3 if min(known) > 0 else top + 1)
-    return [spot if _is_full(v) else float(v) for v in values], spot
+    return [spot if is_full(v) else float(v) for v in values], spot
 
 
 def plot_factor(table, factor: str, metric: str, path: Path, full: float | None = None) -> None:
     """Mean and 95 % interval of `metric` against one factor, a series per other arm, its legend
-    naming the factors. Numeric factors on a numeric axis in numeric order (log when they span
-    10x or more) joined by lines, the full set (a null level) last, labelled with its size;
+    naming the factors; a panel per level of a further factor when more than `MAX_SERIES`
+    series would share one. Numeric factors on a numeric axis in numeric order (log when they
+    span 10x or more) joined by lines, the full set (a null level) last, labelled with its size;
     categorical arms as points with interval bars, never joined."""
     import matplotlib
 
@@ -55,107 +56,125 @@ def plot_factor(table, factor: str, metric: str, path: Path, full: float | None 
     from biaslab.analysis.metrics import metric as registry
 
     others = [f for f in factors(table) if f != factor and f in table]
-    groups = list(table.groupby(others, dropna=False)) if others else [((), table)]
+    facet = facet_keys({f: sorted({str(v) for v in table[f]}) for f in others})
+    series = [f for f in others if f not in facet]
     levels = numeric_levels(list(table[factor]), full)
-    categories = sorted({str(v) for v in table[factor]})
+    categories = sorted({str(v) for v in table[factor]}, key=level_key)
+    panels = _groups(table, facet)
+    names = [name for _, g in panels for name, _ in _groups(g, series)]
+    names = sorted(set(names), key=names.index)
     with plt.style.context(STYLE):
-        fig, ax = plt.subplots(figsize=(6.4, 3.8))
-        for k, (label, group) in enumerate(groups):
-            values = label if isinstance(label, tuple) else (label,)
-            name = ", ".join(f"{k}={v}" for k, v in zip(others, values)) or None
-            y, err = group[f"{metric} mean"], group[f"{metric} ci95"].fillna(0)
-            if levels is not None:
-                xs = np.asarray(numeric_levels(list(group[factor]), levels[1])[0])
-                order = np.argsort(xs)
-                ax.errorbar(
-                    xs[order],
-                    y.to_numpy()[order],
-                    yerr=err.to_numpy()[order],
-                    marker="o",
-                    capsize=3,
-                    label=name,
-                )
-            else:
-                offset = (k - (len(groups) - 1) / 2) * 0.08
-                xs = [categories.index(str(v)) + offset for v in group[factor]]
-                ax.errorbar(xs, y, yerr=err, marker="o", linestyle="none", capsize=3, label=name)
-        if levels is not None:
-            positions = sorted(set(levels[0]))
-            if min(positions) > 0 and max(positions) / min(positions) >= 10:
-                ax.set_xscale("log")
-            ax.set_xticks(
-                positions,
-                [
-                    (f"{x:g} (all)" if full is not None else "all") if x == levels[1] else f"{x:g}"
-                    for x in positions
-                ],
-                fontsize=7,
-            )
-            ax.minorticks_off()
-        else:
-            ax.set_xticks(range(len(categories)), categories, rotation=20, fontsize=7)
-        ax.set_xlabel(factor)
-        ax.set_ylabel(f"{registry(metric).label}\nmean, 95 % interval", fontsize=8)
-        if others:
-            ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        fig, axes = panel_grid(plt, len(panels), width=5.2 if len(panels) == 1 else 3.6)
+        handles = {}
+        for ax, (title, panel) in zip(axes, panels):
+            for name, group in _groups(panel, series):
+                k = names.index(name)
+                y, err = group[f"{metric} mean"], group[f"{metric} ci95"].fillna(0)
+                style = {"marker": "o", "capsize": 3, "color": colours[k % len(colours)]}
+                if levels is not None:
+                    xs = np.asarray(numeric_levels(list(group[factor]), levels[1])[0])
+                    order = np.argsort(xs)
+                    y, err, xs = y.to_numpy()[order], err.to_numpy()[order], xs[order]
+                else:
+                    offset = (k - (len(names) - 1) / 2) * 0.08
+                    xs = [categories.index(str(v)) + offset for v in group[factor]]
+                    style["linestyle"] = "none"
+                handles[name] = ax.errorbar(xs, y, yerr=err, label=name or None, **style)
+            _factor_axis(ax, factor, levels, categories, full)
+            if title:
+                ax.set_title(title, fontsize=8)
+        axes[0].set_ylabel(f"{registry(metric).label}\nmean, 95 % interval", fontsize=8)
         fig.tight_layout()
-        fig.savefig(path, dpi=DPI)
+        if series:
+            figure_legend(fig, [handles[n] for n in names], names)
+        save_chart(
+            fig,
+            path,
+            factor=factor,
+            levels=categories,
+            axis="categorical" if levels is None else "numeric",
+        )
         plt.close(fig)
 
 
+def _groups(table, keys: list[str]) -> list[tuple[str, object]]:
+    """(`k=v, ...` name, rows) per combination of `keys`' levels, in level order."""
+    if not keys:
+        return [("", table)]
+    found = []
+    for label, group in table.groupby(keys, dropna=False):
+        values = label if isinstance(label, tuple) else (label,)
+        found.append((values, ", ".join(f"{k}={v}" for k, v in zip(keys, values)), group))
+    found.sort(key=lambda item: [level_key(v) for v in item[0]])
+    return [(name, group) for _, name, group in found]
+
+
+def _factor_axis(ax, factor: str, levels, categories: list[str], full: float | None) -> None:
+    """The x axis of `plot_factor`: numeric (log past a decade, the full set named) or named."""
+    if levels is not None:
+        positions = sorted(set(levels[0]))
+        if min(positions) > 0 and max(positions) / min(positions) >= 10:
+            ax.set_xscale("log")
+        ax.set_xticks(
+            positions,
+            [
+                (f"{x:g} (all)" if full is not None else "all") if x == levels[1] else f"{x:g}"
+                for x in positions
+            ],
+            fontsize=7,
+        )
+        ax.minorticks_off()
+    else:
+        ax.set_xticks(range(len(categories)), categories, rotation=20, fontsize=7)
+    ax.set_xlabel(factor, fontsize=8)
+
+
 def plot_curves(frame, metric: str, path: Path) -> bool:
-    """Per-epoch `metric` (history.csv) per arm, mean over seeds; False when no history."""
+    """Per-epoch `metric` (history.csv) per arm, mean over seeds, a panel per level of a factor
+    when more than `MAX_SERIES` curves would share one; False when no history."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    ok = frame[frame["status"] == "ok"]
     arms = factors(frame)
     curves = []
-    for _, r in ok.iterrows():
+    for _, r in frame[frame["status"] == "ok"].iterrows():
         path_csv = RunDir(r["run_dir"]).history
         if path_csv.exists():
             h = pd.read_csv(path_csv)
             if metric in h:
-                h["arm"] = ",".join(f"{k}={r[k]}" for k in arms) or "all"
-                curves.append(h[["epoch", "arm", metric]])
+                curves.append(h[["epoch", metric]].assign(**{k: str(r[k]) for k in arms}))
     if not curves:
         return False
-    data = pd.concat(curves).groupby(["arm", "epoch"])[metric].mean().reset_index()
-    arms_seen = sorted(data["arm"].unique())
-    facet = arms[0] if len(arms_seen) > MAX_SERIES and len(arms) > 1 else None
-    panels = sorted({a.split(",")[0] for a in arms_seen}, key=_level_order) if facet else [None]
+    data = pd.concat(curves).groupby([*arms, "epoch"])[metric].mean().reset_index()
+    facet = facet_keys({k: sorted(set(data[k])) for k in arms})
+    series = [k for k in arms if k not in facet]
+    panels = _groups(data, facet)
     with plt.style.context(STYLE):
-        fig, axes = plt.subplots(
-            1, len(panels), figsize=(3.4 * len(panels) + 2.2, 3.6), sharey=True, squeeze=False
-        )
-        for ax, panel in zip(axes[0], panels):
-            for arm in sorted(arms_seen, key=lambda a: [_level_order(p) for p in a.split(",")]):
-                g = data[data["arm"] == arm]
-                if panel is not None and arm.split(",")[0] != panel:
-                    continue
-                shown = arm.split(",", 1)[1] if panel is not None else arm
-                ax.plot(g["epoch"], g[metric], marker=".", label=shown)
-            ax.set_xlabel("epoch")
-            if panel is not None:
-                ax.set_title(panel, fontsize=8)
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        fig, axes = panel_grid(plt, len(panels))
+        handles: dict[str, object] = {}
+        for ax, (title, panel) in zip(axes, panels):
+            for name, g in _groups(panel, series):
+                k = len(handles) if name not in handles else list(handles).index(name)
+                (handles[name],) = ax.plot(
+                    g["epoch"], g[metric], marker=".", color=colours[k % len(colours)], label=name
+                )
+            ax.set_xlabel("epoch", fontsize=8)
+            if title:
+                ax.set_title(title, fontsize=8)
             if metric.endswith("loss") and (data[metric] > 0).all():
                 ax.set_yscale("log")
-        axes[0][0].set_ylabel(f"{metric} (mean over seeds)")
-        axes[0][-1].legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        axes[0].set_ylabel(f"{metric} (mean over seeds)", fontsize=8)
         fig.tight_layout()
-        fig.savefig(path, dpi=DPI)
+        if series:
+            figure_legend(fig, list(handles.values()), list(handles))
+        save_chart(fig, path, factor="epoch", axis="numeric")
         plt.close(fig)
     return True
-
-
-def _level_order(level: str) -> tuple:
-    """`key=value` panels in numeric order of their values where they are numbers."""
-    value = level.split("=", 1)[-1]
-    number = None if _is_full(value) else _numeric([value])
-    return (0, number[0], "") if number else (1, 0.0, value)
 
 
 def loglog_exponents(frame, x: str, y: str, path: Path) -> list[str]:
@@ -199,7 +218,7 @@ def loglog_exponents(frame, x: str, y: str, path: Path) -> list[str]:
     ax.set_ylabel(f"{y} (mean over seeds)")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    save_chart(fig, path, factor=x, axis="numeric")
     plt.close(fig)
     return lines
 
@@ -235,7 +254,7 @@ def plot_forest(table, primary: str, delta: float | None, path: Path) -> bool:
         if delta:
             ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
         fig.tight_layout()
-        fig.savefig(path, dpi=DPI)
+        save_chart(fig, path, factor="difference", axis="value")
         plt.close(fig)
     return True
 

@@ -115,6 +115,12 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def file_part(name: str) -> str:
+    """A metric or key as part of a file name: `invariance/rotate +45` -> `invariance_rotate_+45`
+    (no slashes, no spaces)."""
+    return re.sub(r"[^\w.+=-]", "_", name)
+
+
 def write_report(
     sweep_dir: str | Path,
     primary: str | None = None,
@@ -231,16 +237,16 @@ def _write_report(
         if f"{metric} mean" not in table:
             continue
         for factor in factors(frame):
-            png = out / f"{factor.replace('/', '_')}__{metric.replace('/', '_')}.png"
+            png = out / f"{file_part(factor)}__{file_part(metric)}.png"
             plot_factor(table, factor, metric, png, (settings.get("full_size") or {}).get(factor))
             text += ["", f"![{metric} by {factor}]({png.name})"]
     for metric in settings.get("curves") or ["train/loss"]:
-        png = f"curves_{metric.replace('/', '_')}.png"
+        png = f"curves_{file_part(metric)}.png"
         if plot_curves(frame, metric, out / png):
             text += ["", f"![{metric} per epoch]({png})"]
     if settings.get("loglog"):
         x, y = settings["loglog"]
-        png = f"loglog_{y.replace('/', '_')}.png"
+        png = f"loglog_{file_part(y)}.png"
         text += [
             "",
             f"Scaling of {y} with {x} (log-log):",

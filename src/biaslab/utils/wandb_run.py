@@ -21,20 +21,24 @@ log = logging.getLogger("biaslab")
 
 
 def job_overrides() -> tuple[str | None, str | None]:
-    """(run name, sweep group) under Hydra: in a multirun the name is the job's values of the
-    swept keys (`seed=1,optimizer=sgd`) and the group is the sweep dir's name."""
+    """(run name, group) under Hydra. In a multirun the name is the job's values of the swept
+    keys (`seed=1,optimizer=sgd`). The group is `<experiment>-<sweep id>` (the experiment
+    config's name, else the task's: `train-...`), the sweep id being a `wandb agent`'s
+    ($WANDB_SWEEP_ID) or else the sweep dir's name; a single run outside an agent has none."""
     from hydra.core.hydra_config import HydraConfig
 
     if not HydraConfig.initialized():
         return None, None
     hc = HydraConfig.get()
+    what = hc.runtime.choices.get("experiment") or hc.job.name
+    agent_sweep = os.environ.get("WANDB_SWEEP_ID")
     multirun = hc.mode is not None and hc.mode.name == "MULTIRUN"
     if not multirun:
-        return hc.job.override_dirname or None, None
+        return hc.job.override_dirname or None, f"{what}-{agent_sweep}" if agent_sweep else None
     sweep_dir = Path(hc.sweep.dir)
     keys = swept_keys(sweep_dir)
     parts = [o for o in hc.overrides.task if o.partition("=")[0].lstrip("+~") in keys]
-    return (",".join(parts) or f"job{hc.job.num}"), sweep_dir.name
+    return (",".join(parts) or f"job{hc.job.num}"), f"{what}-{agent_sweep or sweep_dir.name}"
 
 
 def wandb_run_id(output_dir: Path) -> str:
@@ -139,6 +143,9 @@ def wandb_node(node: DictConfig, output_dir: Path) -> DictConfig:
         )
         os.environ["WANDB_MODE"] = "offline"
         node.offline = True
+    if node.offline and node.log_model:  # Lightning refuses log_model offline: let W&B's own
+        os.environ["WANDB_MODE"] = "offline"  # offline mode keep the checkpoints for `wandb sync`
+        node.offline = False
     with open_dict(node):
         node.name = node.name or name or Path(output_dir).name
         node.group = node.group or group

@@ -1,0 +1,88 @@
+"""The frame every report chart shares: level order, facets that keep a panel to at most
+`MAX_SERIES` series, a grid of panels, and saving with a description a test can read back."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+DPI = 150
+STYLE = "tableau-colorblind10"  # a colour-blind-safe palette
+MAX_SERIES = 6  # more series than this share no panel: one panel per level of a factor
+CHART_KEY = "biaslab-chart"  # the PNG text chunk that describes what the chart draws
+
+
+def is_full(value) -> bool:
+    """A null level of a numeric factor: `the whole set` (data.train_per_class=null)."""
+    return value is None or str(value) in ("null", "None", "nan", "")
+
+
+def level_key(value) -> tuple:
+    """Levels in numeric order where they are numbers (the full set last), else by name."""
+    if is_full(value):
+        return (1, math.inf, "")
+    try:
+        return (0, float(value), "")
+    except (TypeError, ValueError):
+        return (2, 0.0, str(value))
+
+
+def facet_keys(levels: dict[str, list[str]], most: int = MAX_SERIES) -> list[str]:
+    """The factors to split panels by, so that the rest give at most `most` series per panel:
+    the fewest panels, then the fewest facet factors (`levels`: factor -> its levels)."""
+    keys = list(levels)
+    best: tuple[int, int, list[str]] | None = None
+    for size in range(len(keys) + 1):
+        for facet in itertools.combinations(keys, size):
+            series = math.prod(len(levels[k]) for k in keys if k not in facet)
+            panels = math.prod(len(levels[k]) for k in facet)
+            if series <= most and (best is None or (panels, size) < best[:2]):
+                best = (panels, size, list(facet))
+    return best[2] if best else keys
+
+
+def panel_grid(plt, n: int, width: float = 3.6, height: float = 3.0):
+    """A figure of `n` panels, at most 3 across, sharing the y axis; returns (fig, axes)."""
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(width * cols, height * rows + 0.4), sharey=True, squeeze=False
+    )
+    for ax in axes.flat[n:]:
+        fig.delaxes(ax)
+    return fig, list(axes.flat[:n])
+
+
+def figure_legend(fig, handles: list, labels: list[str]) -> None:
+    """One legend for every panel, beside them on the right (outside the plot area)."""
+    fig.legend(
+        handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False
+    )
+
+
+def save_chart(fig, path: Path, **about) -> None:
+    """Save at `DPI` with a description read back from the drawn figure in a PNG text chunk
+    (`CHART_KEY`, JSON): per panel the labelled series (the ±δ band is not one), the legend's
+    entries and each series' x values, plus `about` (the factor, its levels, the axis kind), so
+    a test can check every published chart without re-plotting it."""
+    panels = []
+    for ax in fig.axes:
+        labels = [t for t in ax.get_legend_handles_labels()[1] if not t.startswith("±δ")]
+        legend = ax.get_legend()
+        entries = [t.get_text() for t in legend.get_texts()] if legend else []
+        xs = [c.lines[0].get_xdata() for c in ax.containers if hasattr(c, "has_xerr")]
+        xs += [ln.get_xdata() for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+        panels.append(
+            {
+                "series": max(len(labels), 1),
+                "legend": [t for t in entries if not t.startswith("±δ")],
+                "x": [[float(v) for v in x] for x in xs],
+                "xscale": ax.get_xscale(),
+            }
+        )
+    legend = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+    about = {"panels": panels, "legend": legend, **about}
+    meta = {CHART_KEY: json.dumps(about, sort_keys=True)}
+    fig.savefig(path, dpi=DPI, metadata=meta, bbox_inches="tight")
