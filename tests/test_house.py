@@ -72,3 +72,31 @@ def test_callbacks_never_import_the_lightning_module():
                 assert node.module != "biaslab.module", path
             if isinstance(node, ast.Import):
                 assert all(a.name != "biaslab.module" for a in node.names), path
+
+
+def test_the_readme_option_tables_are_generated_from_conf():
+    """The README's per-family option tables equal what `conf/` generates now."""
+    from biaslab.utils.options import with_tables
+
+    readme = (ROOT / "README.md").read_text()
+    assert with_tables(readme, ROOT / "conf") == readme, "run: python scripts/options.py --write"
+
+
+def test_a_changed_or_undocumented_option_makes_the_tables_differ_or_fail(tmp_path):
+    """A default changed in `conf/` changes the tables; an option with no comment saying what it
+    touches stops the generation with a sentence naming it."""
+    import shutil
+
+    import pytest
+
+    from biaslab.utils.options import UndocumentedOption, tables
+
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    vit = conf / "model" / "vit.yaml"
+    vit.write_text(vit.read_text().replace("depth: 4 ", "depth: 6 "))
+    assert "| `model.backbone.depth` | `6` |" in tables(conf)
+    assert tables(conf) != tables(ROOT / "conf")
+    vit.write_text(vit.read_text() + "  qk_norm: false\n")
+    with pytest.raises(UndocumentedOption, match=r"backbone\.qk_norm"):
+        tables(conf)
