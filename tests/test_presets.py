@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 
 import pytest
 import torch
 
-from tests.conftest import compose, group_options
+from tests.conftest import FAST, compose, group_options
 
 RECIPES = {"cifar10_speed", "fashion_mnist_gpu", "data_scaling_fmnist"}  # GPU / real CIFAR
 PRESETS = [p for p in group_options("experiment") if p not in RECIPES]
@@ -383,8 +384,9 @@ def test_a_preset_logs_to_the_users_wandb_grouped_by_preset_and_declaration(tmp_
 
 
 def test_run_preset_help_exits_0_and_a_second_clone_reads_its_own_conf(tmp_path):
-    """`--help` prints usage; a clone that shares this environment lists its own presets (its
-    scripts put its own src/ first), not those of the clone the package was installed from."""
+    """`--help` prints usage; a clone that shares this environment lists and runs its own presets
+    from its own conf/ (its scripts put its own src/ first), not those of the clone the package
+    was installed from."""
     import shutil
     import subprocess
     import sys
@@ -400,10 +402,22 @@ def test_run_preset_help_exits_0_and_a_second_clone_reads_its_own_conf(tmp_path)
     clone = tmp_path / "clone"
     for part in ("scripts", "src", "conf"):
         shutil.copytree(ROOT / part, clone / part, ignore=shutil.ignore_patterns("__pycache__"))
-    (clone / "conf" / "experiment" / "only_in_the_clone.yaml").write_text("# @package _global_\n")
-    listed = subprocess.run(
-        [sys.executable, str(clone / "scripts" / "run_preset.py"), "--list"],
+    (clone / "conf" / "experiment" / "only_in_the_clone.yaml").write_text(
+        "# @package _global_\ntags: [made_by_the_clone]\nreport:\n"
+        "  baseline: model.backbone.downsample=maxpool\nhydra:\n  mode: MULTIRUN\n"
+        "  sweeper:\n    params:\n      model.backbone.downsample: maxpool,avgpool\n      seed: 0\n"
+    )
+    script = str(clone / "scripts" / "run_preset.py")
+    listed = subprocess.run([sys.executable, script, "--list"], capture_output=True, text=True)
+    assert "only_in_the_clone" in listed.stdout
+    env = {**os.environ, "BIASLAB_ROOT": str(tmp_path / "out")}
+    ran = subprocess.run(
+        [sys.executable, script, "only_in_the_clone", *FAST],
         capture_output=True,
         text=True,
-    ).stdout
-    assert "only_in_the_clone" in listed
+        env=env,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    configs = list((tmp_path / "out").rglob("config_resolved.yaml"))
+    assert len(configs) == 2 and all("made_by_the_clone" in c.read_text() for c in configs)
