@@ -98,22 +98,14 @@ def test_joblib_multirun_groups_wandb_runs_and_writes_one_summary(tmp_path):
         summary = eventually(lambda f=run_file: wandb_summary(f), lambda s: "gap/acc" in s)
         assert {k for k, v in metrics.items() if v is not None} <= set(summary)
         assert any(kind == "predictions" for _, kind in read_artifacts(run_file))
-    from_files = subprocess.run(
-        [sys.executable, "scripts/report.py", str(sweep), "--metric", "test/acc"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    from_wandb = subprocess.run(
-        [sys.executable, "scripts/report.py", str(sweep), "--wandb"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    table = [line for line in from_files.splitlines() if line.startswith("| ")]
-    assert table and [line for line in from_wandb.splitlines() if line.startswith("| ")] == table
+
+    def report(*args: str) -> list[str]:  # the table lines scripts/report.py prints
+        cmd = [sys.executable, "scripts/report.py", str(sweep), *args]
+        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+        return [line for line in out.stdout.splitlines() if line.startswith("| ")]
+
+    table = report("--metric", "test/acc")
+    assert table and report("--wandb") == table  # the same table from W&B's own run files
     assert (sweep / "summary.md").read_text().count("| ok |") == 2
     for job in jobs:  # provenance beside the resolved config
         assert (job / "config_resolved.yaml").exists()
