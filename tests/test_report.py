@@ -259,3 +259,25 @@ def test_a_wandb_run_name_gives_back_its_values_list_values_intact():
         "seed": "1",
         "model": "vit",
     }
+
+
+def test_a_pair_of_arms_is_tested_once_in_a_sections_family():
+    """fc_vs_cnn's shape: arms a, b, c against a, then against c. The pair (a, c) is in both;
+    the second copy loses its test, so Holm's family is 3 comparisons, not 4."""
+    import pandas as pd
+
+    from biaslab.analysis.tables import drop_repeated_pairs, holm_family, summarize
+
+    rows = [
+        {"model": arm, "seed": str(s), "status": "ok", "test/acc": acc + 0.002 * s}
+        for arm, acc in (("a", 0.80), ("b", 0.85), ("c", 0.83))
+        for s in range(5)
+    ]
+    frame = pd.DataFrame(rows)
+    frame.attrs["factors"] = ["model"]
+    tables = [summarize(frame, primary="test/acc", baseline=f"model={b}", delta=0.01) for b in "ac"]
+    drop_repeated_pairs(tables)
+    holm_family(tables)
+    assert tables[1].attrs["repeated"] == ["model=a"]
+    assert tables[0]["diff"].notna().sum() == 2 and tables[1]["diff"].notna().sum() == 1
+    assert tables[0].attrs["family"] == 3

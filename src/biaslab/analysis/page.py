@@ -23,7 +23,7 @@ from biaslab.analysis.load import load_sweep, sweep_settings
 from biaslab.analysis.metrics import metric as registry
 from biaslab.analysis.pack import unpacked
 from biaslab.analysis.report import write_report
-from biaslab.analysis.tables import holm_family, narrow_markdown, summarize
+from biaslab.analysis.tables import drop_repeated_pairs, holm_family, narrow_markdown, summarize
 from biaslab.analysis.verdicts import (
     comparison_lines,
     critical_lines,
@@ -158,7 +158,11 @@ def write_page(root: Path) -> Path:
         frame = load_sweep(runs)
         add_derived(frame, ran)
         tables = [pd.read_csv(out / "report.csv")]
-        tables[0].attrs.update(primary=ran.get("primary") or "test/acc", delta=ran.get("delta"))
+        tables[0].attrs.update(
+            primary=ran.get("primary") or "test/acc",
+            delta=ran.get("delta"),
+            baseline=ran.get("baseline"),
+        )
         extras = (claim if decided else made_under or {}).get("comparisons") or []
         for extra in extras:
             tables.append(
@@ -167,6 +171,7 @@ def write_page(root: Path) -> Path:
                 )
             )
         if "p seeds" in tables[0]:
+            drop_repeated_pairs(tables)  # a pair of arms is tested once
             holm_family(tables)  # one family: the primary comparison and every further one
         verdicts = critical_lines(folder, decided) + comparison_lines(tables[0], decided)
         for extra, table in zip(extras, tables[1:]):
@@ -174,14 +179,19 @@ def write_page(root: Path) -> Path:
                 f"- on `{extra['metric']}`{registry(extra['metric']).direction_words} against "
                 f"`{extra['baseline']}`:",
                 *(f"  {v}" for v in comparison_lines(table, decided)),
+                *(
+                    f"  - {arm}: the same pair as above, tested once"
+                    for arm in table.attrs.get("repeated", [])
+                ),
             ]
         family = tables[0].attrs.get("family", 0)
         heading = (
             f"**Verdicts** (computed; declared before the runs; Holm over the section's {family} "
-            "comparisons):"
+            f"comparison{'s' * (family != 1)}):"
             if decided
             else "**Exploratory** (these runs were not made under this declaration, so no verdict "
-            f"words: re-run the preset to decide; Holm over the section's {family} comparisons):"
+            f"words: re-run the preset to decide; Holm over the section's {family} "
+            f"comparison{'s' * (family != 1)}):"
         )
         primary_name = ran.get("primary") or "test/acc"
         lead = out / "forest.png"

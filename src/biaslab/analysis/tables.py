@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from biaslab.analysis.load import factors
+from biaslab.analysis.load import factors, name_values
 from biaslab.analysis.metrics import metric
 from biaslab.analysis.stats import (
     ALPHA,
@@ -107,6 +107,31 @@ def summarize(
         holm_family([table])
     table["best"] = _best_mark(table, groups, primary, better)
     return table
+
+
+def drop_repeated_pairs(tables: list) -> None:
+    """A pair of arms compared on one metric counts once in a section's family: in each later
+    table, a row whose pair (the arm and its matched baseline arm) an earlier table on the same
+    metric already holds loses its test, in place; its arms go to `attrs["repeated"]`."""
+    seen: set = set()
+    for t in tables:
+        if "diff" not in t:
+            continue
+        base = name_values(str(t.attrs.get("baseline") or ""))
+        repeated = []
+        for i, r in t.iterrows():
+            if r["diff"] != r["diff"]:
+                continue
+            arm = name_values(str(r["arm"]))
+            pair = (
+                t.attrs["primary"],
+                frozenset(map(frozenset, (arm.items(), (arm | base).items()))),
+            )
+            if pair in seen:
+                t.loc[i, ["diff", "diff ci95", "p seeds", "p equiv"]] = math.nan
+                repeated.append(str(r["arm"]))
+            seen.add(pair)
+        t.attrs["repeated"] = repeated
 
 
 def holm_family(tables: list) -> None:
