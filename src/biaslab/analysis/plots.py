@@ -190,7 +190,7 @@ def loglog_exponents(frame, x: str, y: str, path: Path) -> list[str]:
     others = [f for f in factors(frame) if f != x]
     lines = []
     plt.style.use(STYLE)
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = plt.subplots(figsize=(7.4, 3.8))
     for label, group in ok.groupby(others, dropna=False) if others else [((), ok)]:
         name = ",".join(
             f"{k}={v}" for k, v in zip(others, label if isinstance(label, tuple) else (label,))
@@ -213,6 +213,9 @@ def loglog_exponents(frame, x: str, y: str, path: Path) -> list[str]:
             f"{len(xs)} runs)"
         )
     ax.set_xscale("log")
+    levels = sorted(ok[x].astype(float).unique())
+    ax.set_xticks(levels, [f"{v:g}" for v in levels])
+    ax.minorticks_off()
     ax.set_yscale("log")
     ax.set_xlabel(x)
     ax.set_ylabel(f"{y} (mean over seeds)")
@@ -236,7 +239,8 @@ def plot_forest(table, primary: str, delta: float | None, path: Path) -> bool:
     rows = table[table["diff"].notna()] if "diff" in table else table.iloc[0:0]
     if rows.empty:
         return False
-    rows = rows.iloc[::-1]  # the table's first arm on top
+    order = sorted(range(len(rows)), key=lambda i: _arm_key(rows["arm"].iloc[i]))
+    rows = rows.iloc[order[::-1]]  # arms in level order (numbers as numbers), the first on top
     with plt.style.context(STYLE):
         fig, ax = plt.subplots(figsize=(7.0, 1.2 + 0.3 * len(rows)))
         ys = np.arange(len(rows))
@@ -257,6 +261,13 @@ def plot_forest(table, primary: str, delta: float | None, path: Path) -> bool:
         save_chart(fig, path, factor="difference", axis="value")
         plt.close(fig)
     return True
+
+
+def _arm_key(arm: str) -> list[tuple]:
+    """An arm's levels in order, numbers as numbers (length=32 before length=128)."""
+    from biaslab.analysis.load import name_values
+
+    return [level_key(v) for v in name_values(arm).values()]
 
 
 def short_arm(arm: str) -> str:

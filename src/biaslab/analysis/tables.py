@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from biaslab.analysis.figure import level_key
 from biaslab.analysis.load import factors, name_values
 from biaslab.analysis.metrics import metric
 from biaslab.analysis.stats import (
@@ -73,6 +74,9 @@ def summarize(
         key, value = baseline.split("=", 1)
         base = ok[ok[key].astype(str) == value]
     groups = list(ok.groupby(arms, sort=True, dropna=False)) if arms else [((), ok)]
+    groups.sort(
+        key=lambda g: [level_key(v) for v in (g[0] if isinstance(g[0], tuple) else (g[0],))]
+    )
     out = []
     for arm_values, group in groups:
         arm_values = arm_values if isinstance(arm_values, tuple) else (arm_values,)
