@@ -32,7 +32,7 @@ def commands() -> list[str]:
 @pytest.mark.slow
 def test_every_command_of_the_guide_runs_and_gives_what_it_says(tmp_path):
     env = {**os.environ, "BIASLAB_ROOT": str(tmp_path), "WANDB_MODE": "offline"}
-    outputs = []
+    outputs, ran = [], []
     for line in commands():
         args = shlex.split(line)
         if args[0] == "cp":  # the copy is the reader's: the template must exist
@@ -45,12 +45,14 @@ def test_every_command_of_the_guide_runs_and_gives_what_it_says(tmp_path):
         done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
         assert done.returncode == 0, (line, done.stderr[-2000:])
         outputs.append(done.stdout)
+        ran.append(line)
     assert "dropout: 0.0" in outputs[0] and "weight_decay: 0.05" in outputs[1]
     sweep = tmp_path / "logs" / "question"
     report = (sweep / "report_model.backbone.dropout=0.0_0.01" / "report.md").read_text()
     assert "**Exploratory**" in report and "MDE" in report
     assert (sweep / "report_optimizer.weight_decay=0.0_0.01" / "report.md").exists()
-    assert "seed rule:" in outputs[4]
+    (pilot,) = [out for line, out in zip(ran, outputs) if "scripts/pilot.py" in line]
+    assert "seed rule:" in pilot
     final = tmp_path / "logs" / "presets" / "vit_dropout_quick" / "final" / "report" / "report.md"
     text = final.read_text()
     assert text.startswith("# Preset vit_dropout_quick") and "Declared before the runs" in text
