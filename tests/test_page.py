@@ -144,3 +144,17 @@ def test_a_packed_preset_unpacks_to_the_same_files_and_the_same_report(tmp_path)
         rows = list(csv.DictReader(f))
     finals = [r for r in rows if r["status"] == "finished"]
     assert finals and all(r["overrides"] and "test/acc" in r and r["commit"] for r in finals)
+
+
+def test_the_opening_table_gives_each_sections_stance_on_the_lecture():
+    """The opening table's last column is each discussion's first sentence (`et al.` is not a
+    full stop); every lecture section has one."""
+    from biaslab.analysis.verdicts import first_sentence
+
+    assert (
+        first_sentence("Agrees with Xiong et al. (2020). More.")
+        == "Agrees with Xiong et al. (2020)"
+    )
+    assert first_sentence("Partly agrees: the CNN wins.") == "Partly agrees"
+    rows = [r for r in PAGE.read_text().split("\n\n")[1].splitlines()[2:]]
+    assert rows and all(r.rstrip(" |").rsplit("|", 1)[1].strip() for r in rows)

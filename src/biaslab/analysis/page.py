@@ -27,6 +27,7 @@ from biaslab.analysis.tables import drop_repeated_pairs, holm_family, narrow_mar
 from biaslab.analysis.verdicts import (
     comparison_lines,
     critical_lines,
+    first_sentence,
     overview_row,
     provenance_line,
 )
@@ -217,8 +218,9 @@ def write_page(root: Path) -> Path:
             f"({provenance_line(report)}).",
             "",
         ]
-        overview.append(overview_row(claim_id, name, decided, tables[0], ran.get("delta")))
         discussion = folder / "discussion.md"
+        stance = first_sentence(discussion.read_text()) if discussion.exists() else ""
+        overview.append(overview_row(claim_id, name, decided, tables[0], ran.get("delta"), stance))
         if discussion.exists():
             text = discussion.read_text().strip()
             when = (
@@ -244,14 +246,16 @@ def write_page(root: Path) -> Path:
     stack.close()
     at = lines.index("") + 1  # after the title
     lines[at:at] = [
-        "| claim | preset | status | verdicts against the baseline (primary metric) | largest effect |",
-        "|---|---|---|---|---|",
+        "| claim | preset | status | verdicts against the baseline (primary metric) | largest effect "
+        "| against the lecture and the literature |",
+        "|---|---|---|---|---|---|",
         *overview,
         "",
         "Status *declared*: run under its current declaration, so the verdict words are the "
         "computed ones; *exploratory*: its runs predate the declaration (differences and MDEs, "
-        "no verdict words) until the preset is re-run. Each section below says whether the lab "
-        "agrees with the lecture and the literature, with the numbers.",
+        "no verdict words) until the preset is re-run. The last column is the first sentence of "
+        "the section's discussion (written against the numbers, not computed); each section "
+        "below says whether the lab agrees with the lecture and the literature, with the numbers.",
         "",
     ]
     page = root / "docs" / "results.md"

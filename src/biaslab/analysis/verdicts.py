@@ -96,9 +96,10 @@ def provenance_line(report: str) -> str:
     )
 
 
-def overview_row(claim_id: str, name: str, decided: bool, table, delta) -> str:
+def overview_row(claim_id: str, name: str, decided: bool, table, delta, stance: str = "") -> str:
     """One line of the page's opening table: the verdict words counted (declared sections) or
-    the Holm-significant differences (exploratory), and the largest difference ± interval."""
+    the Holm-significant differences (exploratory), the largest difference ± interval, and the
+    stance on the lecture (`stance`: the section's discussion, its first sentence)."""
     compared = table[table["diff"].notna()] if "diff" in table else table.iloc[0:0]
     if compared.empty:
         words, largest = "(no baseline comparison)", ""
@@ -115,8 +116,15 @@ def overview_row(claim_id: str, name: str, decided: bool, table, delta) -> str:
         largest = f"{top['arm']}: {top['diff']:+.3f} ± {top['diff ci95']:.3f}"
     status = "declared" if decided else "exploratory"
     return (
-        f"| {claim_id} | [`{name}`](#{anchor(claim_id, name)}) | {status} | {words} | {largest} |"
+        f"| {claim_id} | [`{name}`](#{anchor(claim_id, name)}) | {status} | {words} | {largest} "
+        f"| {stance} |"
     )
+
+
+def first_sentence(text: str) -> str:
+    """A discussion's opening sentence (to its first full stop or colon; `et al.` is no stop)."""
+    found = re.search(r"(?<!\bal)[.:](\s|$)", text)
+    return (text[: found.start()] if found else text).strip()
 
 
 def anchor(claim_id: str, name: str) -> str:
