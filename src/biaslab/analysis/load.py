@@ -90,7 +90,7 @@ def load_wandb_files(root: str | Path, group: str | None = None):
         if group is not None and run.run_group != group:
             continue
         exits = [r.exit.exit_code for r in records if r.WhichOneof("record_type") == "exit"]
-        runs.append((run.display_name, read_summary(path), exits == [0]))
+        runs.append((run.display_name, read_summary(path, records), exits == [0]))
     return _wandb_frame(sorted(runs, key=lambda run: run[0]))
 
 

@@ -17,7 +17,7 @@ from biaslab.analysis.figure import (
     panel_grid,
     save_chart,
 )
-from biaslab.analysis.load import factors
+from biaslab.analysis.load import factors, name_values
 from biaslab.run.files import RunDir
 
 
@@ -265,8 +265,6 @@ def plot_forest(table, primary: str, delta: float | None, path: Path) -> bool:
 
 def _arm_key(arm: str) -> list[tuple]:
     """An arm's levels in order, numbers as numbers (length=32 before length=128)."""
-    from biaslab.analysis.load import name_values
-
     return [level_key(v) for v in name_values(arm).values()]
 
 

@@ -68,10 +68,11 @@ def read_history(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def read_summary(path: str | Path) -> dict[str, Any]:
-    """The run's summary as its file last recorded it ({key: value})."""
+def read_summary(path: str | Path, records: list[Any] | None = None) -> dict[str, Any]:
+    """The run's summary as its file last recorded it ({key: value}); `records` when the file
+    was already read."""
     summary: dict[str, Any] = {}
-    for record in read_records(path):
+    for record in read_records(path) if records is None else records:
         if record.WhichOneof("record_type") == "summary":
             for item in record.summary.update:
                 summary[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
