@@ -18,8 +18,9 @@ from biaslab.errors import ConfigError
 from biaslab.run import gpus
 
 
-def _job(folder, devices, per_gpu, hold_s, out, count=4):
+def _job(folder, devices, per_gpu, hold_s, out, ready, count=4):
     os.environ["BIASLAB_GPUS"] = str(count)
+    ready.wait(timeout=60)  # every job asks at once, however slowly the processes started
     start = time.monotonic()
     ids = gpus.acquire(devices, folder, per_gpu, poll_s=0.02)
     got = time.monotonic()
@@ -30,9 +31,10 @@ def _job(folder, devices, per_gpu, hold_s, out, count=4):
 
 def _run_jobs(tmp_path, n, devices=1, per_gpu=1, hold_s=0.4):
     ctx = mp.get_context("spawn")
-    out = ctx.Queue()
+    out, ready = ctx.Queue(), ctx.Barrier(n)
     procs = [
-        ctx.Process(target=_job, args=(tmp_path, devices, per_gpu, hold_s, out)) for _ in range(n)
+        ctx.Process(target=_job, args=(tmp_path, devices, per_gpu, hold_s, out, ready))
+        for _ in range(n)
     ]
     for p in procs:
         p.start()
@@ -81,8 +83,8 @@ def test_a_killed_job_gives_its_gpu_back(tmp_path, monkeypatch):
     assert holder.stdout.readline().strip() == "held"
     monkeypatch.setenv("BIASLAB_GPUS", "1")
     ctx = mp.get_context("spawn")
-    out = ctx.Queue()
-    waiter = ctx.Process(target=_job, args=(tmp_path, 1, 1, 0.0, out, 1))
+    out, ready = ctx.Queue(), ctx.Barrier(1)
+    waiter = ctx.Process(target=_job, args=(tmp_path, 1, 1, 0.0, out, ready, 1))
     waiter.start()
     time.sleep(1.0)
     assert out.empty()  # the only GPU is held: the job waits
