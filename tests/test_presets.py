@@ -421,3 +421,32 @@ def test_run_preset_help_exits_0_and_a_second_clone_reads_its_own_conf(tmp_path)
     assert ran.returncode == 0, ran.stderr[-2000:]
     configs = list((tmp_path / "out").rglob("config_resolved.yaml"))
     assert len(configs) == 2 and all("made_by_the_clone" in c.read_text() for c in configs)
+
+
+def _seed_count(swept: str) -> int:
+    """How many seeds a sweep value runs: `range(a[,b])` or a comma list."""
+    import re
+
+    found = re.fullmatch(r"range\((\d+)(?:,\s*(\d+))?\)", swept.strip())
+    if found:
+        start, stop = (0, found[1]) if found[2] is None else found.groups()
+        return int(stop) - int(start)
+    return len(swept.split(","))
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_the_declared_seed_count_is_the_one_the_sweep_runs(preset, tmp_path):
+    """A declaration that says "N seeds" (in its seed rule or its setup) says how many the
+    sweep runs: the page quotes both, and they once disagreed (downsampling: 5 vs 20)."""
+    import re
+
+    cfg = compose([f"experiment={preset}"], tmp_path, keep_hydra=True)
+    claim = cfg.get("claim") or {}
+    swept = (cfg.hydra.sweeper.get("params") or {}).get("seed")
+    if not claim or swept is None:
+        pytest.skip("no declaration or no seed sweep")
+    runs = _seed_count(str(swept))
+    said = re.findall(r"(\d+) seeds", str(claim.get("setup", "")))
+    rule = re.match(r"\s*(\d+)\b", str(claim.get("seeds", "")))
+    assert said or rule, "the declaration says how many seeds"
+    assert {int(n) for n in said} | ({int(rule[1])} if rule else set()) == {runs}
