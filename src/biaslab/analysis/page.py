@@ -15,15 +15,14 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import yaml
 
-from biaslab.analysis.derived import add_derived
-from biaslab.analysis.load import load_sweep, sweep_settings
+from biaslab.analysis.load import sweep_settings
 from biaslab.analysis.metrics import metric as registry
 from biaslab.analysis.pack import unpacked
+from biaslab.analysis.replication import runs_claim, section_tables
 from biaslab.analysis.report import write_report
-from biaslab.analysis.tables import drop_repeated_pairs, holm_family, narrow_markdown, summarize
+from biaslab.analysis.tables import narrow_markdown
 from biaslab.analysis.verdicts import (
     comparison_lines,
     critical_lines,
@@ -71,12 +70,6 @@ def where_run(folder: Path) -> str:
         + "; ".join(f"{arm} ({n} run{'s' if n > 1 else ''})" for arm, n in cpu.items())
         + "."
     )
-
-
-def runs_claim(folder: Path) -> Any:
-    """The declaration the runs were made under (`claim:` in their configs), or None."""
-    claims = {json.dumps(r.read_config().get("claim"), sort_keys=True) for r in find_runs(folder)}
-    return json.loads(claims.pop()) if len(claims) == 1 else None
 
 
 def write_page(root: Path) -> Path:
@@ -156,24 +149,8 @@ def write_page(root: Path) -> Path:
             lines[-1] += (
                 f" **The runs shown** were made under an earlier design: {made_under['setup']}."
             )
-        frame = load_sweep(runs)
-        add_derived(frame, ran)
-        tables = [pd.read_csv(out / "report.csv")]
-        tables[0].attrs.update(
-            primary=ran.get("primary") or "test/acc",
-            delta=ran.get("delta"),
-            baseline=ran.get("baseline"),
-        )
         extras = (claim if decided else made_under or {}).get("comparisons") or []
-        for extra in extras:
-            tables.append(
-                summarize(
-                    frame, primary=extra["metric"], baseline=extra["baseline"], delta=extra["delta"]
-                )
-            )
-        if "p seeds" in tables[0]:
-            drop_repeated_pairs(tables)  # a pair of arms is tested once
-            holm_family(tables)  # one family: the primary comparison and every further one
+        tables = section_tables(runs, out / "report.csv", ran, extras)
         verdicts = critical_lines(folder, decided) + comparison_lines(tables[0], decided)
         for extra, table in zip(extras, tables[1:]):
             verdicts += [

@@ -1,0 +1,58 @@
+"""Does a re-run with seeds the page never used give the page's verdict words?
+
+  python scripts/replicate.py NAME [--seeds A:B] [--page DIR] [--out DIR] [override ...]
+
+Runs preset NAME again (as `scripts/run_preset.py` does: tuning, if any, on seeds shifted to A,
+then seeds A..B-1; default A = 1000 and as many seeds as the page has) into --out (default
+logs/replicate/NAME; the same command resumes it), and prints, per declared comparison, the
+page's verdict word (docs/results/NAME, or --page) beside the re-run's: same, different where the
+page says the comparison is underpowered, or different. Exits 1 if any word changed where the
+page did not call its comparison underpowered; the reading is also written to OUT/replication.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from biaslab.analysis.pack import unpacked
+from biaslab.analysis.replication import replicate
+from biaslab.presets import ROOT
+from biaslab.run.checks import exit_with_one_sentence
+from biaslab.run.files import find_runs
+
+
+def seed_range(text: str) -> range:
+    """`A:B` -> range(A, B), a non-empty range of seeds."""
+    try:
+        start, stop = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not A:B (e.g. 1000:1010)") from None
+    if stop <= start:
+        raise argparse.ArgumentTypeError(f"{text!r} holds no seeds: B must exceed A")
+    return range(start, stop)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="a preset in conf/experiment")
+    parser.add_argument(
+        "--seeds", type=seed_range, help="A:B, the seeds A..B-1 (default 1000 and the page's count)"
+    )
+    parser.add_argument("--page", type=Path, help="the page's runs (default docs/results/NAME)")
+    parser.add_argument("--out", type=Path, help="where the re-run goes (logs/replicate/NAME)")
+    args, extra = parser.parse_known_args(argv)
+    page = args.page or ROOT / "docs" / "results" / args.name
+    seeds = args.seeds
+    if seeds is None:
+        with unpacked(page) as runs:
+            seeds = range(1000, 1000 + len({r.read_config()["seed"] for r in find_runs(runs)}))
+    out = args.out or ROOT / "logs" / "replicate" / args.name
+    text, broken = exit_with_one_sentence(lambda: replicate(args.name, page, out, seeds, extra))
+    print(text)
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,154 @@
+"""A section's verdicts as data, and a replication read against the page: does a re-run of a
+preset with seeds the page never used give the same verdict words, except where the page says
+the comparison is underpowered? (`scripts/replicate.py` runs one and prints this.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from biaslab.analysis.derived import add_derived
+from biaslab.analysis.load import load_sweep, sweep_settings
+from biaslab.analysis.pack import unpacked
+from biaslab.analysis.tables import drop_repeated_pairs, holm_family, summarize
+from biaslab.errors import ConfigError
+from biaslab.run.files import find_runs
+
+
+def runs_claim(folder: Path) -> Any:
+    """The declaration the runs were made under (`claim:` in their configs), or None."""
+    claims = {json.dumps(r.read_config().get("claim"), sort_keys=True) for r in find_runs(folder)}
+    return json.loads(claims.pop()) if len(claims) == 1 else None
+
+
+def section_tables(
+    runs: Path, report_csv: Path, ran: dict[str, Any], comparisons: list[dict[str, Any]]
+) -> list[pd.DataFrame]:
+    """The section's comparison tables: the report's primary one (`report_csv`), then one per
+    further declared comparison; a pair of arms tested once, and one Holm family over all."""
+    frame = load_sweep(runs)
+    add_derived(frame, ran)
+    tables = [pd.read_csv(report_csv)]
+    tables[0].attrs.update(
+        primary=ran.get("primary") or "test/acc",
+        delta=ran.get("delta"),
+        baseline=ran.get("baseline"),
+    )
+    for extra in comparisons:
+        tables.append(
+            summarize(
+                frame, primary=extra["metric"], baseline=extra["baseline"], delta=extra["delta"]
+            )
+        )
+    if "p seeds" in tables[0]:
+        drop_repeated_pairs(tables)
+        holm_family(tables)
+    return tables
+
+
+def verdict_words(tables: list[pd.DataFrame]) -> dict[tuple[str, str], tuple[str, bool]]:
+    """(metric, arm) -> (verdict word, underpowered?) for every tested comparison."""
+    words = {}
+    for table in tables:
+        if "verdict" not in table:
+            continue
+        for _, r in table.iterrows():
+            if r["diff"] == r["diff"] and r["p holm"] == r["p holm"]:
+                words[(table.attrs["primary"], str(r["arm"]))] = (
+                    str(r["verdict"]),
+                    bool(r["underpowered"]),
+                )
+    return words
+
+
+def read_against(
+    page: dict[tuple[str, str], tuple[str, bool]],
+    again: dict[tuple[str, str], tuple[str, bool]],
+) -> tuple[list[str], int]:
+    """Markdown rows (metric, arm, the page's word, the re-run's, how they compare) and the count
+    of comparisons whose word changed where the page did not call them underpowered."""
+    rows, broken = [], 0
+    for key, (word, underpowered) in page.items():
+        other = again.get(key, ("(not tested)", False))[0]
+        if other == word:
+            how = "same"
+        elif underpowered:
+            how = "differs; the page says underpowered"
+        else:
+            how, broken = "**differs**", broken + 1
+        rows.append(f"| `{key[0]}` | {key[1]} | {word} | {other} | {how} |")
+    return rows, broken
+
+
+def words_of(runs: Path, report_csv: Path, claim: dict[str, Any]) -> dict:
+    """The verdict words of a preset's runs (its report's table and its declared comparisons)."""
+    tables = section_tables(runs, report_csv, sweep_settings(runs), claim.get("comparisons") or [])
+    return verdict_words(tables)
+
+
+def replicate(
+    name: str, page: Path, out: Path, seeds: range, extra: list[str] = ()
+) -> tuple[str, int]:
+    """Re-run preset `name` into `out` with `seeds` (none of which the runs in `page` used; a
+    tuned preset tunes again on seeds shifted by as much), then read its verdict words against
+    the page's: the markdown of that reading (also written to out/replication.md) and the count
+    of words that changed where the page did not call the comparison underpowered."""
+    from omegaconf import OmegaConf
+
+    from biaslab.presets import preset_config, run_preset
+
+    cfg = preset_config(name, list(extra))
+    claim = OmegaConf.to_container(cfg.claim, resolve=True) if cfg.get("claim") else None
+    with unpacked(page) as runs:
+        made_under = runs_claim(runs)
+        used = sorted({int(r.read_config()["seed"]) for r in find_runs(runs)})
+        if claim is None or made_under != claim:
+            raise ConfigError(
+                f"{page} holds no runs of {name}'s current declaration (claim:), so it has no "
+                "verdict words to replicate; run the preset first (scripts/run_preset.py)."
+            )
+        if set(used) & set(seeds):
+            raise ConfigError(
+                f"--seeds {seeds.start}:{seeds.stop} overlaps the seeds the page used "
+                f"({used[0]}-{used[-1]}); pick seeds it never used, e.g. --seeds "
+                f"1000:{1000 + len(used)}."
+            )
+        before = words_of(runs, Path(page) / "report" / "report.csv", claim)
+        picks = (
+            json.loads((runs / "tuning.json").read_text())
+            if (runs / "tuning.json").exists()
+            else {}
+        )
+    again = [*extra, f"hydra.sweeper.params.seed='range({seeds.start},{seeds.stop})'"]
+    if cfg.get("tune"):
+        again.append(f"tune.seeds=[{','.join(str(seeds.start + s) for s in cfg.tune.seeds)}]")
+    final = run_preset(name, again, out=out)
+    after = words_of(final, final / "report" / "report.csv", claim)
+    rows, broken = read_against(before, after)
+    repicks = json.loads((final / "tuning.json").read_text()) if picks else {}
+    same = sum(r.endswith("| same |") for r in rows)
+    text = "\n".join(
+        [
+            f"# {name}: a re-run with seeds the page never used",
+            "",
+            f"The page: {page} (seeds {used[0]}-{used[-1]}); the re-run: {final} (seeds "
+            f"{seeds.start}-{seeds.stop - 1}).",
+            *(
+                f"- tuning, {arm}: the page picked {entry['chosen']}, the re-run "
+                f"{repicks.get(arm, {}).get('chosen')}"
+                for arm, entry in picks.items()
+            ),
+            "",
+            "| metric | arm | the page | the re-run | |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+            f"{same} of {len(rows)} verdict words the same; {len(rows) - same - broken} differ where "
+            f"the page says the comparison is underpowered; {broken} differ where it does not.",
+        ]
+    )
+    (Path(out) / "replication.md").write_text(text + "\n")
+    return text, broken

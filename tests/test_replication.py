@@ -1,0 +1,76 @@
+"""A re-run with seeds the page never used, read against the page: the same verdict words, or a
+change said to be expected (the page called the comparison underpowered), or a change."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+
+from biaslab.analysis.replication import read_against
+from tests.conftest import ROOT
+
+FAST = [
+    "logger=csv",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=3",
+    "trainer.limit_test_batches=2",
+    "hydra.sweeper.params.optimizer='sgd,adam'",
+    "tune=null",
+    "claim={id:X,text:first}",
+]
+
+
+def test_a_changed_word_counts_only_where_the_page_did_not_call_it_underpowered():
+    page = {
+        ("test/acc", "a"): ("better", False),
+        ("test/acc", "b"): ("inconclusive", True),
+        ("test/acc", "c"): ("worse", False),
+    }
+    again = {
+        ("test/acc", "a"): ("better", False),
+        ("test/acc", "b"): ("better", False),
+        ("test/acc", "c"): ("inconclusive", True),
+    }
+    rows, broken = read_against(page, again)
+    assert broken == 1
+    assert [r.rsplit("|", 2)[1].strip() for r in rows] == [
+        "same",
+        "differs; the page says underpowered",
+        "**differs**",
+    ]
+
+
+def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tmp_path):
+    from biaslab.presets import run_preset
+
+    page = run_preset(
+        "optimizers_quick", [*FAST, "hydra.sweeper.params.seed='0,1,2'"], tmp_path / "p"
+    )
+    command = [sys.executable, "scripts/replicate.py", "optimizers_quick", "--page", str(page)]
+    out = tmp_path / "again"
+    overlap = subprocess.run(
+        [*command, "--out", str(out), "--seeds", "2:5", *FAST],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert overlap.returncode == 2 and "Traceback" not in overlap.stderr
+    assert "overlaps the seeds the page used (0-2)" in overlap.stderr and not out.exists()
+
+    done = subprocess.run(
+        [*command, "--out", str(out), *FAST], cwd=ROOT, capture_output=True, text=True
+    )
+    reading = (out / "replication.md").read_text()
+    assert reading.strip() in done.stdout
+    assert "(seeds 1000-1002)" in reading  # the page's count of seeds, from 1000
+    words = {}
+    for folder in (page, out / "final"):
+        table = pd.read_csv(folder / "report" / "report.csv")
+        words[folder] = table.set_index("arm")["verdict"].dropna().to_dict()
+    assert list(words[page]) == ["optimizer=adam"]  # the one arm compared with sgd
+    row = next(r for r in reading.splitlines() if "| optimizer=adam |" in r)
+    assert f"| {words[page]['optimizer=adam']} | {words[out / 'final']['optimizer=adam']} |" in row
+    changed = words[page] != words[out / "final"]
+    assert done.returncode == (1 if changed and "**differs**" in row else 0), done.stderr[-2000:]
