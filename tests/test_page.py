@@ -54,6 +54,17 @@ def test_a_committed_report_rebuilds_byte_for_byte(tmp_path):
 CHARTS = sorted((ROOT / "docs" / "results").rglob("*.png"))
 
 
+def test_every_published_chart_is_shown_by_its_report():
+    """A chart its report does not show is left over from an earlier run of the preset (a
+    re-run's files copied over the old ones): it would be read as this run's."""
+    orphans = [
+        str(png.relative_to(ROOT))
+        for png in CHARTS
+        if f"]({png.name})" not in (png.parent / "report.md").read_text()
+    ]
+    assert not orphans
+
+
 def _is_number(level: str) -> bool:
     try:
         float(level)
