@@ -126,10 +126,17 @@ def test_a_tuned_preset_picks_each_arms_better_lr_then_runs_its_seeds(tmp_path):
         "trainer.limit_train_batches=6",
         "trainer.limit_test_batches=1",
         "hydra.sweeper.params.optimizer='sgd,adam'",
-        "hydra.sweeper.params.seed=0",
+        "hydra.sweeper.params.seed=3",  # the final runs' seed; tuning keeps its own (tune.seeds)
         "tune.grid={optimizer.lr:[1e-07,0.05]}",
     ]
     final = run_preset("optimizers_quick", fast, out=tmp_path / "optimizers")
+    import yaml
+
+    tuned = [
+        yaml.safe_load(p.read_text())["seed"]
+        for p in (tmp_path / "optimizers").glob("tune/*/config_resolved.yaml")
+    ]
+    assert tuned and set(tuned) == {0}
     chosen = json.loads((final / "tuning.json").read_text())
     assert {k: v["chosen"] for k, v in chosen.items()} == {
         "optimizer-adam": {"optimizer.lr": "0.05"},
@@ -137,10 +144,10 @@ def test_a_tuned_preset_picks_each_arms_better_lr_then_runs_its_seeds(tmp_path):
     }
     for entry in chosen.values():
         assert entry["scores"]["0.05"] > entry["scores"]["1e-07"]
-    import yaml
 
     for job in final.glob("*/0/.hydra/overrides.yaml"):
         assert "optimizer.lr=0.05" in yaml.safe_load(job.read_text())
+        assert "seed=3" in yaml.safe_load(job.read_text())
     report = (final / "report" / "report.md").read_text()
     assert (
         "- optimizer=adam: **optimizer.lr=0.05**" in report and "| optimizer=adam | 1 |" in report

@@ -71,7 +71,8 @@ def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -
         )
     grid = {k: ",".join(str(v) for v in values) for k, values in spec.grid.items()}
     seeds = ",".join(str(s) for s in spec.get("seeds", [0]))
-    common = [f"hydra.sweeper.params.seed='{seeds}'", "test=false", *QUIET, *extra]
+    # the tuning seeds come last: a seed list given for the final runs must not replace them
+    common = ["test=false", *QUIET, *extra, f"hydra.sweeper.params.seed='{seeds}'"]
     train(
         f"experiment={name}",
         f"hydra.sweep.dir={out / 'tune'}",
