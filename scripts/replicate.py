@@ -16,11 +16,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from biaslab.analysis.pack import unpacked
 from biaslab.analysis.replication import replicate
 from biaslab.presets import ROOT
 from biaslab.run.checks import exit_with_one_sentence
-from biaslab.run.files import find_runs
 
 
 def seed_range(text: str) -> range:
@@ -44,12 +42,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, help="where the re-run goes (logs/replicate/NAME)")
     args, extra = parser.parse_known_args(argv)
     page = args.page or ROOT / "docs" / "results" / args.name
-    seeds = args.seeds
-    if seeds is None:
-        with unpacked(page) as runs:
-            seeds = range(1000, 1000 + len({r.read_config()["seed"] for r in find_runs(runs)}))
     out = args.out or ROOT / "logs" / "replicate" / args.name
-    text, broken = exit_with_one_sentence(lambda: replicate(args.name, page, out, seeds, extra))
+    text, broken = exit_with_one_sentence(
+        lambda: replicate(args.name, page, out, args.seeds, extra)
+    )
     print(text)
     return 1 if broken else 0
 

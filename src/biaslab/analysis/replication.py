@@ -90,10 +90,11 @@ def words_of(runs: Path, report_csv: Path, claim: dict[str, Any]) -> dict:
 
 
 def replicate(
-    name: str, page: Path, out: Path, seeds: range, extra: list[str] = ()
+    name: str, page: Path, out: Path, seeds: range | None = None, extra: list[str] = ()
 ) -> tuple[str, int]:
-    """Re-run preset `name` into `out` with `seeds` (none of which the runs in `page` used; a
-    tuned preset tunes again on seeds shifted by as much), then read its verdict words against
+    """Re-run preset `name` into `out` with `seeds` (none of which the runs in `page` used;
+    default: from 1000, as many as the page has; a tuned preset tunes again on seeds shifted by
+    as much), then read its verdict words against
     the page's: the markdown of that reading (also written to out/replication.md) and the count
     of words that changed where the page did not call the comparison underpowered."""
     from omegaconf import OmegaConf
@@ -105,6 +106,7 @@ def replicate(
     with unpacked(page) as runs:
         made_under = runs_claim(runs)
         used = sorted({int(r.read_config()["seed"]) for r in find_runs(runs)})
+        seeds = seeds or range(1000, 1000 + len(used))
         if claim is None or made_under != claim:
             raise ConfigError(
                 f"{page} holds no runs of {name}'s current declaration (claim:), so it has no "
