@@ -251,6 +251,20 @@ def test_numeric_factors_sit_in_numeric_order_with_the_full_set_last_at_150_dpi(
     assert round(Image.open(png).info["dpi"][0]) == 150
 
 
+def test_forest_labels_name_the_full_set_by_its_size_as_the_factor_charts_do():
+    """The forest plot's rows read `report.full_size`: data.train_per_class=null is labelled
+    `train_per_class=5400 (all)`, other keys shortened to their last part, untouched."""
+    from biaslab.analysis.plots import short_arm
+
+    full = {"data.train_per_class": 5400}
+    arm = "data.train_per_class=null,model=vit_18k"
+    assert short_arm(arm, full) == "train_per_class=5400 (all), model=vit_18k"
+    assert short_arm(arm) == "train_per_class=null, model=vit_18k"
+    assert short_arm("data.train_per_class=100,model.backbone.k=5", full) == (
+        "train_per_class=100, k=5"
+    )
+
+
 def test_a_wandb_run_name_gives_back_its_values_list_values_intact():
     from biaslab.analysis.load import name_values
 

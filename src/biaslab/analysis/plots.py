@@ -226,11 +226,14 @@ def loglog_exponents(frame, x: str, y: str, path: Path) -> list[str]:
     return lines
 
 
-def plot_forest(table, primary: str, delta: float | None, path: Path) -> bool:
+def plot_forest(
+    table, primary: str, delta: float | None, path: Path, full_size: dict | None = None
+) -> bool:
     """The lead figure: each arm's paired difference from the baseline on the primary metric
     (mean over seeds, 95 % interval), one row per compared arm, with the ±δ band: a verdict can
-    be seen (outside the band and off zero: a difference; inside it: equivalence). False when
-    nothing was compared."""
+    be seen (outside the band and off zero: a difference; inside it: equivalence). A null level
+    of a factor in `full_size` (`report.full_size`) is labelled with its size, as the factor
+    charts do. False when nothing was compared."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -248,9 +251,9 @@ def plot_forest(table, primary: str, delta: float | None, path: Path) -> bool:
             ax.axvspan(-delta, delta, color="0.88", zorder=0, label=f"±δ = {delta:g}")
         ax.axvline(0, color="0.4", linewidth=0.8)
         ax.errorbar(rows["diff"], ys, xerr=rows["diff ci95"].fillna(0), fmt="o", capsize=3)
-        ax.set_yticks(ys, [short_arm(a) for a in rows["arm"]], fontsize=7)
+        ax.set_yticks(ys, [short_arm(a, full_size) for a in rows["arm"]], fontsize=7)
         ax.set_title(
-            f"{primary}: each arm minus {short_arm(str(table.attrs.get('baseline')))}",
+            f"{primary}: each arm minus {short_arm(str(table.attrs.get('baseline')), full_size)}",
             fontsize=8,
             loc="right",
         )
@@ -268,10 +271,16 @@ def _arm_key(arm: str) -> list[tuple]:
     return [level_key(v) for v in name_values(arm).values()]
 
 
-def short_arm(arm: str) -> str:
+def short_arm(arm: str, full_size: dict | None = None) -> str:
     """An arm's label with each key shortened to its last part: model.backbone.kernel_size=5,
-    data=board9 -> kernel_size=5, data=board9."""
+    data=board9 -> kernel_size=5, data=board9; a null level of a key in `full_size` reads as
+    its size: data.train_per_class=null -> train_per_class=5400 (all)."""
+    full_size = full_size or {}
+
+    def level(key: str, value: str) -> str:
+        return f"{full_size[key]:g} (all)" if key in full_size and is_full(value) else value
+
     return ", ".join(
-        f"{k.rsplit('.', 1)[-1]}={v}" if v is not None else k
-        for k, _, v in (part.partition("=") for part in re.split(r",(?=[\w.+~/-]+=)", arm))
+        f"{k.rsplit('.', 1)[-1]}={level(k, v)}" if sep else k
+        for k, sep, v in (part.partition("=") for part in re.split(r",(?=[\w.+~/-]+=)", arm))
     )

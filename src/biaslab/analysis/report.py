@@ -231,7 +231,7 @@ def _write_report(
         "",
         to_markdown(table, primary, declared),
     ]
-    if plot_forest(table, primary, delta, out / "forest.png"):
+    if plot_forest(table, primary, delta, out / "forest.png", settings.get("full_size")):
         text += ["", f"![{primary}: differences from the baseline](forest.png)"]
     for metric in chart_metrics:
         if f"{metric} mean" not in table:
