@@ -230,10 +230,11 @@ def plot_forest(
     table, primary: str, delta: float | None, path: Path, full_size: dict | None = None
 ) -> bool:
     """The lead figure: each arm's paired difference from the baseline on the primary metric
-    (mean over seeds, 95 % interval), one row per compared arm, with the ±δ band: a verdict can
-    be seen (outside the band and off zero: a difference; inside it: equivalence). A null level
-    of a factor in `full_size` (`report.full_size`) is labelled with its size, as the factor
-    charts do. False when nothing was compared."""
+    (mean over seeds, 95 % interval), one row per compared arm, with the ±δ band named in the
+    title (a legend above the axes collided with it): a verdict can be seen (outside the band
+    and off zero: a difference; inside it: equivalence). A null level of a factor in
+    `full_size` (`report.full_size`) is labelled with its size, as the factor charts do. False
+    when nothing was compared."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -248,18 +249,14 @@ def plot_forest(
         fig, ax = plt.subplots(figsize=(7.0, 1.2 + 0.3 * len(rows)))
         ys = np.arange(len(rows))
         if delta:
-            ax.axvspan(-delta, delta, color="0.88", zorder=0, label=f"±δ = {delta:g}")
+            ax.axvspan(-delta, delta, color="0.88", zorder=0)
         ax.axvline(0, color="0.4", linewidth=0.8)
         ax.errorbar(rows["diff"], ys, xerr=rows["diff ci95"].fillna(0), fmt="o", capsize=3)
         ax.set_yticks(ys, [short_arm(a, full_size) for a in rows["arm"]], fontsize=7)
-        ax.set_title(
-            f"{primary}: each arm minus {short_arm(str(table.attrs.get('baseline')), full_size)}",
-            fontsize=8,
-            loc="right",
-        )
+        base = short_arm(str(table.attrs.get("baseline")), full_size)
+        band = f"; grey band: ±δ = {delta:g}" if delta else ""
+        ax.set_title(f"{primary}: each arm minus {base}{band}", fontsize=8, loc="right")
         ax.set_xlabel("paired difference (mean over seeds, 95 % interval)", fontsize=8)
-        if delta:
-            ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
         fig.tight_layout()
         save_chart(fig, path, factor="difference", axis="value")
         plt.close(fig)
