@@ -265,6 +265,24 @@ def test_forest_labels_name_the_full_set_by_its_size_as_the_factor_charts_do():
     )
 
 
+def test_a_panels_series_differ_in_hue_and_marker():
+    """Up to MAX_SERIES series share a panel: each has its own marker, and no two coloured ones
+    sit within 12 degrees of hue (tableau-colorblind10 gave two blues and two oranges)."""
+    import colorsys
+
+    from matplotlib.colors import to_rgb
+
+    from biaslab.analysis.figure import MAX_SERIES, series_style
+
+    styles = [series_style(k) for k in range(MAX_SERIES)]
+    assert len({s["marker"] for s in styles}) == MAX_SERIES
+    hsv = [colorsys.rgb_to_hsv(*to_rgb(s["color"])) for s in styles]
+    hues = [h * 360 for h, sat, _ in hsv if sat > 0.1]
+    for i, a in enumerate(hues):
+        for b in hues[i + 1 :]:
+            assert min(abs(a - b), 360 - abs(a - b)) >= 12, (a, b)
+
+
 def test_a_wandb_run_name_gives_back_its_values_list_values_intact():
     from biaslab.analysis.load import name_values
 

@@ -9,9 +9,19 @@ import math
 from pathlib import Path
 
 DPI = 150
-STYLE = "tableau-colorblind10"  # a colour-blind-safe palette
+# Okabe & Ito's colour-blind-safe hues (yellow left out: unreadable on white), the first six
+# all different hues, since a panel holds at most MAX_SERIES series; a marker per series is a
+# second channel (tableau-colorblind10 paired two blues and two oranges within six series).
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#000000", "#56B4E9"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
+STYLE = {"axes.prop_cycle": f"cycler(color={PALETTE!r})"}  # matplotlib rc, as a style
 MAX_SERIES = 6  # more series than this share no panel: one panel per level of a factor
 CHART_KEY = "biaslab-chart"  # the PNG text chunk that describes what the chart draws
+
+
+def series_style(k: int) -> dict:
+    """The colour and marker of a chart's k-th series: distinct hue and marker up to 7."""
+    return {"color": PALETTE[k % len(PALETTE)], "marker": MARKERS[k % len(MARKERS)]}
 
 
 def is_full(value) -> bool:

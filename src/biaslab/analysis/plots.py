@@ -16,6 +16,7 @@ from biaslab.analysis.figure import (
     level_key,
     panel_grid,
     save_chart,
+    series_style,
 )
 from biaslab.analysis.load import factors, name_values
 from biaslab.run.files import RunDir
@@ -64,14 +65,13 @@ def plot_factor(table, factor: str, metric: str, path: Path, full: float | None 
     names = [name for _, g in panels for name, _ in _groups(g, series)]
     names = sorted(set(names), key=names.index)
     with plt.style.context(STYLE):
-        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         fig, axes = panel_grid(plt, len(panels), width=5.2 if len(panels) == 1 else 3.6)
         handles = {}
         for ax, (title, panel) in zip(axes, panels):
             for name, group in _groups(panel, series):
                 k = names.index(name)
                 y, err = group[f"{metric} mean"], group[f"{metric} ci95"].fillna(0)
-                style = {"marker": "o", "capsize": 3, "color": colours[k % len(colours)]}
+                style = {"capsize": 3, **series_style(k)}
                 if levels is not None:
                     xs = np.asarray(numeric_levels(list(group[factor]), levels[1])[0])
                     order = np.argsort(xs)
@@ -154,14 +154,13 @@ def plot_curves(frame, metric: str, path: Path) -> bool:
     series = [k for k in arms if k not in facet]
     panels = _groups(data, facet)
     with plt.style.context(STYLE):
-        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         fig, axes = panel_grid(plt, len(panels))
         handles: dict[str, object] = {}
         for ax, (title, panel) in zip(axes, panels):
             for name, g in _groups(panel, series):
                 k = len(handles) if name not in handles else list(handles).index(name)
                 (handles[name],) = ax.plot(
-                    g["epoch"], g[metric], marker=".", color=colours[k % len(colours)], label=name
+                    g["epoch"], g[metric], markersize=4, label=name, **series_style(k)
                 )
             ax.set_xlabel("epoch", fontsize=8)
             if title:
@@ -191,7 +190,8 @@ def loglog_exponents(frame, x: str, y: str, path: Path) -> list[str]:
     lines = []
     plt.style.use(STYLE)
     fig, ax = plt.subplots(figsize=(7.4, 3.8))
-    for label, group in ok.groupby(others, dropna=False) if others else [((), ok)]:
+    groups = ok.groupby(others, dropna=False) if others else [((), ok)]
+    for k, (label, group) in enumerate(groups):
         name = ",".join(
             f"{k}={v}" for k, v in zip(others, label if isinstance(label, tuple) else (label,))
         )
@@ -205,7 +205,7 @@ def loglog_exponents(frame, x: str, y: str, path: Path) -> list[str]:
         ax.plot(
             means.index.astype(float)[order],
             means.to_numpy()[order],
-            marker="o",
+            **series_style(k),
             label=f"{name or 'all'}: slope {fit.slope:.2f}",
         )
         lines.append(
