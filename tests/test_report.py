@@ -283,6 +283,42 @@ def test_a_panels_series_differ_in_hue_and_marker():
             assert min(abs(a - b), 360 - abs(a - b)) >= 12, (a, b)
 
 
+def test_the_tuning_lines_say_which_tied_value_was_taken(sweep, tmp_path):
+    """Three values tied: the middle one; two tied: the lower of the middle two (tuning.pick's
+    rule), said as such rather than 'the middle one' of two."""
+    import shutil
+
+    copy = tmp_path / sweep.name
+    shutil.copytree(sweep, copy, ignore=shutil.ignore_patterns("report*"))
+    entry = {"metric": "val/acc_best", "tie": 0.002}
+    (copy / "tuning.json").write_text(
+        json.dumps(
+            {
+                "a": {
+                    **entry,
+                    "arm": {"optimizer": "sgd"},
+                    "chosen": {"optimizer.lr": "0.01"},
+                    "scores": {"0.003": 0.881, "0.01": 0.882, "0.03": 0.8825},
+                    "tied": ["0.003", "0.01", "0.03"],
+                },
+                "b": {
+                    **entry,
+                    "arm": {"optimizer": "adam"},
+                    "chosen": {"optimizer.lr": "0.003"},
+                    "scores": {"0.001": 0.85, "0.003": 0.881, "0.01": 0.882},
+                    "tied": ["0.003", "0.01"],
+                },
+            }
+        )
+    )
+    subprocess.run(
+        [sys.executable, "scripts/report.py", str(copy)], cwd=ROOT, check=True, capture_output=True
+    )
+    text = (copy / "report" / "report.md").read_text()
+    assert "0.003, 0.01, 0.03 (the middle one in grid order is taken)" in text
+    assert "0.003, 0.01 (the lower of the middle two in grid order is taken)" in text
+
+
 def test_a_wandb_run_name_gives_back_its_values_list_values_intact():
     from biaslab.analysis.load import name_values
 

@@ -277,8 +277,9 @@ def _write_report(
             text.append(
                 f"- {arm}: **{chosen}** ({entry['metric']}: {scores})"
                 + (
-                    f"; within {entry['tie']:g} of the best: {', '.join(tied)} (the middle one "
-                    "is taken)"
+                    f"; within {entry['tie']:g} of the best: {', '.join(tied)} (the "
+                    + ("middle one" if len(tied) % 2 else "lower of the middle two")
+                    + " in grid order is taken)"
                     if len(tied) > 1
                     else ""
                 )
