@@ -191,7 +191,7 @@ def loglog_exponents(frame, x: str, y: str, path: Path) -> list[str]:
     plt.style.use(STYLE)
     fig, ax = plt.subplots(figsize=(7.4, 3.8))
     groups = ok.groupby(others, dropna=False) if others else [((), ok)]
-    for k, (label, group) in enumerate(groups):
+    for i, (label, group) in enumerate(groups):
         name = ",".join(
             f"{k}={v}" for k, v in zip(others, label if isinstance(label, tuple) else (label,))
         )
@@ -205,7 +205,7 @@ def loglog_exponents(frame, x: str, y: str, path: Path) -> list[str]:
         ax.plot(
             means.index.astype(float)[order],
             means.to_numpy()[order],
-            **series_style(k),
+            **series_style(i),
             label=f"{name or 'all'}: slope {fit.slope:.2f}",
         )
         lines.append(
