@@ -169,3 +169,19 @@ def test_the_opening_table_gives_each_sections_stance_on_the_lecture():
     assert first_sentence("Partly agrees: the CNN wins.") == "Partly agrees"
     rows = [r for r in PAGE.read_text().split("\n\n")[1].splitlines()[2:]]
     assert rows and all(r.rstrip(" |").rsplit("|", 1)[1].strip() for r in rows)
+
+
+WORD = re.compile(r"`((?:better|worse|higher|lower|inconclusive|equivalent within ±[\d.]+)[^`]*)`")
+
+
+def test_a_discussion_uses_only_its_sections_computed_verdict_words():
+    """A verdict word a discussion quotes in backticks is one the page computed for that
+    section (a stale word from an earlier rule or run fails here)."""
+    sections = {re.search(r"`([^`]+)`", s).group(1): s for s in PAGE.read_text().split("\n## ")[1:]}
+    for name, section in sections.items():
+        discussion = ROOT / "docs" / "results" / name / "discussion.md"
+        if not discussion.exists() or "**Exploratory**" in section.split("\n\n| arm")[0]:
+            continue
+        computed = set(re.findall(r"\*\*([^*]+)\*\* \(", section))
+        quoted = set(WORD.findall(discussion.read_text()))
+        assert quoted <= computed, (name, quoted - computed)

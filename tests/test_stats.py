@@ -45,7 +45,9 @@ def test_verdict_words_on_constructed_arms():
     assert verdict(-0.03, 0.001, math.nan, None) == "worse"
     assert verdict(-0.03, 0.001, math.nan, None, better="lower") == "better"  # a loss
     tiny = -0.002 + rng.normal(0, 0.0005, 20)  # 20 seeds find a difference smaller than δ
-    assert verdict(tiny.mean(), paired_t(tiny), tost(tiny, 0.01), 0.01) == "worse, within ±0.01"
+    assert paired_t(tiny) < 0.05 and tost(tiny, 0.01) < 0.05  # both tests pass
+    assert verdict(tiny.mean(), paired_t(tiny), tost(tiny, 0.01), 0.01) == "equivalent within ±0.01"
+    assert verdict(tiny.mean(), paired_t(tiny), tost(tiny, 0.001), 0.001) == "worse"  # δ below it
 
 
 def test_mcnemar_counts_only_discordant_examples():

@@ -69,10 +69,7 @@ def read_against(
     again: dict[tuple[str, str], tuple[str, bool]],
 ) -> tuple[list[str], int]:
     """Markdown rows (metric, arm, the page's word, the re-run's, how they compare) and the count
-    of comparisons whose word changed where the page did not call them underpowered. A change
-    between two words that both pass the equivalence test ("equivalent within ±δ" and "worse,
-    within ±δ") still counts, and says so: both runs put the difference inside ±δ, and only
-    whether a difference smaller than δ was detected changed."""
+    of comparisons whose word changed where the page did not call them underpowered."""
     rows, broken = [], 0
     for key, (word, underpowered) in page.items():
         other = again.get(key, ("(not tested)", False))[0]
@@ -80,8 +77,6 @@ def read_against(
             how = "same"
         elif underpowered:
             how = "differs; the page says underpowered"
-        elif "within ±" in word and "within ±" in other:
-            how, broken = "**differs** inside ±δ (both within it)", broken + 1
         else:
             how, broken = "**differs**", broken + 1
         rows.append(f"| `{key[0]}` | {key[1]} | {word} | {other} | {how} |")
@@ -137,7 +132,6 @@ def replicate(
     rows, broken = read_against(before, after)
     repicks = json.loads((final / "tuning.json").read_text()) if picks else {}
     same = sum(r.endswith("| same |") for r in rows)
-    inside = sum(r.endswith("(both within it) |") for r in rows)
     text = "\n".join(
         [
             f"# {name}: a re-run with seeds the page never used",
@@ -155,8 +149,7 @@ def replicate(
             *rows,
             "",
             f"{same} of {len(rows)} verdict words the same; {len(rows) - same - broken} differ where "
-            f"the page says the comparison is underpowered; {broken} differ where it does not"
-            + (f" ({inside} of them inside ±δ in both runs)." if inside else "."),
+            f"the page says the comparison is underpowered; {broken} differ where it does not.",
         ]
     )
     (Path(out) / "replication.md").write_text(text + "\n")

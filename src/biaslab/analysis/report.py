@@ -211,7 +211,8 @@ def _write_report(
         f"Holm-corrected over the table's {compared} comparisons; MDE: the difference such a "
         "test detects with 80 % power at that correction"
         + (
-            f"; equivalence: paired TOST within ±{delta:g}"
+            f"; equivalence: paired TOST within ±{delta:g} (δ, the declared smallest difference "
+            "that matters: a difference inside it is `equivalent` even where the t-test detects it)"
             if delta
             else "; no equivalence bound set, so no 'equivalent'"
         )

@@ -136,17 +136,14 @@ def verdict(
 ) -> str:
     """The word for one comparison with the baseline (p-values already corrected). `better`
     (the metric registry's direction: higher, lower or None) decides between better/worse;
-    a metric without a direction is said to be higher or lower. A difference that is real and
-    also within ±delta (both tests pass: many seeds find a tiny effect) says so: `worse, within
-    ±0.01`, a difference too small to matter."""
-    if p_diff == p_diff and p_diff < ALPHA:
-        if better is None:
-            word = "higher" if mean_diff > 0 else "lower"
-        else:
-            word = "better" if (mean_diff > 0) == (better == "higher") else "worse"
-        if delta and p_equiv == p_equiv and p_equiv < ALPHA:
-            return f"{word}, within ±{delta:g}"
-        return word
+    a metric without a direction is said to be higher or lower. A difference the paired TOST
+    puts inside ±delta is `equivalent` even where the t-test also detects it: delta is the
+    declared smallest difference that matters, so the word does not turn on whether many seeds
+    resolve a difference the declaration calls too small to matter (the line prints it)."""
     if delta and p_equiv == p_equiv and p_equiv < ALPHA:
         return f"equivalent within ±{delta:g}"
+    if p_diff == p_diff and p_diff < ALPHA:
+        if better is None:
+            return "higher" if mean_diff > 0 else "lower"
+        return "better" if (mean_diff > 0) == (better == "higher") else "worse"
     return "inconclusive"

@@ -56,7 +56,8 @@ def critical_lines(folder: Path, decided: bool) -> list[str]:
 def comparison_lines(table, decided: bool) -> list[str]:
     """One line per compared arm: the verdict word (declared comparisons only), the difference
     and its interval, Holm's p and the MDE; a comparison that found nothing while its MDE
-    exceeds δ is called underpowered, with the seeds a re-run would need (from this SD)."""
+    exceeds δ is called underpowered, with the seeds a re-run would need (from this SD); an
+    `equivalent` one the t-test also detects is said to be nonzero, but inside ±δ."""
     out = []
     for _, r in table.iterrows():
         if r.get("diff") != r.get("diff"):
@@ -75,6 +76,8 @@ def comparison_lines(table, decided: bool) -> list[str]:
                 else "not even 20 seeds would reach it"
             )
             numbers += f"; underpowered: MDE > δ = {delta:g}, {reach}"
+        if found and str(r["verdict"]).startswith("equivalent"):
+            numbers += "; nonzero, but inside ±δ"
         if decided:
             out.append(f"- {r['arm']}: **{r['verdict']}** ({numbers})")
         else:
