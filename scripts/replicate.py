@@ -1,13 +1,16 @@
 """Does a re-run with seeds the page never used give the page's verdict words?
 
-  python scripts/replicate.py NAME [--seeds A:B] [--page DIR] [--out DIR] [override ...]
+  python scripts/replicate.py NAME [--seeds A:B] [--page DIR] [--out DIR] [--reread]
+                               [--record FILE] [override ...]
 
 Runs preset NAME again (as `scripts/run_preset.py` does: tuning, if any, on seeds shifted to A,
 then seeds A..B-1; default A = 1000 and as many seeds as the page has) into --out (default
 logs/replicate/NAME; the same command resumes it), and prints, per declared comparison, the
 page's verdict word (docs/results/NAME, or --page) beside the re-run's: same, different where the
 page says the comparison is underpowered, or different. Exits 1 if any word changed where the
-page did not call its comparison underpowered; the reading is also written to OUT/replication.md.
+page did not call its comparison underpowered; the reading is also written to OUT/replication.md
+(and, with --record FILE, as the preset's section of FILE, e.g. docs/replication.md). --reread runs
+nothing: it reads the finished re-run in OUT with this checkout's statistics.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from biaslab.analysis.replication import replicate
+from biaslab.analysis.replication import record, replicate
 from biaslab.presets import ROOT
 from biaslab.run.checks import exit_with_one_sentence
 
@@ -40,12 +43,18 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--page", type=Path, help="the page's runs (default docs/results/NAME)")
     parser.add_argument("--out", type=Path, help="where the re-run goes (logs/replicate/NAME)")
+    parser.add_argument(
+        "--reread", action="store_true", help="run nothing: read the finished re-run in --out"
+    )
+    parser.add_argument("--record", type=Path, help="also put the reading in this file")
     args, extra = parser.parse_known_args(argv)
     page = args.page or ROOT / "docs" / "results" / args.name
     out = args.out or ROOT / "logs" / "replicate" / args.name
     text, broken = exit_with_one_sentence(
-        lambda: replicate(args.name, page, out, args.seeds, extra)
+        lambda: replicate(args.name, page, out, args.seeds, extra, args.reread)
     )
+    if args.record:
+        record(text, args.name, args.record)
     print(text)
     return 1 if broken else 0
 

@@ -80,3 +80,27 @@ def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tm
     assert f"| {words[page]['optimizer=adam']} | {words[out / 'final']['optimizer=adam']} |" in row
     changed = words[page] != words[out / "final"]
     assert done.returncode == (1 if changed and "**differs**" in row else 0), done.stderr[-2000:]
+
+    doc = tmp_path / "replication.md"
+    doc.write_text(
+        "# Re-runs\n\nintro\n\n## zeta: a re-run with seeds the page never used\n\nkept\n"
+    )
+    nothing = subprocess.run(
+        [*command, "--out", str(tmp_path / "none"), "--reread", *FAST],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert nothing.returncode == 2 and "holds none" in nothing.stderr
+    for _ in range(2):  # recording twice replaces the section: one per preset
+        again = subprocess.run(
+            [*command, "--out", str(out), "--reread", "--record", str(doc), *FAST],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert again.returncode == done.returncode and not (tmp_path / "none").exists()
+    text = doc.read_text()
+    assert text.startswith("# Re-runs\n\nintro\n") and text.count("\n## optimizers_quick:") == 1
+    assert text.index("## optimizers_quick:") < text.index("## zeta:") and "kept" in text
+    assert row in text and "at commit " in text  # the re-run's provenance beside its words

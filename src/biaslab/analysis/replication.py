@@ -90,13 +90,19 @@ def words_of(runs: Path, report_csv: Path, claim: dict[str, Any]) -> dict:
 
 
 def replicate(
-    name: str, page: Path, out: Path, seeds: range | None = None, extra: list[str] = ()
+    name: str,
+    page: Path,
+    out: Path,
+    seeds: range | None = None,
+    extra: list[str] = (),
+    reread: bool = False,
 ) -> tuple[str, int]:
     """Re-run preset `name` into `out` with `seeds` (none of which the runs in `page` used;
     default: from 1000, as many as the page has; a tuned preset tunes again on seeds shifted by
     as much), then read its verdict words against
     the page's: the markdown of that reading (also written to out/replication.md) and the count
-    of words that changed where the page did not call the comparison underpowered."""
+    of words that changed where the page did not call the comparison underpowered. `reread`:
+    run nothing, read the re-run already in `out` with this code's statistics."""
     from omegaconf import OmegaConf
 
     from biaslab.presets import preset_config, run_preset
@@ -127,7 +133,13 @@ def replicate(
     again = [*extra, f"hydra.sweeper.params.seed='range({seeds.start},{seeds.stop})'"]
     if cfg.get("tune"):
         again.append(f"tune.seeds=[{','.join(str(seeds.start + s) for s in cfg.tune.seeds)}]")
-    final = run_preset(name, again, out=out)
+    if reread and not (Path(out) / "final" / "preset.json").exists():
+        raise ConfigError(
+            f"--reread reads a finished re-run and {out} holds none; run the same command "
+            "without --reread first."
+        )
+    final = Path(out) / "final" if reread else run_preset(name, again, out=out)
+    made = json.loads((final / "preset.json").read_text())
     after = words_of(final, final / "report" / "report.csv", claim)
     rows, broken = read_against(before, after)
     repicks = json.loads((final / "tuning.json").read_text()) if picks else {}
@@ -136,8 +148,10 @@ def replicate(
         [
             f"# {name}: a re-run with seeds the page never used",
             "",
-            f"The page: {page} (seeds {used[0]}-{used[-1]}); the re-run: {final} (seeds "
-            f"{seeds.start}-{seeds.stop - 1}).",
+            f"The page: {shown(page)} (seeds {used[0]}-{used[-1]}); the re-run: {shown(final)} (seeds "
+            f"{seeds.start}-{seeds.stop - 1}), made by `{made['command']}` at commit "
+            f"{made['commit']}, {made['date']}, on {made['machine']}, "
+            f"{made['wall_s'] / 60:.1f} min.",
             *(
                 f"- tuning, {arm}: the page picked {entry['chosen']}, the re-run "
                 f"{repicks.get(arm, {}).get('chosen')}"
@@ -154,3 +168,31 @@ def replicate(
     )
     (Path(out) / "replication.md").write_text(text + "\n")
     return text, broken
+
+
+def record(text: str, name: str, doc: Path) -> None:
+    """Put a replication's reading (`text`, headed `# {name}: ...`) into `doc` as its section
+    `## {name}: ...`, replacing an earlier reading of the same preset, keeping the others."""
+    doc = Path(doc)
+    intro = (
+        "# Re-runs with seeds the pages never used\n\nEach section is written by `python "
+        "scripts/replicate.py NAME ... --record docs/replication.md` and read with the statistics "
+        "of the commit that wrote it; the re-runs' per-run files are not published (the same "
+        "command makes them again).\n"
+    )
+    sections = {}
+    if doc.exists():
+        intro, *rest = doc.read_text().split("\n## ")
+        sections = {part.split(":", 1)[0]: part.strip() for part in rest}
+        intro = intro.rstrip() + "\n"
+    sections[name] = text.strip().removeprefix("# ")
+    doc.write_text(intro + "".join(f"\n## {sections[k]}\n" for k in sorted(sections)))
+
+
+def shown(path: Path) -> str:
+    """`path` from its checkout's root (docs/..., logs/...) where it has one, else as given."""
+    parts = Path(path).parts
+    for top in ("docs", "logs"):
+        if top in parts:
+            return "/".join(parts[parts.index(top) :])
+    return str(path)
