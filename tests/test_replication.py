@@ -103,4 +103,4 @@ def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tm
     text = doc.read_text()
     assert text.startswith("# Re-runs\n\nintro\n") and text.count("\n## optimizers_quick:") == 1
     assert text.index("## optimizers_quick:") < text.index("## zeta:") and "kept" in text
-    assert row in text and "at commit " in text  # the re-run's provenance beside its words
+    assert row in text and "at commit " in text and "read with the statistics at commit " in text

@@ -105,7 +105,8 @@ def replicate(
     run nothing, read the re-run already in `out` with this code's statistics."""
     from omegaconf import OmegaConf
 
-    from biaslab.presets import preset_config, run_preset
+    from biaslab.presets import ROOT, preset_config, run_preset
+    from biaslab.run.provenance import commit_of, is_dirty
 
     cfg = preset_config(name, list(extra))
     claim = OmegaConf.to_container(cfg.claim, resolve=True) if cfg.get("claim") else None
@@ -151,7 +152,8 @@ def replicate(
             f"The page: {shown(page)} (seeds {used[0]}-{used[-1]}); the re-run: {shown(final)} (seeds "
             f"{seeds.start}-{seeds.stop - 1}), made by `{made['command']}` at commit "
             f"{made['commit']}, {made['date']}, on {made['machine']}, "
-            f"{made['wall_s'] / 60:.1f} min.",
+            f"{made['wall_s'] / 60:.1f} min; read with the statistics at commit "
+            f"{(commit_of(ROOT) or '?')[:7]}{' (uncommitted changes)' if is_dirty(ROOT) else ''}.",
             *(
                 f"- tuning, {arm}: the page picked {entry['chosen']}, the re-run "
                 f"{repicks.get(arm, {}).get('chosen')}"
