@@ -77,7 +77,8 @@ def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tm
         words[folder] = table.set_index("arm")["verdict"].dropna().to_dict()
     assert list(words[page]) == ["optimizer=adam"]  # the one arm compared with sgd
     row = next(r for r in reading.splitlines() if "| optimizer=adam |" in r)
-    assert f"| {words[page]['optimizer=adam']} | {words[out / 'final']['optimizer=adam']} |" in row
+    assert f"| {words[page]['optimizer=adam']} (" in row  # the word, then its difference
+    assert f"| {words[out / 'final']['optimizer=adam']} (" in row
     changed = words[page] != words[out / "final"]
     assert done.returncode == (1 if changed and "**differs**" in row else 0), done.stderr[-2000:]
 

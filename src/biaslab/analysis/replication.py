@@ -49,8 +49,9 @@ def section_tables(
     return tables
 
 
-def verdict_words(tables: list[pd.DataFrame]) -> dict[tuple[str, str], tuple[str, bool]]:
-    """(metric, arm) -> (verdict word, underpowered?) for every tested comparison."""
+def verdict_words(tables: list[pd.DataFrame]) -> dict[tuple[str, str], tuple[str, bool, str]]:
+    """(metric, arm) -> (verdict word, underpowered?, the difference ± its 95 % interval) for
+    every tested comparison."""
     words = {}
     for table in tables:
         if "verdict" not in table:
@@ -60,26 +61,26 @@ def verdict_words(tables: list[pd.DataFrame]) -> dict[tuple[str, str], tuple[str
                 words[(table.attrs["primary"], str(r["arm"]))] = (
                     str(r["verdict"]),
                     bool(r["underpowered"]),
+                    f"{r['diff']:+.4f} ± {r['diff ci95']:.4f}",
                 )
     return words
 
 
-def read_against(
-    page: dict[tuple[str, str], tuple[str, bool]],
-    again: dict[tuple[str, str], tuple[str, bool]],
-) -> tuple[list[str], int]:
-    """Markdown rows (metric, arm, the page's word, the re-run's, how they compare) and the count
-    of comparisons whose word changed where the page did not call them underpowered."""
+def read_against(page: dict[tuple[str, str], tuple], again: dict[tuple[str, str], tuple]):
+    """Markdown rows (metric, arm, the page's word, the re-run's, how they compare; each word
+    with its difference where known) and the count of comparisons whose word changed where the
+    page did not call them underpowered."""
     rows, broken = [], 0
-    for key, (word, underpowered) in page.items():
-        other = again.get(key, ("(not tested)", False))[0]
+    for key, (word, underpowered, *numbers) in page.items():
+        other, _, *other_numbers = again.get(key, ("(not tested)", False))
         if other == word:
             how = "same"
         elif underpowered:
             how = "differs; the page says underpowered"
         else:
             how, broken = "**differs**", broken + 1
-        rows.append(f"| `{key[0]}` | {key[1]} | {word} | {other} | {how} |")
+        said = [f"{w} ({n[0]})" if n else w for w, n in ((word, numbers), (other, other_numbers))]
+        rows.append(f"| `{key[0]}` | {key[1]} | {said[0]} | {said[1]} | {how} |")
     return rows, broken
 
 
