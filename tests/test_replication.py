@@ -8,7 +8,7 @@ import sys
 
 import pandas as pd
 
-from biaslab.analysis.replication import read_against
+from biaslab.analysis.replication import read_against, verdict_words
 from tests.conftest import ROOT
 
 FAST = [
@@ -24,18 +24,18 @@ FAST = [
 
 def test_a_changed_word_counts_only_where_the_page_did_not_call_it_underpowered():
     page = {
-        ("test/acc", "a"): ("better", False),
-        ("test/acc", "b"): ("inconclusive", True),
-        ("test/acc", "c"): ("worse", False),
-        ("test/acc", "d"): ("equivalent within ±0.01", False),
-        ("test/acc", "e"): ("equivalent within ±0.01", False),
+        ("test/acc", "base", "a"): ("better", False),
+        ("test/acc", "base", "b"): ("inconclusive", True),
+        ("test/acc", "base", "c"): ("worse", False),
+        ("test/acc", "base", "d"): ("equivalent within ±0.01", False),
+        ("test/acc", "base", "e"): ("equivalent within ±0.01", False),
     }
     again = {
-        ("test/acc", "a"): ("better", False),
-        ("test/acc", "b"): ("better", False),
-        ("test/acc", "c"): ("inconclusive", True),
-        ("test/acc", "d"): ("equivalent within ±0.01", False),
-        ("test/acc", "e"): ("worse", False),
+        ("test/acc", "base", "a"): ("better", False),
+        ("test/acc", "base", "b"): ("better", False),
+        ("test/acc", "base", "c"): ("inconclusive", True),
+        ("test/acc", "base", "d"): ("equivalent within ±0.01", False),
+        ("test/acc", "base", "e"): ("worse", False),
     }
     rows, broken = read_against(page, again)
     assert broken == 2
@@ -46,6 +46,20 @@ def test_a_changed_word_counts_only_where_the_page_did_not_call_it_underpowered(
         "same",
         "**differs**",
     ]
+
+
+def test_an_arm_compared_with_two_baselines_keeps_both_words():
+    tables = []
+    for baseline, word in (("heads=1", "better"), ("heads=4", "worse")):
+        table = pd.DataFrame(
+            {"arm": ["heads=2"], "diff": [0.01], "diff ci95": [0.002], "p holm": [0.01]}
+        ).assign(verdict=word, underpowered=False)
+        table.attrs.update(primary="test/acc", baseline=baseline)
+        tables.append(table)
+    assert verdict_words(tables) == {
+        ("test/acc", "heads=1", "heads=2"): ("better", False, "+0.0100 ± 0.0020"),
+        ("test/acc", "heads=4", "heads=2"): ("worse", False, "+0.0100 ± 0.0020"),
+    }
 
 
 def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tmp_path):
@@ -77,6 +91,7 @@ def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tm
         words[folder] = table.set_index("arm")["verdict"].dropna().to_dict()
     assert list(words[page]) == ["optimizer=adam"]  # the one arm compared with sgd
     row = next(r for r in reading.splitlines() if "| optimizer=adam |" in r)
+    assert row.startswith("| `test/acc` against optimizer=sgd | optimizer=adam |")
     assert f"| {words[page]['optimizer=adam']} (" in row  # the word, then its difference
     assert f"| {words[out / 'final']['optimizer=adam']} (" in row
     changed = words[page] != words[out / "final"]

@@ -49,16 +49,16 @@ def section_tables(
     return tables
 
 
-def verdict_words(tables: list[pd.DataFrame]) -> dict[tuple[str, str], tuple[str, bool, str]]:
-    """(metric, arm) -> (verdict word, underpowered?, the difference ± its 95 % interval) for
-    every tested comparison."""
+def verdict_words(tables: list[pd.DataFrame]) -> dict[tuple[str, str, str], tuple]:
+    """(metric, baseline, arm) -> (verdict word, underpowered?, the difference ± its 95 %
+    interval) for every tested comparison (an arm may be compared with two baselines)."""
     words = {}
     for table in tables:
         if "verdict" not in table:
             continue
         for _, r in table.iterrows():
             if r["diff"] == r["diff"] and r["p holm"] == r["p holm"]:
-                words[(table.attrs["primary"], str(r["arm"]))] = (
+                words[(table.attrs["primary"], str(table.attrs["baseline"]), str(r["arm"]))] = (
                     str(r["verdict"]),
                     bool(r["underpowered"]),
                     f"{r['diff']:+.4f} ± {r['diff ci95']:.4f}",
@@ -66,8 +66,8 @@ def verdict_words(tables: list[pd.DataFrame]) -> dict[tuple[str, str], tuple[str
     return words
 
 
-def read_against(page: dict[tuple[str, str], tuple], again: dict[tuple[str, str], tuple]):
-    """Markdown rows (metric, arm, the page's word, the re-run's, how they compare; each word
+def read_against(page: dict[tuple, tuple], again: dict[tuple, tuple]):
+    """Markdown rows (metric and baseline, arm, the page's word, the re-run's, how they compare; each word
     with its difference where known) and the count of comparisons whose word changed where the
     page did not call them underpowered."""
     rows, broken = [], 0
@@ -80,7 +80,8 @@ def read_against(page: dict[tuple[str, str], tuple], again: dict[tuple[str, str]
         else:
             how, broken = "**differs**", broken + 1
         said = [f"{w} ({n[0]})" if n else w for w, n in ((word, numbers), (other, other_numbers))]
-        rows.append(f"| `{key[0]}` | {key[1]} | {said[0]} | {said[1]} | {how} |")
+        metric, baseline, arm = key
+        rows.append(f"| `{metric}` against {baseline} | {arm} | {said[0]} | {said[1]} | {how} |")
     return rows, broken
 
 
@@ -161,7 +162,7 @@ def replicate(
                 for arm, entry in picks.items()
             ),
             "",
-            "| metric | arm | the page | the re-run | |",
+            "| metric, against | arm | the page | the re-run | |",
             "|---|---|---|---|---|",
             *rows,
             "",
