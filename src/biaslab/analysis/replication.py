@@ -67,9 +67,9 @@ def verdict_words(tables: list[pd.DataFrame]) -> dict[tuple[str, str, str], tupl
 
 
 def read_against(page: dict[tuple, tuple], again: dict[tuple, tuple]):
-    """Markdown rows (metric and baseline, arm, the page's word, the re-run's, how they compare; each word
-    with its difference where known) and the count of comparisons whose word changed where the
-    page did not call them underpowered."""
+    """Markdown rows (metric and baseline, arm, the page's word, the re-run's, how they
+    compare; each word with its difference where known) and the count of comparisons whose
+    word changed where the page did not call them underpowered."""
     rows, broken = [], 0
     for key, (word, underpowered, *numbers) in page.items():
         other, _, *other_numbers = again.get(key, ("(not tested)", False))
@@ -133,14 +133,14 @@ def replicate(
             if (runs / "tuning.json").exists()
             else {}
         )
-    again = [*extra, f"hydra.sweeper.params.seed='range({seeds.start},{seeds.stop})'"]
-    if cfg.get("tune"):
-        again.append(f"tune.seeds=[{','.join(str(seeds.start + s) for s in cfg.tune.seeds)}]")
     if reread and not (Path(out) / "final" / "preset.json").exists():
         raise ConfigError(
             f"--reread reads a finished re-run and {out} holds none; run the same command "
             "without --reread first."
         )
+    again = [*extra, f"hydra.sweeper.params.seed='range({seeds.start},{seeds.stop})'"]
+    if cfg.get("tune"):
+        again.append(f"tune.seeds=[{','.join(str(seeds.start + s) for s in cfg.tune.seeds)}]")
     final = Path(out) / "final" if reread else run_preset(name, again, out=out)
     made = json.loads((final / "preset.json").read_text())
     after = words_of(final, final / "report" / "report.csv", claim)
