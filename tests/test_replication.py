@@ -6,9 +6,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
+import yaml
 
+from biaslab.analysis.pilot import seeds_asked
 from biaslab.analysis.replication import read_against, verdict_words
+from biaslab.analysis.tables import holm_family
+from biaslab.analysis.verdicts import comparison_lines, seed_rule_line
 from tests.conftest import ROOT
 
 FAST = [
@@ -46,6 +51,34 @@ def test_a_changed_word_counts_only_where_the_page_did_not_call_it_underpowered(
         "same",
         "**differs**",
     ]
+
+
+def test_a_comparison_on_fewer_seeds_than_its_pilot_asked_for_is_called_underpowered():
+    diffs = 0.004 + np.random.default_rng(0).normal(0, 0.003, 10)  # tight: its MDE < δ
+    row = {"arm": "a", "diff": diffs.mean(), "diff ci95": 0.002, "diff sd": diffs.std(ddof=1)}
+    row |= {"pairs": 10, "p seeds": 0.08, "p equiv": 0.2}  # neither test decides it
+    flags = {}
+    for asked in (None, 10, 15):
+        table = pd.DataFrame([row])
+        table.attrs.update(primary="test/acc", baseline="arm=base", delta=0.01, asked=asked)
+        holm_family([table])
+        assert table["MDE"][0] < 0.01 and table["verdict"][0] == "inconclusive"
+        flags[asked] = (bool(table["underpowered"][0]), seed_rule_line([table]))
+        assert "underpowered" not in " ".join(comparison_lines(table, True))  # MDE <= δ
+    assert [f[0] for f in flags.values()] == [False, False, True]
+    assert "ran on 10 seeds where the pilot asked for 15" in flags[15][1]
+    assert flags[None][1] == flags[10][1] == ""
+
+
+def test_the_seeds_asked_for_are_read_from_each_declared_seed_rule():
+    asked = {}
+    for path in sorted((ROOT / "conf" / "experiment").glob("*.yaml")):
+        claim = yaml.safe_load(path.read_text()).get("claim") or {}
+        if "scripts/pilot.py" in str(claim.get("seeds")):  # a pilot was read: its ask is stated
+            asked[path.stem] = seeds_asked(claim)
+    assert None not in asked.values() and len(asked) >= 8
+    assert asked["heads"] == 15 and asked["data_scaling"] == 14 and asked["optimizers"] == 20
+    assert seeds_asked({"seeds": "5 (0-4), fixed before the runs"}) is None
 
 
 def test_an_arm_compared_with_two_baselines_keeps_both_words():

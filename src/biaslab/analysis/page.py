@@ -20,6 +20,7 @@ import yaml
 from biaslab.analysis.load import sweep_settings
 from biaslab.analysis.metrics import metric as registry
 from biaslab.analysis.pack import unpacked
+from biaslab.analysis.pilot import seeds_asked
 from biaslab.analysis.replication import runs_claim, section_tables
 from biaslab.analysis.report import write_report
 from biaslab.analysis.tables import narrow_markdown
@@ -29,6 +30,7 @@ from biaslab.analysis.verdicts import (
     first_sentence,
     overview_row,
     provenance_line,
+    seed_rule_line,
 )
 from biaslab.presets import preset_config
 from biaslab.run.files import find_runs
@@ -93,7 +95,8 @@ def write_page(root: Path) -> Path:
         "section's comparisons; `equivalent` needs the paired TOST within ±δ, and a difference "
         "inside ±δ is `equivalent` even where the t-test also detects it, since δ is the declared "
         "smallest difference that matters (its line says *nonzero, but inside ±δ*); otherwise "
-        "`inconclusive`, marked *underpowered* when the minimum detectable effect exceeds δ), never "
+        "`inconclusive`; a comparison is marked *underpowered* when its minimum detectable effect "
+        "exceeds δ or when it ran fewer seeds than its declared seed rule's pilot asked for), never "
         "typed, and only for comparisons declared before their runs: a section whose runs predate "
         "its declaration is **exploratory** (differences, intervals and MDEs, no verdict words) "
         "until the preset is re-run. The digits versions of the earlier presets remain as "
@@ -151,9 +154,11 @@ def write_page(root: Path) -> Path:
             lines[-1] += (
                 f" **The runs shown** were made under an earlier design: {made_under['setup']}."
             )
-        extras = (claim if decided else made_under or {}).get("comparisons") or []
-        tables = section_tables(runs, out / "report.csv", ran, extras)
-        verdicts = critical_lines(folder, decided) + comparison_lines(tables[0], decided)
+        read_under = claim if decided else made_under or {}
+        extras = read_under.get("comparisons") or []
+        tables = section_tables(runs, out / "report.csv", ran, extras, seeds_asked(read_under))
+        verdicts = [seed_rule_line(tables)] if decided and seed_rule_line(tables) else []
+        verdicts += critical_lines(folder, decided) + comparison_lines(tables[0], decided)
         for extra, table in zip(extras, tables[1:]):
             verdicts += [
                 f"- on `{extra['metric']}`{registry(extra['metric']).direction_words} against "

@@ -9,6 +9,7 @@ such an effect is found with fewer seeds, and delta is there to decide the small
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,14 @@ def declared_comparisons(report: dict[str, Any], claim: dict[str, Any] | None) -
         for c in (claim or {}).get("comparisons") or []
     ]
     return [c for c in (first, *more) if c["baseline"]]
+
+
+def seeds_asked(claim: dict[str, Any] | None) -> int | None:
+    """The seeds the declaration's pilot asked for (`claim.seeds` says "... asks for N ..."), or
+    None where the seed rule read no pilot. A preset whose budget ran fewer is underpowered by
+    its own seed rule, whatever MDE its runs happen to show."""
+    found = re.search(r"asks\s+for\s+(\d+)", str((claim or {}).get("seeds") or ""))
+    return int(found[1]) if found else None
 
 
 def pilot_rows(

@@ -13,6 +13,7 @@ import pandas as pd
 from biaslab.analysis.derived import add_derived
 from biaslab.analysis.load import load_sweep, sweep_settings
 from biaslab.analysis.pack import unpacked
+from biaslab.analysis.pilot import seeds_asked
 from biaslab.analysis.tables import drop_repeated_pairs, holm_family, summarize
 from biaslab.errors import ConfigError
 from biaslab.run.files import find_runs
@@ -25,10 +26,15 @@ def runs_claim(folder: Path) -> Any:
 
 
 def section_tables(
-    runs: Path, report_csv: Path, ran: dict[str, Any], comparisons: list[dict[str, Any]]
+    runs: Path,
+    report_csv: Path,
+    ran: dict[str, Any],
+    comparisons: list[dict[str, Any]],
+    asked: int | None = None,
 ) -> list[pd.DataFrame]:
     """The section's comparison tables: the report's primary one (`report_csv`), then one per
-    further declared comparison; a pair of arms tested once, and one Holm family over all."""
+    further declared comparison; a pair of arms tested once, and one Holm family over all
+    (`asked`: the seeds the declared seed rule's pilot asked for, see `pilot.seeds_asked`)."""
     frame = load_sweep(runs)
     add_derived(frame, ran)
     tables = [pd.read_csv(report_csv)]
@@ -43,6 +49,8 @@ def section_tables(
                 frame, primary=extra["metric"], baseline=extra["baseline"], delta=extra["delta"]
             )
         )
+    for table in tables:
+        table.attrs["asked"] = asked
     if "p seeds" in tables[0]:
         drop_repeated_pairs(tables)
         holm_family(tables)
@@ -87,7 +95,9 @@ def read_against(page: dict[tuple, tuple], again: dict[tuple, tuple]):
 
 def words_of(runs: Path, report_csv: Path, claim: dict[str, Any]) -> dict:
     """The verdict words of a preset's runs (its report's table and its declared comparisons)."""
-    tables = section_tables(runs, report_csv, sweep_settings(runs), claim.get("comparisons") or [])
+    tables = section_tables(
+        runs, report_csv, sweep_settings(runs), claim.get("comparisons") or [], seeds_asked(claim)
+    )
     return verdict_words(tables)
 
 

@@ -67,8 +67,9 @@ def comparison_lines(table, decided: bool) -> list[str]:
             f"MDE {r['MDE']:.4f}"
         )
         found = r["p holm"] == r["p holm"] and r["p holm"] < ALPHA
-        if r.get("underpowered") and not found and not str(r["verdict"]).startswith("equivalent"):
-            delta, family = table.attrs.get("delta"), table.attrs.get("family", 1)
+        delta, family = table.attrs.get("delta"), table.attrs.get("family", 1)
+        short = delta and r["MDE"] > delta  # the MDE exceeds δ (NaN compares False)
+        if short and not found and not str(r["verdict"]).startswith("equivalent"):
             need = seeds_for(r["diff sd"], delta, family)
             reach = (
                 f"{need} seeds would reach it"
@@ -83,6 +84,20 @@ def comparison_lines(table, decided: bool) -> list[str]:
         else:
             out.append(f"- {r['arm']}: {numbers}")
     return out
+
+
+def seed_rule_line(tables: list) -> str:
+    """A section's comparisons ran on fewer seeds than its declared seed rule's pilot asked for
+    (`attrs["asked"]`, a budget cap): one line saying all of them are underpowered, else ""."""
+    asked = tables[0].attrs.get("asked") if tables else None
+    pairs = [int(p) for t in tables if "pairs" in t for p in t["pairs"].dropna()]
+    if not asked or not pairs or min(pairs) >= asked:
+        return ""
+    return (
+        f"- *Underpowered by the seed rule*: these comparisons ran on {min(pairs)} seeds where "
+        f"the pilot asked for {asked} (the preset's budget held no more; its YAML says so), so "
+        "each of them is underpowered and a re-run with other seeds may give other words."
+    )
 
 
 def provenance_line(report: str) -> str:
