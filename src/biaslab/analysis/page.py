@@ -157,7 +157,8 @@ def write_page(root: Path) -> Path:
         read_under = claim if decided else made_under or {}
         extras = read_under.get("comparisons") or []
         tables = section_tables(runs, out / "report.csv", ran, extras, seeds_asked(read_under))
-        verdicts = [seed_rule_line(tables)] if decided and seed_rule_line(tables) else []
+        rule = seed_rule_line(tables) if decided else ""
+        verdicts = [rule] if rule else []
         verdicts += critical_lines(folder, decided) + comparison_lines(tables[0], decided)
         for extra, table in zip(extras, tables[1:]):
             verdicts += [
