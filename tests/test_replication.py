@@ -11,7 +11,7 @@ import pandas as pd
 import yaml
 
 from biaslab.analysis.pilot import seeds_asked
-from biaslab.analysis.replication import read_against, verdict_words
+from biaslab.analysis.replication import COUNTS, read_against, verdict_words
 from biaslab.analysis.tables import holm_family
 from biaslab.analysis.verdicts import comparison_lines, seed_rule_line
 from tests.conftest import ROOT
@@ -153,3 +153,8 @@ def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tm
     assert text.startswith("# Re-runs\n\nintro\n") and text.count("\n## optimizers_quick:") == 1
     assert text.index("## optimizers_quick:") < text.index("## zeta:") and "kept" in text
     assert row in text and "at commit " in text and "read with the statistics at commit " in text
+    same, total, excused, broken = COUNTS.search(reading).groups()  # the section's own line
+    assert text.count("Read together (") == 1  # rewritten, not stacked, on the second record
+    assert f"Read together (presets re-run: 1): {same} of {total} verdict words" in text
+    assert f"| optimizers_quick | 1000-1002 | {same} of {total} | {excused} | {broken} |" in text
+    assert "| zeta |" not in text  # a section without a closing count is left out

@@ -5,6 +5,7 @@ the comparison is underpowered? (`scripts/replicate.py` runs one and prints this
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -184,9 +185,41 @@ def replicate(
     return text, broken
 
 
+COUNTS = re.compile(
+    r"(\d+) of (\d+) verdict words the same; (\d+) differ where the page says the comparison is "
+    r"underpowered; (\d+) differ where it does not"
+)
+SUMMARY = "\nRead together ("
+
+
+def summary(sections: dict[str, str]) -> str:
+    """One table over the recorded sections, counted from each section's own closing line
+    (a section without one is left out), so the file opens with what a reader checks first."""
+    rows, totals = [], [0, 0, 0, 0]
+    for name in sorted(sections):
+        found = COUNTS.search(sections[name])
+        seeds = re.search(r"\(seeds (\d+-\d+)\), made by", sections[name])
+        if not found:
+            continue
+        same, total, excused, broken = (int(x) for x in found.groups())
+        totals = [a + b for a, b in zip(totals, (same, total, excused, broken))]
+        rows.append(
+            f"| {name} | {seeds.group(1) if seeds else '?'} | {same} of {total} | {excused} | "
+            f"{broken} |"
+        )
+    same, total, excused, broken = totals
+    return (
+        f"{SUMMARY.lstrip()}presets re-run: {len(rows)}): {same} of {total} verdict words the same, "
+        f"{excused} differ where the page says the comparison is underpowered, {broken} where it "
+        "does not.\n\n| preset | the re-run's seeds | words the same | differ, underpowered | "
+        "differ, not underpowered |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
+
+
 def record(text: str, name: str, doc: Path) -> None:
     """Put a replication's reading (`text`, headed `# {name}: ...`) into `doc` as its section
-    `## {name}: ...`, replacing an earlier reading of the same preset, keeping the others."""
+    `## {name}: ...`, replacing an earlier reading of the same preset, keeping the others, and
+    rewrite the summary table the file opens with."""
     doc = Path(doc)
     intro = (
         "# Re-runs with seeds the pages never used\n\nEach section is written by `python "
@@ -198,9 +231,14 @@ def record(text: str, name: str, doc: Path) -> None:
     if doc.exists():
         intro, *rest = doc.read_text().split("\n## ")
         sections = {part.split(":", 1)[0]: part.strip() for part in rest}
-        intro = intro.rstrip() + "\n"
+        intro = intro.split(SUMMARY)[0].rstrip() + "\n"
     sections[name] = text.strip().removeprefix("# ")
-    doc.write_text(intro + "".join(f"\n## {sections[k]}\n" for k in sorted(sections)))
+    doc.write_text(
+        intro
+        + "\n"
+        + summary(sections)
+        + "".join(f"\n## {sections[k]}\n" for k in sorted(sections))
+    )
 
 
 def shown(path: Path) -> str:
