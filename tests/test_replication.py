@@ -11,7 +11,7 @@ import pandas as pd
 import yaml
 
 from biaslab.analysis.pilot import seeds_asked
-from biaslab.analysis.replication import COUNTS, read_against, verdict_words
+from biaslab.analysis.replication import COUNTS, PICKED, read_against, summary, verdict_words
 from biaslab.analysis.tables import holm_family
 from biaslab.analysis.verdicts import comparison_lines, seed_rule_line
 from tests.conftest import ROOT
@@ -156,5 +156,32 @@ def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tm
     same, total, excused, broken = COUNTS.search(reading).groups()  # the section's own line
     assert text.count("Read together (") == 1  # rewritten, not stacked, on the second record
     assert f"Read together (presets re-run: 1): {same} of {total} verdict words" in text
-    assert f"| optimizers_quick | 1000-1002 | {same} of {total} | {excused} | {broken} |" in text
+    picks = PICKED.findall(reading)  # the section's tuning lines: (the page's, the re-run's)
+    kept = f"{sum(a == b for a, b in picks)} of {len(picks)}" if picks else "not tuned"
+    cells = f"| optimizers_quick | 1000-1002 | {same} of {total} | {excused} | {broken} | {kept} |"
+    assert cells in text and "tuning picked the page's value in" in text
     assert "| zeta |" not in text  # a section without a closing count is left out
+
+
+def test_the_summary_counts_each_sections_words_and_tuning_picks():
+    """The opening table is counted from each section's own lines: its closing count and its
+    tuning lines (a pick the re-run changed is not counted as kept); an untuned preset says so."""
+    closing = "{} of {} verdict words the same; {} differ where the page says the comparison is "
+    closing += "underpowered; {} differ where it does not."
+    tuned = "\n".join(
+        [
+            "a: a re-run\n\nThe page: p (seeds 0-4); the re-run: f (seeds 1000-1004), made by `x`",
+            "- tuning, model-a: the page picked {'optimizer.lr': '0.01'}, the re-run "
+            "{'optimizer.lr': '0.01'}",
+            "- tuning, model-b: the page picked {'optimizer.lr': '0.01'}, the re-run "
+            "{'optimizer.lr': '0.03'}",
+            "",
+            closing.format(2, 3, 1, 0),
+        ]
+    )
+    plain = "b: a re-run\n\n(seeds 1000-1009), made by `y`\n\n" + closing.format(4, 4, 0, 0)
+    table = summary({"a": tuned, "b": plain, "c": "c: a section without a closing count"})
+    assert "| a | 1000-1004 | 2 of 3 | 1 | 0 | 1 of 2 |" in table
+    assert "| b | 1000-1009 | 4 of 4 | 0 | 0 | not tuned |" in table and "| c |" not in table
+    assert "(presets re-run: 2): 6 of 7 verdict words the same, 1 differ" in table
+    assert "tuning picked the page's value in 1 of 2 arms" in table

@@ -192,27 +192,37 @@ COUNTS = re.compile(
 SUMMARY = "\nRead together ("
 
 
+PICKED = re.compile(r"^- tuning, .*: the page picked (\{.*\}), the re-run (\{.*\})$", re.M)
+
+
 def summary(sections: dict[str, str]) -> str:
     """One table over the recorded sections, counted from each section's own closing line
-    (a section without one is left out), so the file opens with what a reader checks first."""
-    rows, totals = [], [0, 0, 0, 0]
+    (a section without one is left out) and its tuning lines, so the file opens with what a
+    reader checks first: the verdict words, and whether the re-run's tuning picked the same."""
+    rows, totals = [], [0, 0, 0, 0, 0, 0]
     for name in sorted(sections):
         found = COUNTS.search(sections[name])
         seeds = re.search(r"\(seeds (\d+-\d+)\), made by", sections[name])
         if not found:
             continue
-        same, total, excused, broken = (int(x) for x in found.groups())
-        totals = [a + b for a, b in zip(totals, (same, total, excused, broken))]
+        picks = PICKED.findall(sections[name])
+        counts = [int(x) for x in found.groups()]
+        counts += [sum(page == rerun for page, rerun in picks), len(picks)]
+        totals = [a + b for a, b in zip(totals, counts)]
+        same, total, excused, broken, kept, tuned = counts
         rows.append(
             f"| {name} | {seeds.group(1) if seeds else '?'} | {same} of {total} | {excused} | "
-            f"{broken} |"
+            f"{broken} | {f'{kept} of {tuned}' if tuned else 'not tuned'} |"
         )
-    same, total, excused, broken = totals
+    same, total, excused, broken, kept, tuned = totals
     return (
         f"{SUMMARY.lstrip()}presets re-run: {len(rows)}): {same} of {total} verdict words the same, "
         f"{excused} differ where the page says the comparison is underpowered, {broken} where it "
-        "does not.\n\n| preset | the re-run's seeds | words the same | differ, underpowered | "
-        "differ, not underpowered |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+        f"does not; the re-runs' tuning picked the page's value in {kept} of {tuned} arms.\n\n"
+        "| preset | the re-run's seeds | words the same | differ, underpowered | "
+        "differ, not underpowered | tuning picks the same |\n|---|---|---|---|---|---|\n"
+        + "\n".join(rows)
+        + "\n"
     )
 
 
