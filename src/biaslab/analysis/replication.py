@@ -19,6 +19,12 @@ from biaslab.analysis.tables import drop_repeated_pairs, holm_family, summarize
 from biaslab.errors import ConfigError
 from biaslab.run.files import find_runs
 
+CLOSING = (
+    "{} of {} verdict words the same; {} differ where the page says the comparison is "
+    "underpowered; {} differ where it does not."
+)
+COUNTS = re.compile(re.escape(CLOSING).replace(r"\{\}", r"(\d+)"))  # reads CLOSING back
+
 
 def runs_claim(folder: Path) -> Any:
     """The declaration the runs were made under (`claim:` in their configs), or None."""
@@ -177,21 +183,14 @@ def replicate(
             "|---|---|---|---|---|",
             *rows,
             "",
-            f"{same} of {len(rows)} verdict words the same; {len(rows) - same - broken} differ where "
-            f"the page says the comparison is underpowered; {broken} differ where it does not.",
+            CLOSING.format(same, len(rows), len(rows) - same - broken, broken),
         ]
     )
     (Path(out) / "replication.md").write_text(text + "\n")
     return text, broken
 
 
-COUNTS = re.compile(
-    r"(\d+) of (\d+) verdict words the same; (\d+) differ where the page says the comparison is "
-    r"underpowered; (\d+) differ where it does not"
-)
 SUMMARY = "\nRead together ("
-
-
 PICKED = re.compile(r"^- tuning, .*: the page picked (\{.*\}), the re-run (\{.*\})$", re.M)
 
 
