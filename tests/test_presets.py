@@ -254,6 +254,38 @@ def test_the_tie_rule_takes_the_middle_of_the_values_noise_cannot_order():
     assert pick({"0.1": 0.5, "0.3": 0.5}, tie=0.0)[0] == "0.1"  # an even tie: the lower middle
 
 
+def test_a_noise_sized_tie_is_the_tuning_seeds_spread_and_ignores_a_diverging_value():
+    """tune.tie=noise: 1.645 * (the median over the grid of each value's SD across seeds) *
+    sqrt(2 / seeds), by hand; a value with a wild spread (one seed diverged) does not widen it."""
+    import numpy as np
+
+    from biaslab.tuning import noise_tie, pick
+
+    seed_scores = {
+        "0.01": [0.80, 0.82],
+        "0.03": [0.84, 0.85],
+        "0.1": [0.83, 0.86],
+        "0.3": [0.1, 0.8],
+    }
+    sds = sorted(float(np.std(v, ddof=1)) for v in seed_scores.values())
+    expected = 1.645 * (sds[1] + sds[2]) / 2 * np.sqrt(2 / 2)
+    assert noise_tie(seed_scores) == pytest.approx(expected)
+    means = {k: float(np.mean(v)) for k, v in seed_scores.items()}
+    assert pick(means, noise_tie(seed_scores))[1] == ["0.03", "0.1"]  # 0.81 is 0.035 below
+    with pytest.raises(ValueError, match=r"tune\.tie=noise needs 2 or more tune\.seeds"):
+        noise_tie({"0.01": [0.8], "0.03": [0.84]})
+
+
+def test_a_noise_sized_tie_with_one_tuning_seed_is_refused_before_anything_trains(tmp_path):
+    from biaslab.errors import ConfigError
+    from biaslab.presets import run_preset
+
+    args = ["logger=csv", "+tune.tie=noise", "tune.seeds=[0]"]
+    with pytest.raises(ConfigError, match=r"tune\.tie=noise needs 2 or more tune\.seeds"):
+        run_preset("optimizers_quick", args, out=tmp_path / "p")
+    assert not list((tmp_path / "p").glob("tune/*/config_resolved.yaml"))
+
+
 def test_a_pick_at_the_grids_edge_asks_for_the_next_value_in_its_pattern():
     from biaslab.tuning import beyond_edge
 

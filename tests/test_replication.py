@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from biaslab.analysis.pilot import seeds_asked
@@ -156,8 +157,8 @@ def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tm
     same, total, excused, broken = COUNTS.search(reading).groups()  # the section's own line
     assert text.count("Read together (") == 1  # rewritten, not stacked, on the second record
     assert f"Read together (presets re-run: 1): {same} of {total} verdict words" in text
-    picks = PICKED.findall(reading)  # the section's tuning lines: (the page's, the re-run's)
-    kept = f"{sum(a == b for a, b in picks)} of {len(picks)}" if picks else "not tuned"
+    picks = PICKED.findall(reading)  # the section's tuning lines: (the page's, ties, the re-run's)
+    kept = f"{sum(a == b for a, _, b in picks)} of {len(picks)}" if picks else "not tuned"
     cells = f"| optimizers_quick | 1000-1002 | {same} of {total} | {excused} | {broken} | {kept} |"
     assert cells in text and "tuning picked the page's value in" in text
     assert "| zeta |" not in text  # a section without a closing count is left out
@@ -175,13 +176,33 @@ def test_the_summary_counts_each_sections_words_and_tuning_picks():
             "{'optimizer.lr': '0.01'}",
             "- tuning, model-b: the page picked {'optimizer.lr': '0.01'}, the re-run "
             "{'optimizer.lr': '0.03'}",
+            "- tuning, model-c: the page picked {'optimizer.lr': '0.01'} (tied with it there: "
+            "0.01, 0.03), the re-run {'optimizer.lr': '0.03'}",
+            "- tuning, model-d: the page picked {'optimizer.lr': '0.01'} (tied with it there: "
+            "0.003, 0.01), the re-run {'optimizer.lr': '0.03'}",
             "",
             closing.format(2, 3, 1, 0),
         ]
     )
     plain = "b: a re-run\n\n(seeds 1000-1009), made by `y`\n\n" + closing.format(4, 4, 0, 0)
     table = summary({"a": tuned, "b": plain, "c": "c: a section without a closing count"})
-    assert "| a | 1000-1004 | 2 of 3 | 1 | 0 | 1 of 2 |" in table
-    assert "| b | 1000-1009 | 4 of 4 | 0 | 0 | not tuned |" in table and "| c |" not in table
+    assert "| a | 1000-1004 | 2 of 3 | 1 | 0 | 1 of 4 | 2 of 4 |" in table  # c tied, d not
+    assert "| b | 1000-1009 | 4 of 4 | 0 | 0 | not tuned |  |" in table and "| c |" not in table
     assert "(presets re-run: 2): 6 of 7 verdict words the same, 1 differ" in table
-    assert "tuning picked the page's value in 1 of 2 arms" in table
+    assert "tuning picked the page's value in 1 of 4 arms, and one the page's tie rule" in table
+    assert "could not tell from it in 1 more" in table
+
+
+def test_the_seed_rule_asks_for_an_mde_as_small_as_the_pilot_differences_distance_from_delta():
+    """Near +-delta either word (equivalent, better/worse) is one noise draw away: the target is
+    the distance from delta (0 at delta: the cap); far beyond 2 delta, half the difference."""
+    from biaslab.analysis.pilot import target_mde
+    from biaslab.analysis.stats import seeds_for
+
+    assert target_mde(0.0, 0.01) == 0.01
+    assert target_mde(-0.005, 0.01) == pytest.approx(0.005)
+    assert target_mde(0.015, 0.01) == pytest.approx(0.005)
+    assert target_mde(0.01, 0.01) == 0.0
+    assert target_mde(0.05, 0.01) == 0.025
+    sd = 0.0073  # loss's paired SD: half delta from delta asks for more seeds than delta does
+    assert seeds_for(sd, target_mde(-0.005, 0.01), 4) > seeds_for(sd, target_mde(0.0, 0.01), 4)

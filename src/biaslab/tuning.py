@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from biaslab.errors import ConfigError
+
 ROOT = Path(__file__).resolve().parents[2]
 QUIET = [
     "extras.print_config=false",
@@ -36,6 +38,27 @@ def pick(scores: dict[str, float], tie: float) -> tuple[str, list[str]]:
     return tied[(len(tied) - 1) // 2], tied
 
 
+NOISE_Z = 1.645  # one-sided 5 %: a value is tied unless the best beats it beyond noise
+
+
+def noise_tie(seed_scores: dict[str, list[float]]) -> float:
+    """`tune.tie: noise`: NOISE_Z standard errors of a difference of two grid values' means,
+    from the tuning seeds' own spread: NOISE_Z * SD * sqrt(2 / seeds), SD the median over the
+    grid of each value's SD across seeds (the median, so that a diverging value does not widen
+    the tie). seed_scores: {grid value: [score per tuning seed]}."""
+    import numpy as np
+
+    spreads = [
+        float(np.std(v, ddof=1))
+        for v in (np.asarray(s, float) for s in seed_scores.values())
+        if np.isfinite(v).sum() == len(v) >= 2
+    ]
+    if not spreads:
+        raise ConfigError("tune.tie=noise needs 2 or more tune.seeds; pass tune.seeds=[0,1].")
+    seeds = int(np.median([len(s) for s in seed_scores.values()]))
+    return float(NOISE_Z * np.median(spreads) * np.sqrt(2 / seeds))
+
+
 def beyond_edge(values: list[str], chosen: str) -> str | None:
     """The next grid value past an edge pick of a numeric grid of 3 or more values, continuing
     its pattern (1e-3, 3e-3, 1e-2, 3e-2 -> 0.1); None when the pick is inside the grid."""
@@ -53,8 +76,9 @@ def beyond_edge(values: list[str], chosen: str) -> str | None:
 def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -> dict[str, Any]:
     """Stage 1: {arm slug: {"arm": {...}, "chosen": {key: value}, "scores": {...}}}.
 
-    Each arm's value is picked by the tie rule (`tune.tie`, default 0.002 of the metric) from the
-    mean over `tune.seeds`, the highest unless `tune.goal: min`; a pick (or a value tied with it)
+    Each arm's value is picked by the tie rule (`tune.tie`: a number, default 0.002 of the
+    metric, or `noise`: sized from the tuning seeds' spread, see `noise_tie`) from the mean over
+    `tune.seeds`, the highest unless `tune.goal: min`; a pick (or a value tied with it)
     at the edge of a one-key numeric grid widens that arm's grid by one value past the edge and
     tunes it, up to `tune.widen` times (default 2)."""
     import pandas as pd
@@ -69,6 +93,9 @@ def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -
             f"tune.at must give one value for each swept key outside tune.over "
             f"{sorted(set(params) - {'seed', *over})}; it has {sorted(held)}"
         )
+    tie_rule = spec.get("tie", 0.002)
+    if tie_rule == "noise" and len(spec.get("seeds", [0])) < 2:
+        raise ConfigError("tune.tie=noise needs 2 or more tune.seeds; pass tune.seeds=[0,1].")
     grid = {k: ",".join(str(v) for v in values) for k, values in spec.grid.items()}
     seeds = ",".join(str(s) for s in spec.get("seeds", [0]))
     # the tuning seeds come last: a seed list given for the final runs must not replace them
@@ -80,7 +107,6 @@ def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -
         *[f"{k}={v}" for k, v in {**grid, **held}.items()],
     )
     metric = spec.get("metric", "val/acc_best")
-    tie = float(spec.get("tie", 0.002))
     frames = [load_sweep(out / "tune")]
     chosen: dict[str, Any] = {}
     rounds = int(spec.get("widen", 2))
@@ -97,12 +123,18 @@ def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -
             ]
             scores = scores.sort_index(key=lambda i: [_grid_order(v) for v in i])
             sign = -1.0 if spec.get("goal", "max") == "min" else 1.0
+            tie = (
+                noise_tie(group.groupby(list(grid))[metric].agg(list).to_dict())
+                if tie_rule == "noise"
+                else float(tie_rule)
+            )
             best, tied = pick({k: sign * v for k, v in scores.items()}, tie)
             chosen[_arm_slug(arm)] = {
                 "arm": arm,
                 "chosen": dict(zip(grid, best.split(","))),
                 "metric": metric,
                 "tie": tie,
+                "tie_rule": str(tie_rule),
                 "tied": tied,
                 "scores": {k: float(v) for k, v in scores.items()},
             }

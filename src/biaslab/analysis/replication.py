@@ -4,6 +4,7 @@ the comparison is underpowered? (`scripts/replicate.py` runs one and prints this
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -173,11 +174,7 @@ def replicate(
             f"{made['commit']}, {made['date']}, on {made['machine']}, "
             f"{made['wall_s'] / 60:.1f} min; read with the statistics at commit "
             f"{(commit_of(ROOT) or '?')[:7]}{' (uncommitted changes)' if is_dirty(ROOT) else ''}.",
-            *(
-                f"- tuning, {arm}: the page picked {entry['chosen']}, the re-run "
-                f"{repicks.get(arm, {}).get('chosen')}"
-                for arm, entry in picks.items()
-            ),
+            *(tuning_line(arm, entry, repicks.get(arm, {})) for arm, entry in picks.items()),
             "",
             "| metric, against | arm | the page | the re-run | |",
             "|---|---|---|---|---|",
@@ -191,14 +188,41 @@ def replicate(
 
 
 SUMMARY = "\nRead together ("
-PICKED = re.compile(r"^- tuning, .*: the page picked (\{.*\}), the re-run (\{.*\})$", re.M)
+PICKED = re.compile(
+    r"^- tuning, .*: the page picked (\{.*?\})(?: \(tied with it there: (.*)\))?, "
+    r"the re-run (\{.*\})$",
+    re.M,
+)
+
+
+def tuning_line(arm: str, page: dict[str, Any], rerun: dict[str, Any]) -> str:
+    """One arm's tuning pick on the page (with the values its tie rule could not order from it,
+    `tied` in tuning.json) and in the re-run."""
+    tied = page.get("tied") or []
+    return (
+        f"- tuning, {arm}: the page picked {page['chosen']}"
+        + (f" (tied with it there: {', '.join(tied)})" if len(tied) > 1 else "")
+        + f", the re-run {rerun.get('chosen')}"
+    )
+
+
+def picks_kept(picks: list[tuple[str, str, str]]) -> tuple[int, int]:
+    """(re-run picks equal to the page's, re-run picks among the values tied on the page), from
+    PICKED's matches: a value the page's tie rule could not tell from its pick is kept up to
+    noise."""
+    same = tied = 0
+    for page, ties, rerun in picks:
+        value = ",".join(str(v) for v in ast.literal_eval(rerun).values())
+        same += page == rerun
+        tied += page == rerun or value in ties.split(", ")
+    return same, tied
 
 
 def summary(sections: dict[str, str]) -> str:
     """One table over the recorded sections, counted from each section's own closing line
     (a section without one is left out) and its tuning lines, so the file opens with what a
     reader checks first: the verdict words, and whether the re-run's tuning picked the same."""
-    rows, totals = [], [0, 0, 0, 0, 0, 0]
+    rows, totals = [], [0] * 7
     for name in sorted(sections):
         found = COUNTS.search(sections[name])
         seeds = re.search(r"\(seeds (\d+-\d+)\), made by", sections[name])
@@ -206,22 +230,23 @@ def summary(sections: dict[str, str]) -> str:
             continue
         picks = PICKED.findall(sections[name])
         counts = [int(x) for x in found.groups()]
-        counts += [sum(page == rerun for page, rerun in picks), len(picks)]
+        counts += [*picks_kept(picks), len(picks)]
         totals = [a + b for a, b in zip(totals, counts)]
-        same, total, excused, broken, kept, tuned = counts
+        same, total, excused, broken, kept, tied, tuned = counts
         rows.append(
             f"| {name} | {seeds.group(1) if seeds else '?'} | {same} of {total} | {excused} | "
-            f"{broken} | {f'{kept} of {tuned}' if tuned else 'not tuned'} |"
+            f"{broken} | {f'{kept} of {tuned}' if tuned else 'not tuned'} | "
+            f"{f'{tied} of {tuned}' if tuned else ''} |"
         )
-    same, total, excused, broken, kept, tuned = totals
+    same, total, excused, broken, kept, tied, tuned = totals
     return (
         f"{SUMMARY.lstrip()}presets re-run: {len(rows)}): {same} of {total} verdict words the same, "
         f"{excused} differ where the page says the comparison is underpowered, {broken} where it "
-        f"does not; the re-runs' tuning picked the page's value in {kept} of {tuned} arms.\n\n"
+        f"does not; the re-runs' tuning picked the page's value in {kept} of {tuned} arms, and "
+        f"one the page's tie rule could not tell from it in {tied - kept} more.\n\n"
         "| preset | the re-run's seeds | words the same | differ, underpowered | "
-        "differ, not underpowered | tuning picks the same |\n|---|---|---|---|---|---|\n"
-        + "\n".join(rows)
-        + "\n"
+        "differ, not underpowered | tuning picks the same | the same or tied on the page |\n"
+        "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )
 
 

@@ -278,7 +278,13 @@ def _write_report(
             text.append(
                 f"- {arm}: **{chosen}** ({entry['metric']}: {scores})"
                 + (
-                    f"; within {entry['tie']:g} of the best: {', '.join(tied)} (the "
+                    f"; within {entry['tie']:.3g} of the best"
+                    + (
+                        " (1.645 standard errors of a difference, from the tuning seeds' spread)"
+                        if entry.get("tie_rule") == "noise"
+                        else ""
+                    )
+                    + f": {', '.join(tied)} (the "
                     + ("middle one" if len(tied) % 2 else "lower of the middle two")
                     + " in grid order is taken)"
                     if len(tied) > 1
