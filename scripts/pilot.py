@@ -14,6 +14,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from biaslab.analysis.pack import unpacked
 from biaslab.analysis.pilot import pilot_lines, pilot_rows, seed_rule
 from biaslab.presets import ROOT, preset_config
 
@@ -26,7 +27,8 @@ def main() -> None:
     cfg = preset_config(args.name, [])
     report = OmegaConf.to_container(cfg.get("report") or {}, resolve=True)
     claim = OmegaConf.to_container(cfg.claim, resolve=True) if cfg.get("claim") else None
-    rows = pilot_rows(Path(args.pilot or ROOT / "docs" / "results" / args.name), report, claim)
+    with unpacked(Path(args.pilot or ROOT / "docs" / "results" / args.name)) as runs:
+        rows = pilot_rows(runs, report, claim)
     print("\n".join(pilot_lines(rows)))
     print(f"seed rule: {seed_rule(rows)} seeds")
 
