@@ -40,10 +40,17 @@ def main(argv: list[str]) -> None:
         return
     publish, fresh = "--publish" in argv, "--fresh" in argv
     args = [a for a in argv if a not in ("--publish", "--fresh")]
+    from biaslab.errors import ConfigError
     from biaslab.presets import preset_dir, run_preset
     from biaslab.run.checks import exit_with_one_sentence
 
     def run() -> Path:
+        unknown = [a for a in args if a.startswith("-")]
+        if unknown:
+            raise ConfigError(
+                f"{unknown[0]} is not an option of run_preset.py: it takes --publish, --fresh "
+                "and Hydra overrides (key=value), e.g. hydra.sweep.dir=DIR for another folder."
+            )
         if fresh:  # a changed declaration: its earlier runs go, the preset runs whole
             shutil.rmtree(preset_dir(args[0]), ignore_errors=True)
         return run_preset(args[0], args[1:], publish=publish)

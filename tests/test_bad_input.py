@@ -196,3 +196,26 @@ def test_hydra_full_error_shows_the_traceback(tmp_path):
     result = run_cli(tmp_path, "data.batch_size=0", full_error=True)
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "data.batch_size=0" in result.stderr
+
+
+def test_an_unknown_option_of_run_preset_is_one_sentence_and_exit_2(tmp_path):
+    """`--out DIR` is not an option: one line that names it and the options there are, exit 2,
+    no traceback (Hydra would otherwise fail to parse it as an override, with its stack)."""
+    import subprocess
+    import sys
+
+    from biaslab.presets import ROOT
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run_preset.py"), "loss_quick", "--out", "x"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--out is not an option of run_preset.py" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    swept = [sys.executable, str(ROOT / "scripts" / "run_preset.py"), "loss_quick", "seed=0,1"]
+    done = subprocess.run(swept, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "seed=0,1" in done.stderr

@@ -20,19 +20,21 @@ from biaslab.errors import ConfigError
 
 
 def exit_with_one_sentence(run: Callable[[], Any]) -> Any:
-    """Run `run()`; a ConfigError prints as one line on stderr and exits 2, with no traceback
+    """Run `run()`; a ConfigError (or an override Hydra cannot parse or compose, as in a
+    script's compose call) prints as one line on stderr and exits 2, with no traceback
     (HYDRA_FULL_ERROR=1 re-raises it, so Hydra shows the whole stack). In a multirun it is
     re-raised: Hydra marks that job failed, the sweep's summary records it, the others run."""
     from hydra.core.hydra_config import HydraConfig
+    from hydra.errors import ConfigCompositionException, OverrideParseException
 
     try:
         return run()
-    except ConfigError as err:
+    except (ConfigError, ConfigCompositionException, OverrideParseException) as err:
         mode = HydraConfig.get().mode if HydraConfig.initialized() else None
         multirun = mode is not None and mode.name == "MULTIRUN"
         if os.environ.get("HYDRA_FULL_ERROR") == "1" or multirun:
             raise
-        print(f"Error: {err}", file=sys.stderr, flush=True)
+        print("Error: " + "; ".join(str(err).split("\n")), file=sys.stderr, flush=True)
         sys.exit(2)
 
 
