@@ -272,8 +272,8 @@ def test_a_noise_sized_tie_is_the_tuning_seeds_spread_and_ignores_a_diverging_va
     assert noise_tie(seed_scores) == pytest.approx(expected)
     means = {k: float(np.mean(v)) for k, v in seed_scores.items()}
     assert pick(means, noise_tie(seed_scores))[1] == ["0.03", "0.1"]  # 0.81 is 0.035 below
-    with pytest.raises(ValueError, match=r"tune\.tie=noise needs 2 or more tune\.seeds"):
-        noise_tie({"0.01": [0.8], "0.03": [0.84]})
+    with pytest.raises(ValueError, match=r"no grid value with a finite score on 2 or more"):
+        noise_tie({"0.01": [0.8, float("nan")], "0.03": [float("inf"), 0.84]})
 
 
 def test_a_noise_sized_tie_with_one_tuning_seed_is_refused_before_anything_trains(tmp_path):

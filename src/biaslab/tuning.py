@@ -53,8 +53,11 @@ def noise_tie(seed_scores: dict[str, list[float]]) -> float:
         for v in (np.asarray(s, float) for s in seed_scores.values())
         if np.isfinite(v).sum() == len(v) >= 2
     ]
-    if not spreads:
-        raise ConfigError("tune.tie=noise needs 2 or more tune.seeds; pass tune.seeds=[0,1].")
+    if not spreads:  # tune() refuses fewer than 2 tuning seeds before any run: all diverged
+        raise ConfigError(
+            "tune.tie=noise found no grid value with a finite score on 2 or more tuning seeds "
+            "(every value diverged); widen tune.grid towards smaller values."
+        )
     seeds = int(np.median([len(s) for s in seed_scores.values()]))
     return float(NOISE_Z * np.median(spreads) * np.sqrt(2 / seeds))
 
