@@ -4,7 +4,8 @@ A preset with `exclusive: true` (its metric is a measured time) runs its jobs on
 whatever launcher the command line asks for.
 
 1. If the preset has a `tune:` node, a tuning sweep (every arm x the grid, `tune.seeds`, no
-   test) picks each arm's value on the validation set (`tune.metric`). `tune.over` (swept keys)
+   test) picks each arm's value by `tune.metric` (validation accuracy unless the preset names
+   another, e.g. the training loss its primary compares). `tune.over` (swept keys)
    tunes per value of those keys only, with the other swept keys held at `tune.at` during
    tuning (e.g. one LR per model family, chosen at one data size, for every size);
 2. the preset's seeds then run, each arm at its chosen value, with test;
@@ -37,9 +38,35 @@ def preset_config(name: str, extra: list[str], root: Path = ROOT):
 
     import biaslab.utils.resolvers  # noqa: F401
 
+    refuse_sweeps(extra)
+
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(root / "conf"), version_base="1.3"):
         return compose("train", overrides=[f"experiment={name}", *extra], return_hydra_config=True)
+
+
+def refuse_sweeps(extra: list[str]) -> None:
+    """A preset sweeps itself (its `hydra.sweeper.params`); an override that is a sweep
+    (`seed=0,1`, `...=range(2)` unquoted) is refused with the quoted form that sets it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    from biaslab.errors import ConfigError
+
+    for text in extra:
+        try:
+            (override,) = OverridesParser.create().parse_overrides([text])
+        except OverrideParseException:
+            continue  # compose says what is wrong with it
+        if override.is_sweep_override():
+            key = override.get_key_element()
+            swept = (
+                key if key.startswith("hydra.sweeper.params.") else f"hydra.sweeper.params.{key}"
+            )
+            raise ConfigError(
+                f"{text} is a sweep, and a preset sweeps its own arms and seeds; to set what it "
+                f"sweeps, quote the values: {swept}='{text.split('=', 1)[1]}'."
+            )
 
 
 def run_preset(
