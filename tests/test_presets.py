@@ -245,6 +245,29 @@ def test_a_changed_declaration_refuses_to_mix_with_the_old_runs(tmp_path, monkey
         run_preset("optimizers_quick", [*fast, "claim={id:X,text:first}"], out=out, publish=True)
 
 
+def test_a_preset_whose_primary_is_read_on_the_training_set_tunes_on_the_training_set():
+    """The house rule loss and optimizers were redeclared under (docs/replication.md): an LR
+    tuned on validation accuracy, flat over a factor 3, moved between re-runs and moved a
+    training-set primary's words with it. A preset whose primary is a train_eval/* metric tunes
+    on that quantity during training (train/*), in the direction the metric registry gives."""
+    import yaml
+
+    from biaslab.analysis.metrics import metric
+
+    checked = []
+    for path in sorted((ROOT / "conf" / "experiment").glob("*.yaml")):
+        preset = yaml.safe_load(path.read_text())
+        primary = (preset.get("report") or {}).get("primary") or "test/acc"
+        if not preset.get("tune") or not primary.startswith("train_eval/"):
+            continue
+        tuned = preset["tune"].get("metric", "val/acc_best")
+        assert tuned == primary.replace("train_eval/", "train/"), path.stem
+        goal = preset["tune"].get("goal", "max")
+        assert goal == {"higher": "max", "lower": "min"}[metric(primary).better], path.stem
+        checked.append(path.stem)
+    assert {"depth", "loss", "optimizers"} <= set(checked)
+
+
 def test_the_tie_rule_takes_the_middle_of_the_values_noise_cannot_order():
     from biaslab.tuning import pick
 
