@@ -317,6 +317,18 @@ def test_the_tuning_lines_say_which_tied_value_was_taken(sweep, tmp_path):
     text = (copy / "report" / "report.md").read_text()
     assert "0.003, 0.01, 0.03 (the middle one in grid order is taken)" in text
     assert "0.003, 0.01 (the lower of the middle two in grid order is taken)" in text
+    assert "Tuned per arm on the validation set" in text
+    # tuned on the training loss (as depth and optimizers are): the line names it, not validation
+    tuned = json.loads((copy / "tuning.json").read_text())
+    for arm in tuned.values():
+        arm["metric"] = "train/loss"
+    (copy / "tuning.json").write_text(json.dumps(tuned))
+    subprocess.run(
+        [sys.executable, "scripts/report.py", str(copy)], cwd=ROOT, check=True, capture_output=True
+    )
+    text = (copy / "report" / "report.md").read_text()
+    assert "Tuned per arm on train/loss before" in text
+    assert "Tuned per arm on the validation set" not in text
 
 
 def test_a_wandb_run_name_gives_back_its_values_list_values_intact():

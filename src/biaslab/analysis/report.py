@@ -258,13 +258,19 @@ def _write_report(
         ]
     tuning = sweep_dir / "tuning.json"
     if tuning.exists():
+        entries = json.loads(tuning.read_text()).values()
+        tuned_on = {e["metric"] for e in entries}
         text += [
             "",
             "Tuned per arm on the validation set before the seeds ran (chosen value; mean "
-            "validation score per grid value):",
+            "validation score per grid value):"
+            if all(m.startswith("val/") for m in tuned_on)
+            else f"Tuned per arm on {', '.join(sorted(tuned_on))} before the seeds ran (its last "
+            "epoch's value during training; chosen value; mean over the tuning seeds per grid "
+            "value):",
             "",
         ]
-        for entry in json.loads(tuning.read_text()).values():
+        for entry in entries:
             arm = ",".join(f"{k}={v}" for k, v in entry["arm"].items())
             scores = ", ".join(f"{k}: {v:.4f}" for k, v in entry["scores"].items())
             chosen = ",".join(f"{k}={v}" for k, v in entry["chosen"].items())
