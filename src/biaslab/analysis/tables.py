@@ -141,8 +141,9 @@ def drop_repeated_pairs(tables: list) -> None:
 def holm_family(tables: list) -> None:
     """Correct every comparison of `tables` as one family (a section's primary comparison and
     its further ones), in place: Holm's p, the MDE at that family size, the verdict, and
-    `underpowered`: the MDE exceeds δ, or fewer seeds ran than the pilot asked for
-    (`attrs["asked"]`, from the declared seed rule)."""
+    `underpowered`: the MDE exceeds δ (and the verdict is not `equivalent`), or fewer seeds
+    ran than the pilot asked for (`attrs["asked"]`, from the declared seed rule): what the
+    page says (`verdicts.comparison_lines`, `verdicts.seed_rule_line`)."""
     compared = [t for t in tables if "p seeds" in t]
     m = int(sum(t["diff"].notna().sum() for t in compared))
     p_all = [p for t in compared for p in t["p seeds"].tolist()]
@@ -166,9 +167,9 @@ def holm_family(tables: list) -> None:
         ]
         asked = t.attrs.get("asked")
         t["underpowered"] = [
-            (bool(delta) and r["MDE"] == r["MDE"] and r["MDE"] > delta)
+            (bool(delta) and r["MDE"] == r["MDE"] and r["MDE"] > delta and not equivalent)
             or (bool(asked) and r["diff"] == r["diff"] and int(r["pairs"]) < asked)
-            for _, r in t.iterrows()
+            for (_, r), equivalent in zip(t.iterrows(), t["verdict"].str.startswith("equivalent"))
         ]
         t.attrs["family"] = m
 
