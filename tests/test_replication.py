@@ -55,25 +55,27 @@ def test_a_changed_word_counts_only_where_the_page_did_not_call_it_underpowered(
 
 
 def test_a_difference_found_with_an_mde_above_delta_is_said_to_be_underpowered_on_the_page():
-    """What the replication excuses is what the page says: a `better` whose MDE exceeds δ (a
-    noisy difference that just got through) is called underpowered on its line; an
+    """What the replication excuses is what the page says: a `better` smaller than its MDE,
+    itself above δ (a noisy difference that just got through), is called underpowered on its
+    line; a `better` larger than its MDE (found again 80 % of the time or more), an
     `equivalent` one (TOST decided it) and a `better` with MDE <= δ are not."""
     rows = [
         {"arm": "noisy", "diff": 0.03, "diff ci95": 0.02, "diff sd": 0.03, "pairs": 10},
+        {"arm": "large", "diff": 0.2, "diff ci95": 0.02, "diff sd": 0.03, "pairs": 10},
         {"arm": "tight", "diff": 0.03, "diff ci95": 0.002, "diff sd": 0.003, "pairs": 10},
         {"arm": "inside", "diff": 0.001, "diff ci95": 0.004, "diff sd": 0.015, "pairs": 10},
     ]
     table = pd.DataFrame(rows).assign(
-        **{"p seeds": [0.004, 1e-6, 0.6], "p equiv": [0.9, 0.9, 0.01]}
+        **{"p seeds": [0.004, 1e-9, 1e-6, 0.6], "p equiv": [0.9, 0.9, 0.9, 0.01]}
     )
     table.attrs.update(primary="test/acc", baseline="arm=base", delta=0.01, asked=None)
     holm_family([table])
-    assert list(table["verdict"]) == ["better", "better", "equivalent within ±0.01"]
-    assert table["MDE"][0] > 0.01 and table["MDE"][2] > 0.01  # both short of δ
-    assert list(table["underpowered"]) == [True, False, False]
+    assert list(table["verdict"]) == ["better", "better", "better", "equivalent within ±0.01"]
+    assert 0.03 < table["MDE"][0] == table["MDE"][1] < 0.2 and table["MDE"][3] > 0.01
+    assert list(table["underpowered"]) == [True, False, False, False]
     lines = comparison_lines(table, True)
-    assert "underpowered: MDE > δ = 0.01 (found here, but a re-run may not find it)" in lines[0]
-    assert "underpowered" not in lines[1] + lines[2]
+    assert "underpowered: MDE > δ = 0.01 and the difference is below it" in lines[0]
+    assert "underpowered" not in lines[1] + lines[2] + lines[3]
     words = verdict_words([table])
     assert words[("test/acc", "arm=base", "noisy")][:2] == ("better", True)
 

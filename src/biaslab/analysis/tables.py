@@ -138,12 +138,23 @@ def drop_repeated_pairs(tables: list) -> None:
         t.attrs["repeated"] = repeated
 
 
+def short_of_delta(row: Any, delta: float | None) -> bool:
+    """A comparison the page calls underpowered by its MDE: the MDE exceeds δ, it is not
+    `equivalent`, and it found no difference or one smaller than its MDE (a test with under
+    80 % power at the effect it saw, which a re-run may not find). A difference larger than
+    its MDE is found again at least 80 % of the time, whatever δ is."""
+    if not delta or not row["MDE"] > delta or str(row["verdict"]).startswith("equivalent"):
+        return False
+    found = row["p holm"] < ALPHA  # NaN compares False
+    return not found or abs(row["diff"]) < row["MDE"]
+
+
 def holm_family(tables: list) -> None:
     """Correct every comparison of `tables` as one family (a section's primary comparison and
     its further ones), in place: Holm's p, the MDE at that family size, the verdict, and
-    `underpowered`: the MDE exceeds δ (and the verdict is not `equivalent`), or fewer seeds
-    ran than the pilot asked for (`attrs["asked"]`, from the declared seed rule): what the
-    page says (`verdicts.comparison_lines`, `verdicts.seed_rule_line`)."""
+    `underpowered`: `short_of_delta`, or fewer seeds ran than the pilot asked for
+    (`attrs["asked"]`, from the declared seed rule): what the page says
+    (`verdicts.comparison_lines`, `verdicts.seed_rule_line`)."""
     compared = [t for t in tables if "p seeds" in t]
     m = int(sum(t["diff"].notna().sum() for t in compared))
     p_all = [p for t in compared for p in t["p seeds"].tolist()]
@@ -167,9 +178,9 @@ def holm_family(tables: list) -> None:
         ]
         asked = t.attrs.get("asked")
         t["underpowered"] = [
-            (bool(delta) and r["MDE"] == r["MDE"] and r["MDE"] > delta and not equivalent)
+            short_of_delta(r, delta)
             or (bool(asked) and r["diff"] == r["diff"] and int(r["pairs"]) < asked)
-            for (_, r), equivalent in zip(t.iterrows(), t["verdict"].str.startswith("equivalent"))
+            for _, r in t.iterrows()
         ]
         t.attrs["family"] = m
 

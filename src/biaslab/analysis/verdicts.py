@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from biaslab.analysis.stats import ALPHA, mde, seeds_for
-from biaslab.analysis.tables import reading
+from biaslab.analysis.tables import reading, short_of_delta
 
 
 def critical_lines(folder: Path, decided: bool) -> list[str]:
@@ -55,10 +55,9 @@ def critical_lines(folder: Path, decided: bool) -> list[str]:
 
 def comparison_lines(table, decided: bool) -> list[str]:
     """One line per compared arm: the verdict word (declared comparisons only), the difference
-    and its interval, Holm's p and the MDE; a comparison whose MDE exceeds δ is called
-    underpowered (unless `equivalent`), with the seeds a re-run would need (from this SD), and
-    where it found a difference all the same, that a re-run may not; an `equivalent` one the
-    t-test also detects is said to be nonzero, but inside ±δ."""
+    and its interval, Holm's p and the MDE; a comparison short of δ (`tables.short_of_delta`)
+    is called underpowered, with the seeds a re-run would need (from this SD); an `equivalent`
+    one the t-test also detects is said to be nonzero, but inside ±δ."""
     out = []
     for _, r in table.iterrows():
         if r.get("diff") != r.get("diff"):
@@ -69,15 +68,16 @@ def comparison_lines(table, decided: bool) -> list[str]:
         )
         found = r["p holm"] == r["p holm"] and r["p holm"] < ALPHA
         delta, family = table.attrs.get("delta"), table.attrs.get("family", 1)
-        short = delta and r["MDE"] > delta  # the MDE exceeds δ (NaN compares False)
-        if short and not str(r["verdict"]).startswith("equivalent"):
+        if short_of_delta(r, delta):
             need = seeds_for(r["diff sd"], delta, family)
             reach = (
                 f"{need} seeds would reach it"
                 if mde(r["diff sd"], need, family) <= delta
                 else "not even 20 seeds would reach it"
             )
-            found_note = " (found here, but a re-run may not find it)" if found else ""
+            found_note = (
+                " and the difference is below it (a re-run may not find it)" if found else ""
+            )
             numbers += f"; underpowered: MDE > δ = {delta:g}{found_note}, {reach}"
         if found and str(r["verdict"]).startswith("equivalent"):
             numbers += "; nonzero, but inside ±δ"
