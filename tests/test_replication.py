@@ -54,30 +54,36 @@ def test_a_changed_word_counts_only_where_the_page_did_not_call_it_underpowered(
     ]
 
 
-def test_a_difference_found_with_an_mde_above_delta_is_said_to_be_underpowered_on_the_page():
-    """What the replication excuses is what the page says: a `better` smaller than its MDE,
-    itself above δ (a noisy difference that just got through), is called underpowered on its
-    line; a `better` larger than its MDE (found again 80 % of the time or more), an
-    `equivalent` one (TOST decided it) and a `better` with MDE <= δ are not."""
+def test_underpowered_is_an_mde_above_what_the_seed_rule_asks_and_the_page_says_it():
+    """What the replication excuses is what the page says: a comparison whose MDE exceeds what
+    the seed rule asks of its difference (`target_mde`: half of it beyond 2δ, else its distance
+    from ±δ, at most δ), whatever its word: a `better` that just got through, an `equivalent`
+    next to δ. A `better` far beyond its MDE and an `equivalent` far inside ±δ are not."""
+    from biaslab.analysis.stats import target_mde
+
     rows = [
         {"arm": "noisy", "diff": 0.03, "diff ci95": 0.02, "diff sd": 0.03, "pairs": 10},
         {"arm": "large", "diff": 0.2, "diff ci95": 0.02, "diff sd": 0.03, "pairs": 10},
         {"arm": "tight", "diff": 0.03, "diff ci95": 0.002, "diff sd": 0.003, "pairs": 10},
-        {"arm": "inside", "diff": 0.001, "diff ci95": 0.004, "diff sd": 0.015, "pairs": 10},
+        {"arm": "inside", "diff": 0.001, "diff ci95": 0.003, "diff sd": 0.004, "pairs": 10},
+        {"arm": "near δ", "diff": 0.008, "diff ci95": 0.0015, "diff sd": 0.004, "pairs": 10},
     ]
     table = pd.DataFrame(rows).assign(
-        **{"p seeds": [0.004, 1e-9, 1e-6, 0.6], "p equiv": [0.9, 0.9, 0.9, 0.01]}
+        **{"p seeds": [0.004, 1e-9, 1e-6, 0.6, 1e-4], "p equiv": [0.9, 0.9, 0.9, 0.001, 0.001]}
     )
     table.attrs.update(primary="test/acc", baseline="arm=base", delta=0.01, asked=None)
     holm_family([table])
-    assert list(table["verdict"]) == ["better", "better", "better", "equivalent within ±0.01"]
-    assert 0.03 < table["MDE"][0] == table["MDE"][1] < 0.2 and table["MDE"][3] > 0.01
-    assert list(table["underpowered"]) == [True, False, False, False]
+    words = ["better"] * 3 + ["equivalent within ±0.01"] * 2
+    assert list(table["verdict"]) == words
+    targets = [target_mde(d, 0.01) for d in table["diff"]]
+    assert targets == pytest.approx([0.015, 0.1, 0.015, 0.009, 0.002])
+    assert list(table["underpowered"]) == list(table["MDE"] > targets)
+    assert list(table["underpowered"]) == [True, False, False, False, True]
     lines = comparison_lines(table, True)
-    assert "underpowered: MDE > δ = 0.01 and the difference is below it" in lines[0]
+    assert "underpowered: MDE > 0.0150, what the seed rule asks of a difference" in lines[0]
+    assert "underpowered: MDE > 0.0020" in lines[4]
     assert "underpowered" not in lines[1] + lines[2] + lines[3]
-    words = verdict_words([table])
-    assert words[("test/acc", "arm=base", "noisy")][:2] == ("better", True)
+    assert verdict_words([table])[("test/acc", "arm=base", "noisy")][:2] == ("better", True)
 
 
 def test_a_comparison_on_fewer_seeds_than_its_pilot_asked_for_is_called_underpowered():
@@ -223,8 +229,7 @@ def test_the_summary_counts_each_sections_words_and_tuning_picks():
 def test_the_seed_rule_asks_for_an_mde_as_small_as_the_pilot_differences_distance_from_delta():
     """Near +-delta either word (equivalent, better/worse) is one noise draw away: the target is
     the distance from delta (0 at delta: the cap); far beyond 2 delta, half the difference."""
-    from biaslab.analysis.pilot import target_mde
-    from biaslab.analysis.stats import seeds_for
+    from biaslab.analysis.stats import seeds_for, target_mde
 
     assert target_mde(0.0, 0.01) == 0.01
     assert target_mde(-0.005, 0.01) == pytest.approx(0.005)

@@ -14,7 +14,7 @@ from typing import Any
 
 from biaslab.analysis.derived import add_derived
 from biaslab.analysis.load import load_sweep
-from biaslab.analysis.stats import mde, seeds_for
+from biaslab.analysis.stats import mde, seeds_for, target_mde
 from biaslab.analysis.tables import holm_family, summarize
 
 
@@ -38,15 +38,6 @@ def seeds_asked(claim: dict[str, Any] | None) -> int | None:
     its own seed rule, whatever MDE its runs happen to show."""
     found = re.search(r"asks\s+for\s+(\d+)", str((claim or {}).get("seeds") or ""))
     return int(found[1]) if found else None
-
-
-def target_mde(diff: float, delta: float) -> float:
-    """The MDE a comparison needs, from its pilot difference: its distance from +-delta, at most
-    delta (a difference near +-delta is decided, equivalent or not, only by an MDE that small:
-    else a re-run may find either word, as loss did in docs/replication.md); beyond 2 delta,
-    half the difference (such an effect is found with fewer seeds)."""
-    size = abs(diff)
-    return size / 2 if size >= 2 * delta else min(delta, abs(size - delta))
 
 
 def pilot_rows(

@@ -117,6 +117,15 @@ def mde(sd: float, n: int, comparisons: int = 1, power: float = 0.8) -> float:
     return float(brentq(short, 0.0, 3 * crit + 10.0) * sd / math.sqrt(n))
 
 
+def target_mde(diff: float, delta: float) -> float:
+    """The MDE a comparison needs, from its (pilot's) difference: its distance from +-delta, at most
+    delta (a difference near +-delta is decided, equivalent or not, only by an MDE that small:
+    else a re-run may find either word, as loss did in docs/replication.md); beyond 2 delta,
+    half the difference (such an effect is found with fewer seeds)."""
+    size = abs(diff)
+    return size / 2 if size >= 2 * delta else min(delta, abs(size - delta))
+
+
 def seeds_for(
     sd: float, delta: float, comparisons: int = 1, power: float = 0.8, cap: int = 20
 ) -> int:

@@ -16,6 +16,7 @@ from biaslab.analysis.stats import (
     mde,
     mean_ci,
     paired_t,
+    target_mde,
     tost,
     verdict,
 )
@@ -139,14 +140,13 @@ def drop_repeated_pairs(tables: list) -> None:
 
 
 def short_of_delta(row: Any, delta: float | None) -> bool:
-    """A comparison the page calls underpowered by its MDE: the MDE exceeds δ, it is not
-    `equivalent`, and it found no difference or one smaller than its MDE (a test with under
-    80 % power at the effect it saw, which a re-run may not find). A difference larger than
-    its MDE is found again at least 80 % of the time, whatever δ is."""
-    if not delta or not row["MDE"] > delta or str(row["verdict"]).startswith("equivalent"):
+    """A comparison the page calls underpowered by its MDE: the MDE exceeds what the seed rule
+    asks of a difference this size (`stats.target_mde`: δ, or the difference's distance from
+    ±δ where that is smaller, or half the difference beyond 2δ). Its word can then change on a
+    re-run: found or not, equivalent or not."""
+    if not delta or row["diff"] != row["diff"] or row["MDE"] != row["MDE"]:
         return False
-    found = row["p holm"] < ALPHA  # NaN compares False
-    return not found or abs(row["diff"]) < row["MDE"]
+    return bool(row["MDE"] > target_mde(row["diff"], delta))
 
 
 def holm_family(tables: list) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from biaslab.analysis.stats import ALPHA, mde, seeds_for
+from biaslab.analysis.stats import ALPHA, mde, seeds_for, target_mde
 from biaslab.analysis.tables import reading, short_of_delta
 
 
@@ -55,9 +55,10 @@ def critical_lines(folder: Path, decided: bool) -> list[str]:
 
 def comparison_lines(table, decided: bool) -> list[str]:
     """One line per compared arm: the verdict word (declared comparisons only), the difference
-    and its interval, Holm's p and the MDE; a comparison short of δ (`tables.short_of_delta`)
-    is called underpowered, with the seeds a re-run would need (from this SD); an `equivalent`
-    one the t-test also detects is said to be nonzero, but inside ±δ."""
+    and its interval, Holm's p and the MDE; a comparison whose MDE exceeds what the seed rule
+    asks of its difference (`tables.short_of_delta`) is called underpowered, with the seeds a
+    re-run would need (from this SD); an `equivalent` one the t-test also detects is said to be
+    nonzero, but inside ±δ."""
     out = []
     for _, r in table.iterrows():
         if r.get("diff") != r.get("diff"):
@@ -69,16 +70,17 @@ def comparison_lines(table, decided: bool) -> list[str]:
         found = r["p holm"] == r["p holm"] and r["p holm"] < ALPHA
         delta, family = table.attrs.get("delta"), table.attrs.get("family", 1)
         if short_of_delta(r, delta):
-            need = seeds_for(r["diff sd"], delta, family)
+            target = target_mde(r["diff"], delta)
+            need = seeds_for(r["diff sd"], target, family)
             reach = (
                 f"{need} seeds would reach it"
-                if mde(r["diff sd"], need, family) <= delta
+                if mde(r["diff sd"], need, family) <= target
                 else "not even 20 seeds would reach it"
             )
-            found_note = (
-                " and the difference is below it (a re-run may not find it)" if found else ""
+            numbers += (
+                f"; underpowered: MDE > {target:.4f}, what the seed rule asks of a difference "
+                f"this size (δ = {delta:g}), {reach}"
             )
-            numbers += f"; underpowered: MDE > δ = {delta:g}{found_note}, {reach}"
         if found and str(r["verdict"]).startswith("equivalent"):
             numbers += "; nonzero, but inside ±δ"
         if decided:
