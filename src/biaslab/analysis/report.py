@@ -21,6 +21,7 @@ from biaslab.analysis.plots import (
 )
 from biaslab.analysis.tables import DEFAULT_METRICS, _fmt_p, summarize, to_markdown
 from biaslab.run.files import RunDir, find_runs
+from biaslab.tuning import tie_words
 
 
 def provenance(sweep_dir: Path, frame) -> list[str]:
@@ -280,22 +281,8 @@ def _write_report(
                 and len(grid) > 2
                 and float(next(iter(entry["chosen"].values()))) in (min(grid), max(grid))
             )
-            tied = entry.get("tied") or []
             text.append(
-                f"- {arm}: **{chosen}** ({entry['metric']}: {scores})"
-                + (
-                    f"; within {entry['tie']:.3g} of the best"
-                    + (
-                        " (1.645 standard errors of a difference, from the tuning seeds' spread)"
-                        if entry.get("tie_rule") == "noise"
-                        else ""
-                    )
-                    + f": {', '.join(tied)} (the "
-                    + ("middle one" if len(tied) % 2 else "lower of the middle two")
-                    + " in grid order is taken)"
-                    if len(tied) > 1
-                    else ""
-                )
+                f"- {arm}: **{chosen}** ({entry['metric']}: {scores}){tie_words(entry)}"
                 + (" — at the edge of the grid: the best value may lie beyond it" if edge else "")
             )
     (out / "report.md").write_text("\n".join(text) + "\n")
