@@ -176,8 +176,9 @@ def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tm
     )
     assert nothing.returncode == 2 and "holds none" in nothing.stderr
     for _ in range(2):  # recording twice replaces the section: one per preset
+        reread = ["--reread", "--seeds", "5000:5003"]  # not what ran: the seeds that ran are named
         again = subprocess.run(
-            [*command, "--out", str(out), "--reread", "--record", str(doc), *FAST],
+            [*command, "--out", str(out), *reread, "--record", str(doc), *FAST],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -187,6 +188,7 @@ def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tm
     assert text.startswith("# Re-runs\n\nintro\n") and text.count("\n## optimizers_quick:") == 1
     assert text.index("## optimizers_quick:") < text.index("## zeta:") and "kept" in text
     assert row in text and "at commit " in text and "read with the statistics at commit " in text
+    assert "/final (seeds 1000-1002), made by" in text and "5000" not in text
     same, total, excused, broken = COUNTS.search(reading).groups()  # the section's own line
     assert text.count("Read together (") == 1  # rewritten, not stacked, on the second record
     assert f"Read together (presets re-run: 1): {same} of {total} verdict words" in text

@@ -161,6 +161,7 @@ def replicate(
         again.append(f"tune.seeds=[{','.join(str(seeds.start + s) for s in cfg.tune.seeds)}]")
     final = Path(out) / "final" if reread else run_preset(name, again, out=out)
     made = json.loads((final / "preset.json").read_text())
+    ran = sorted({int(r.read_config()["seed"]) for r in find_runs(final)})  # --reread: as run
     after = words_of(final, final / "report" / "report.csv", claim)
     rows, broken = read_against(before, after)
     repicks = json.loads((final / "tuning.json").read_text()) if picks else {}
@@ -170,7 +171,7 @@ def replicate(
             f"# {name}: a re-run with seeds the page never used",
             "",
             f"The page: {shown(page)} (seeds {used[0]}-{used[-1]}); the re-run: {shown(final)} (seeds "
-            f"{seeds.start}-{seeds.stop - 1}), made by `{made['command']}` at commit "
+            f"{ran[0]}-{ran[-1]}), made by `{made['command']}` at commit "
             f"{made['commit']}, {made['date']}, on {made['machine']}, "
             f"{made['wall_s'] / 60:.1f} min; read with the statistics at commit "
             f"{(commit_of(ROOT) or '?')[:7]}{' (uncommitted changes)' if is_dirty(ROOT) else ''}.",
