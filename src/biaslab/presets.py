@@ -53,9 +53,10 @@ def refuse_sweeps(extra: list[str]) -> None:
 
     from biaslab.errors import ConfigError
 
+    parser = OverridesParser.create()
     for text in extra:
         try:
-            (override,) = OverridesParser.create().parse_overrides([text])
+            (override,) = parser.parse_overrides([text])
         except OverrideParseException:
             continue  # compose says what is wrong with it
         if override.is_sweep_override():

@@ -139,7 +139,7 @@ def drop_repeated_pairs(tables: list) -> None:
         t.attrs["repeated"] = repeated
 
 
-def short_of_delta(row: Any, delta: float | None) -> bool:
+def short_of_target(row: Any, delta: float | None) -> bool:
     """A comparison the page calls underpowered by its MDE: the MDE exceeds what the seed rule
     asks of a difference this size (`stats.target_mde`: δ, or the difference's distance from
     ±δ where that is smaller, or half the difference beyond 2δ). Its word can then change on a
@@ -152,7 +152,7 @@ def short_of_delta(row: Any, delta: float | None) -> bool:
 def holm_family(tables: list) -> None:
     """Correct every comparison of `tables` as one family (a section's primary comparison and
     its further ones), in place: Holm's p, the MDE at that family size, the verdict, and
-    `underpowered`: `short_of_delta`, or fewer seeds ran than the pilot asked for
+    `underpowered`: `short_of_target`, or fewer seeds ran than the pilot asked for
     (`attrs["asked"]`, from the declared seed rule): what the page says
     (`verdicts.comparison_lines`, `verdicts.seed_rule_line`)."""
     compared = [t for t in tables if "p seeds" in t]
@@ -178,7 +178,7 @@ def holm_family(tables: list) -> None:
         ]
         asked = t.attrs.get("asked")
         t["underpowered"] = [
-            short_of_delta(r, delta)
+            short_of_target(r, delta)
             or (bool(asked) and r["diff"] == r["diff"] and int(r["pairs"]) < asked)
             for _, r in t.iterrows()
         ]

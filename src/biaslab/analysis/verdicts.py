@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from biaslab.analysis.stats import ALPHA, mde, seeds_for, target_mde
-from biaslab.analysis.tables import reading, short_of_delta
+from biaslab.analysis.tables import reading, short_of_target
 
 
 def critical_lines(folder: Path, decided: bool) -> list[str]:
@@ -56,7 +56,7 @@ def critical_lines(folder: Path, decided: bool) -> list[str]:
 def comparison_lines(table, decided: bool) -> list[str]:
     """One line per compared arm: the verdict word (declared comparisons only), the difference
     and its interval, Holm's p and the MDE; a comparison whose MDE exceeds what the seed rule
-    asks of its difference (`tables.short_of_delta`) is called underpowered, with the seeds a
+    asks of its difference (`tables.short_of_target`) is called underpowered, with the seeds a
     re-run would need (from this SD); an `equivalent` one the t-test also detects is said to be
     nonzero, but inside ±δ."""
     out = []
@@ -69,7 +69,7 @@ def comparison_lines(table, decided: bool) -> list[str]:
         )
         found = r["p holm"] == r["p holm"] and r["p holm"] < ALPHA
         delta, family = table.attrs.get("delta"), table.attrs.get("family", 1)
-        if short_of_delta(r, delta):
+        if short_of_target(r, delta):
             target = target_mde(r["diff"], delta)
             need = seeds_for(r["diff sd"], target, family)
             reach = (
