@@ -361,3 +361,25 @@ def test_a_pair_of_arms_is_tested_once_in_a_sections_family():
     assert tables[1].attrs["repeated"] == ["model=a"]
     assert tables[0]["diff"].notna().sum() == 2 and tables[1]["diff"].notna().sum() == 1
     assert tables[0].attrs["family"] == 3
+
+
+def test_an_epoch_axis_ticks_whole_epochs_only():
+    """A 3-epoch curve got ticks at 0.5 and 1.5 (epochs that do not exist) from matplotlib's
+    default locator; the curves' epoch axis ticks whole epochs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from biaslab.analysis.plots import epoch_axis
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1, 2], [0.5, 0.2, 0.1])
+    default = [t for t in ax.get_xticks() if 0 <= t <= 2]
+    epoch_axis(ax)
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if 0 <= t <= 2]
+    plt.close(fig)
+    assert any(t != int(t) for t in default)  # what the default locator does here
+    assert ticks and all(t == int(t) for t in ticks)
+    assert ax.get_xlabel() == "epoch"

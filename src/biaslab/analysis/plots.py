@@ -130,6 +130,15 @@ def _factor_axis(ax, factor: str, levels, categories: list[str], full: float | N
     ax.set_xlabel(factor, fontsize=8)
 
 
+def epoch_axis(ax) -> None:
+    """Label an x axis of epoch indices and tick it at whole epochs only (matplotlib's default
+    puts ticks at 0.5, 1.5 on a 3-epoch run, epochs that do not exist)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch", fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def plot_curves(frame, metric: str, path: Path) -> bool:
     """Per-epoch `metric` (history.csv) per arm, mean over seeds, a panel per level of a factor
     when more than `MAX_SERIES` curves would share one; False when no history."""
@@ -162,7 +171,7 @@ def plot_curves(frame, metric: str, path: Path) -> bool:
                 (handles[name],) = ax.plot(
                     g["epoch"], g[metric], markersize=4, label=name, **series_style(k)
                 )
-            ax.set_xlabel("epoch", fontsize=8)
+            epoch_axis(ax)
             if title:
                 ax.set_title(title, fontsize=8)
             if metric.endswith("loss") and (data[metric] > 0).all():
