@@ -383,3 +383,13 @@ def test_an_epoch_axis_ticks_whole_epochs_only():
     assert any(t != int(t) for t in default)  # what the default locator does here
     assert ticks and all(t == int(t) for t in ticks)
     assert ax.get_xlabel() == "epoch"
+
+
+def test_the_forest_band_names_delta_with_the_primarys_unit():
+    """The forest's title named δ as a bare number ("±δ = 1" for 1 ms of step time)."""
+    from biaslab.analysis.plots import delta_words
+
+    assert delta_words("time/step_ms", 1.0) == "±δ = 1 ms"
+    assert delta_words("train_eval/loss", 0.02) == "±δ = 0.02 nats"
+    assert delta_words("test/acc", 0.01) == "±δ = 0.01"  # a proportion's 0.01 reads as it is
+    assert delta_words("critical/min_ratio", 0.05) == "±δ = 0.05"  # no unit in the registry

@@ -19,6 +19,7 @@ from biaslab.analysis.figure import (
     series_style,
 )
 from biaslab.analysis.load import factors, name_values
+from biaslab.analysis.metrics import metric as registry
 from biaslab.run.files import RunDir
 
 
@@ -53,8 +54,6 @@ def plot_factor(table, factor: str, metric: str, path: Path, full: float | None 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from biaslab.analysis.metrics import metric as registry
 
     others = [f for f in factors(table) if f != factor and f in table]
     facet = facet_keys({f: sorted({str(v) for v in table[f]}) for f in others})
@@ -235,6 +234,13 @@ def loglog_exponents(frame, x: str, y: str, path: Path) -> list[str]:
     return lines
 
 
+def delta_words(primary: str, delta: float) -> str:
+    """ "±δ = 1 ms": δ with the primary's unit from the registry (none for a proportion, whose
+    0.01 reads as it is, or for a metric without a unit)."""
+    unit = registry(primary).unit
+    return f"±δ = {delta:g}" + (f" {unit}" if unit and unit != "proportion" else "")
+
+
 def plot_forest(
     table, primary: str, delta: float | None, path: Path, full_size: dict | None = None
 ) -> bool:
@@ -263,7 +269,7 @@ def plot_forest(
         ax.errorbar(rows["diff"], ys, xerr=rows["diff ci95"].fillna(0), fmt="o", capsize=3)
         ax.set_yticks(ys, [short_arm(a, full_size) for a in rows["arm"]], fontsize=7)
         base = short_arm(str(table.attrs.get("baseline")), full_size)
-        band = f"; grey band: ±δ = {delta:g}" if delta else ""
+        band = f"; grey band: {delta_words(primary, delta)}" if delta else ""
         ax.set_title(f"{primary}: each arm minus {base}{band}", fontsize=8, loc="right")
         ax.set_xlabel("paired difference (mean over seeds, 95 % interval)", fontsize=8)
         fig.tight_layout()
