@@ -101,6 +101,11 @@ def read_against(page: dict[tuple, tuple], again: dict[tuple, tuple]):
     return rows, broken
 
 
+def seeds_of(runs: Path) -> list[int]:
+    """The seeds a preset's run folders ran, sorted (read from their configs)."""
+    return sorted({int(r.read_config()["seed"]) for r in find_runs(runs)})
+
+
 def words_of(runs: Path, report_csv: Path, claim: dict[str, Any]) -> dict:
     """The verdict words of a preset's runs (its report's table and its declared comparisons)."""
     tables = section_tables(
@@ -132,7 +137,7 @@ def replicate(
     claim = OmegaConf.to_container(cfg.claim, resolve=True) if cfg.get("claim") else None
     with unpacked(page) as runs:
         made_under = runs_claim(runs)
-        used = sorted({int(r.read_config()["seed"]) for r in find_runs(runs)})
+        used = seeds_of(runs)
         seeds = seeds or range(1000, 1000 + len(used))
         if claim is None or made_under != claim:
             raise ConfigError(
@@ -161,7 +166,7 @@ def replicate(
         again.append(f"tune.seeds=[{','.join(str(seeds.start + s) for s in cfg.tune.seeds)}]")
     final = Path(out) / "final" if reread else run_preset(name, again, out=out)
     made = json.loads((final / "preset.json").read_text())
-    ran = sorted({int(r.read_config()["seed"]) for r in find_runs(final)})  # --reread: as run
+    ran = seeds_of(final)  # --reread: the seeds as run, not --seeds
     after = words_of(final, final / "report" / "report.csv", claim)
     rows, broken = read_against(before, after)
     repicks = json.loads((final / "tuning.json").read_text()) if picks else {}
