@@ -9,9 +9,6 @@
 set -u
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-if [ "${1:-}" = "--list" ]; then
-  exec $PY scripts/run_preset.py --list
-fi
 FMNIST_DIR=${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
 if [ -d "$FMNIST_DIR" ] && [ ! -e data/FashionMNIST/raw/train-images-idx3-ubyte.gz ]; then
   mkdir -p data/FashionMNIST/raw && ln -sf "$FMNIST_DIR"/*.gz data/FashionMNIST/raw/
@@ -20,9 +17,13 @@ JOBS=${JOBS:-2}
 launcher=()
 [ "$JOBS" -gt 1 ] && launcher=(hydra/launcher=joblib "hydra.launcher.n_jobs=$JOBS")
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+lecture=(loss optimizers critical_points depth receptive_field fc_vs_cnn downsampling
+  augment_invariance heads attention_kind pe gat warmup batch_size attn_vs_rnn data_scaling)
+if [ "${1:-}" = "--list" ]; then
+  exec $PY scripts/run_preset.py --list "${lecture[@]}"
+fi
 presets=("$@")
-[ ${#presets[@]} -eq 0 ] && presets=(loss optimizers critical_points depth receptive_field fc_vs_cnn
-  downsampling augment_invariance heads attention_kind pe gat warmup batch_size attn_vs_rnn data_scaling)
+[ ${#presets[@]} -eq 0 ] && presets=("${lecture[@]}")
 mkdir -p logs/presets
 for p in "${presets[@]}"; do
   start=$(date +%s)

@@ -1,16 +1,16 @@
 """Run (or resume) one lecture preset and write its report:
 
     python scripts/run_preset.py NAME [--publish] [--fresh] [override ...]
-    python scripts/run_preset.py --list
+    python scripts/run_preset.py --list [NAME ...]
 
 --publish copies the per-run files to docs/results/NAME (a clean, committed tree only);
 --fresh removes the preset's earlier runs first (needed after its declaration changed);
---list prints the presets and, where docs/results/NAME/preset.json exists, the wall time
-measured here. See biaslab.presets."""
+--list prints the presets with the wall time and device of each published page, and the
+total of the NAMEs given (reproduce_lecture.sh --list names the lecture set). See
+biaslab.presets."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -23,17 +23,9 @@ def main(argv: list[str]) -> None:
     from biaslab.presets import ROOT  # conf/ and docs/ where a run reads them: one place
 
     if argv[:1] == ["--list"]:
-        import yaml
+        from biaslab.presets import listing
 
-        for path in sorted((ROOT / "conf" / "experiment").glob("*.yaml")):
-            claim = (yaml.safe_load(path.read_text()) or {}).get("claim") or {}
-            info = ROOT / "docs" / "results" / path.stem / "preset.json"
-            wall = (
-                f"{json.loads(info.read_text())['wall_s'] / 60:.1f} min"
-                if info.exists()
-                else "not run"
-            )
-            print(f"{path.stem:26s} {claim.get('id', '-')!s:14s} {wall}")
+        print("\n".join(listing(ROOT, tuple(argv[1:]))))
         return
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__.strip())

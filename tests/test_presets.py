@@ -485,6 +485,39 @@ def test_run_preset_help_exits_0_and_a_second_clone_reads_its_own_conf(tmp_path)
     assert len(configs) == 2 and all("made_by_the_clone" in c.read_text() for c in configs)
 
 
+def test_the_list_names_each_pages_device_and_totals_the_lecture_set(tmp_path):
+    """Wall times measured on different hosts: each line names its own, the total adds them."""
+    import subprocess
+    import sys
+
+    from biaslab.presets import listing
+
+    (tmp_path / "conf" / "experiment").mkdir(parents=True)
+    for name, wall, device in (("a", 1800, "CPU: AMD EPYC (2 cores)"), ("b", 5400, "CPU: Xeon")):
+        (tmp_path / "conf" / "experiment" / f"{name}.yaml").write_text(f"claim:\n  id: X.{name}\n")
+        page = tmp_path / "docs" / "results" / name
+        page.mkdir(parents=True)
+        (page / "preset.json").write_text(json.dumps({"wall_s": wall}))
+        (page / "runs.csv").write_text(f"run,device\n0,{device}\n1,{device}\n")
+    (tmp_path / "conf" / "experiment" / "c.yaml").write_text("tags: [c]\n")
+    lines = listing(tmp_path, ("a", "b", "c"))
+    assert lines[0].split()[:4] == ["a", "X.a", "30.0", "min"] and lines[0].endswith(
+        "AMD EPYC (2 cores)"
+    )
+    assert lines[1].endswith("CPU: Xeon") and lines[2].split()[1:] == ["-", "not", "run"]
+    assert lines[3] == (
+        "lecture set (3 presets, each on the host its line names): 2.0 h, "
+        "the longest b 90.0 min; not run: c"
+    )
+    shown = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "reproduce_lecture.sh"), "--list"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PY": sys.executable},
+    )
+    assert shown.returncode == 0 and shown.stdout.splitlines()[-1].startswith("lecture set (16 ")
+
+
 def _seed_count(swept: str) -> int:
     """How many seeds a sweep value runs: `range(a[,b])` or a comma list."""
     import re

@@ -193,6 +193,38 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
+def listing(root: Path = ROOT, lecture: tuple[str, ...] = ()) -> list[str]:
+    """One line per preset (claim id, the page's wall time and the CPU or GPU its runs
+    recorded), then, for the `lecture` presets named, their total: times measured on other
+    hosts do not transfer, so each line names its own."""
+    import csv
+
+    import yaml
+
+    lines, walls = [], {}
+    for path in sorted((root / "conf" / "experiment").glob("*.yaml")):
+        claim = (yaml.safe_load(path.read_text()) or {}).get("claim") or {}
+        page = root / "docs" / "results" / path.stem
+        wall, where = "not run", ""
+        if (page / "preset.json").exists():
+            walls[path.stem] = json.loads((page / "preset.json").read_text())["wall_s"] / 60
+            wall = f"{walls[path.stem]:.1f} min"
+        if (page / "runs.csv").exists():
+            with (page / "runs.csv").open() as rows:
+                where = "; ".join(sorted({r.get("device") or "" for r in csv.DictReader(rows)}))
+        lines.append(f"{path.stem:26s} {claim.get('id', '-')!s:14s} {wall:10s} {where}".rstrip())
+    if lecture:
+        missing = [name for name in lecture if name not in walls]
+        longest = max((n for n in lecture if n in walls), key=walls.get, default=None)
+        lines.append(
+            f"lecture set ({len(lecture)} presets, each on the host its line names): "
+            f"{sum(walls.get(n, 0) for n in lecture) / 60:.1f} h"
+            + (f", the longest {longest} {walls[longest]:.1f} min" if longest else "")
+            + (f"; not run: {', '.join(missing)}" if missing else "")
+        )
+    return lines
+
+
 def machine() -> str:
     """This machine in words, with the GPU's name where one is visible."""
     import torch
