@@ -211,7 +211,9 @@ def listing(root: Path = ROOT, lecture: tuple[str, ...] = ()) -> list[str]:
             wall = f"{walls[path.stem]:.1f} min"
         if (page / "runs.csv").exists():
             with (page / "runs.csv").open() as rows:
-                where = "; ".join(sorted({r.get("device") or "" for r in csv.DictReader(rows)}))
+                where = "; ".join(
+                    sorted({r.get("device") for r in csv.DictReader(rows)} - {None, ""})
+                )
         lines.append(f"{path.stem:26s} {claim.get('id', '-')!s:14s} {wall:10s} {where}".rstrip())
     if lecture:
         missing = [name for name in lecture if name not in walls]
