@@ -14,12 +14,13 @@ first arm read 1.2-2.3x on pages made on this very kind of CPU.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from biaslab.run.files import find_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +45,7 @@ def main(preset: str, runs: list[str]) -> None:
         for run, out, job in jobs:
             if job.wait():
                 raise SystemExit(f"{preset} {run} failed here")
-            here = json.loads(next(out.rglob("metrics.json")).read_text())
+            here = find_runs(out)[0].read_metrics()
             there = float(page[run]["time/total_s"])
             print(
                 f"{preset} {run}: {there:.1f} s on the page ({page[run].get('device') or '?'}), "
