@@ -20,13 +20,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from biaslab.analysis.pack import TABLE
 from biaslab.run.files import find_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def main(preset: str, runs: list[str]) -> None:
-    table = ROOT / "docs" / "results" / preset / "runs.csv"
+    table = ROOT / "docs" / "results" / preset / TABLE
     if not table.exists():
         raise SystemExit(f"{preset!r} has no published page ({table} is missing)")
     with table.open() as rows:

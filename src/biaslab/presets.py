@@ -201,6 +201,8 @@ def listing(root: Path = ROOT, lecture: tuple[str, ...] = ()) -> list[str]:
 
     import yaml
 
+    from biaslab.analysis.pack import TABLE
+
     lines, walls = [], {}
     for path in sorted((root / "conf" / "experiment").glob("*.yaml")):
         claim = (yaml.safe_load(path.read_text()) or {}).get("claim") or {}
@@ -209,8 +211,8 @@ def listing(root: Path = ROOT, lecture: tuple[str, ...] = ()) -> list[str]:
         if (page / "preset.json").exists():
             walls[path.stem] = json.loads((page / "preset.json").read_text())["wall_s"] / 60
             wall = f"{walls[path.stem]:.1f} min"
-        if (page / "runs.csv").exists():
-            with (page / "runs.csv").open() as rows:
+        if (page / TABLE).exists():
+            with (page / TABLE).open() as rows:
                 where = "; ".join(
                     sorted({r.get("device") for r in csv.DictReader(rows)} - {None, ""})
                 )
