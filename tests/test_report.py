@@ -254,7 +254,7 @@ def test_numeric_factors_sit_in_numeric_order_with_the_full_set_last_at_150_dpi(
 def test_forest_labels_name_the_full_set_by_its_size_as_the_factor_charts_do():
     """The forest plot's rows read `report.full_size`: data.train_per_class=null is labelled
     `train_per_class=5400 (all)`, other keys shortened to their last part, untouched."""
-    from biaslab.analysis.plots import short_arm
+    from biaslab.analysis.figure import short_arm
 
     full = {"data.train_per_class": 5400}
     arm = "data.train_per_class=null,model=vit_18k"
@@ -263,6 +263,32 @@ def test_forest_labels_name_the_full_set_by_its_size_as_the_factor_charts_do():
     assert short_arm("data.train_per_class=100,model.backbone.k=5", full) == (
         "train_per_class=100, k=5"
     )
+
+
+@pytest.mark.parametrize("preset, x", [("data_scaling", "step"), ("gat", "epoch")])
+def test_curves_of_an_equal_step_design_run_against_the_step_naming_the_full_set(
+    preset, x, tmp_path
+):
+    """data_scaling gives every size 1,000 steps: 143 epochs of the smallest subset, 2.4 of the
+    whole set, so its curves against the epoch hid the equal compute, and its legend said
+    `data.train_per_class=null` where the other charts say 5400 (all). Equal-epoch designs
+    (gat) keep the epoch axis."""
+    from PIL import Image
+
+    from biaslab.analysis.figure import CHART_KEY
+    from biaslab.analysis.load import load_sweep
+    from biaslab.analysis.pack import unpacked
+    from biaslab.analysis.plots import plot_curves
+
+    full = {"data.train_per_class": 5400}
+    with unpacked(ROOT / "docs" / "results" / preset) as runs:
+        assert plot_curves(load_sweep(runs), "train/loss", tmp_path / "c.png", full)
+    chart = json.loads(Image.open(tmp_path / "c.png").text[CHART_KEY])
+    assert chart["factor"] == x
+    if preset == "data_scaling":
+        assert "data.train_per_class=5400 (all)" in chart["legend"], chart["legend"]
+        assert not [entry for entry in chart["legend"] if "null" in entry]
+        assert max(max(xs) for panel in chart["panels"] for xs in panel["x"]) == 1000
 
 
 def test_a_panels_series_differ_in_hue_and_marker():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from pathlib import Path
 
 DPI = 150
@@ -96,3 +97,27 @@ def save_chart(fig, path: Path, **about) -> None:
     about = {"panels": panels, "legend": legend, **about}
     meta = {CHART_KEY: json.dumps(about, sort_keys=True)}
     fig.savefig(path, dpi=DPI, metadata=meta, bbox_inches="tight")
+
+
+def full_level(key: str, value: str, full_size: dict | None) -> str:
+    """A level as a label: a null level of a key in `full_size` (`report.full_size`) reads as
+    that size, `5400 (all)`; any other level as it is."""
+    full_size = full_size or {}
+    return f"{full_size[key]:g} (all)" if key in full_size and is_full(value) else value
+
+
+def short_arm(arm: str, full_size: dict | None = None) -> str:
+    """An arm's label with each key shortened to its last part: model.backbone.kernel_size=5,
+    data=board9 -> kernel_size=5, data=board9; a null level of a key in `full_size` reads as
+    its size: data.train_per_class=null -> train_per_class=5400 (all)."""
+    return ", ".join(
+        f"{k.rsplit('.', 1)[-1]}={full_level(k, v, full_size)}" if sep else k
+        for k, sep, v in (part.partition("=") for part in re.split(r",(?=[\w.+~/-]+=)", arm))
+    )
+
+
+def with_full_size(name: str, full_size: dict | None) -> str:
+    """A `k=v, ...` series or panel name with its null levels read as their sizes, keys kept
+    whole: data.train_per_class=null -> data.train_per_class=5400 (all)."""
+    parts = [part.partition("=") for part in name.split(", ")] if name else []
+    return ", ".join(f"{k}={full_level(k, v, full_size)}" if sep else k for k, sep, v in parts)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,8 @@ from biaslab.analysis.figure import (
     panel_grid,
     save_chart,
     series_style,
+    short_arm,
+    with_full_size,
 )
 from biaslab.analysis.load import factors, name_values
 from biaslab.analysis.metrics import metric as registry
@@ -129,18 +130,21 @@ def _factor_axis(ax, factor: str, levels, categories: list[str], full: float | N
     ax.set_xlabel(factor, fontsize=8)
 
 
-def epoch_axis(ax) -> None:
-    """Label an x axis of epoch indices and tick it at whole epochs only (matplotlib's default
-    puts ticks at 0.5, 1.5 on a 3-epoch run, epochs that do not exist)."""
+def epoch_axis(ax, x: str = "epoch") -> None:
+    """Label an x axis of epoch (or step) indices and tick it at whole ones only (matplotlib's
+    default puts ticks at 0.5, 1.5 on a 3-epoch run, epochs that do not exist); steps, four
+    digits wide, get half as many ticks so that a narrow panel's labels do not run together."""
     from matplotlib.ticker import MaxNLocator
 
-    ax.set_xlabel("epoch", fontsize=8)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(x, fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5 if x == "step" else 10))
 
 
-def plot_curves(frame, metric: str, path: Path) -> bool:
+def plot_curves(frame, metric: str, path: Path, full_size: dict | None = None) -> bool:
     """Per-epoch `metric` (history.csv) per arm, mean over seeds, a panel per level of a factor
-    when more than `MAX_SERIES` curves would share one; False when no history."""
+    when more than `MAX_SERIES` curves would share one; against the step when every run ends
+    at one step count but at different epochs (equal compute: 1,000 steps are 143 epochs of a
+    small subset, 2.4 of the whole set); null levels named by `full_size`. False: no history."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,10 +158,14 @@ def plot_curves(frame, metric: str, path: Path) -> bool:
         if path_csv.exists():
             h = pd.read_csv(path_csv)
             if metric in h:
-                curves.append(h[["epoch", metric]].assign(**{k: str(r[k]) for k in arms}))
+                cols = ["epoch", *(["step"] if "step" in h else []), metric]
+                curves.append(h[cols].assign(**{k: str(r[k]) for k in arms}))
     if not curves:
         return False
-    data = pd.concat(curves).groupby([*arms, "epoch"])[metric].mean().reset_index()
+    ends = [c.iloc[-1] for c in curves if "step" in c]
+    equal_steps = len(ends) == len(curves) and len({e["step"] for e in ends}) == 1
+    x = "step" if equal_steps and len({e["epoch"] for e in ends}) > 1 else "epoch"
+    data = pd.concat(curves).groupby([*arms, x])[metric].mean().reset_index()
     facet = facet_keys({k: sorted(set(data[k])) for k in arms})
     series = [k for k in arms if k not in facet]
     panels = _groups(data, facet)
@@ -166,20 +174,21 @@ def plot_curves(frame, metric: str, path: Path) -> bool:
         handles: dict[str, object] = {}
         for ax, (title, panel) in zip(axes, panels):
             for name, g in _groups(panel, series):
+                name = with_full_size(name, full_size)
                 k = len(handles) if name not in handles else list(handles).index(name)
                 (handles[name],) = ax.plot(
-                    g["epoch"], g[metric], markersize=4, label=name, **series_style(k)
+                    g[x], g[metric], markersize=4, label=name, **series_style(k)
                 )
-            epoch_axis(ax)
+            epoch_axis(ax, x)
             if title:
-                ax.set_title(title, fontsize=8)
+                ax.set_title(with_full_size(title, full_size), fontsize=8)
             if metric.endswith("loss") and (data[metric] > 0).all():
                 ax.set_yscale("log")
         axes[0].set_ylabel(f"{metric} (mean over seeds)", fontsize=8)
         fig.tight_layout()
         if series:
             figure_legend(fig, list(handles.values()), list(handles))
-        save_chart(fig, path, factor="epoch", axis="numeric")
+        save_chart(fig, path, factor=x, axis="numeric")
         plt.close(fig)
     return True
 
@@ -281,18 +290,3 @@ def plot_forest(
 def _arm_key(arm: str) -> list[tuple]:
     """An arm's levels in order, numbers as numbers (length=32 before length=128)."""
     return [level_key(v) for v in name_values(arm).values()]
-
-
-def short_arm(arm: str, full_size: dict | None = None) -> str:
-    """An arm's label with each key shortened to its last part: model.backbone.kernel_size=5,
-    data=board9 -> kernel_size=5, data=board9; a null level of a key in `full_size` reads as
-    its size: data.train_per_class=null -> train_per_class=5400 (all)."""
-    full_size = full_size or {}
-
-    def level(key: str, value: str) -> str:
-        return f"{full_size[key]:g} (all)" if key in full_size and is_full(value) else value
-
-    return ", ".join(
-        f"{k.rsplit('.', 1)[-1]}={level(k, v)}" if sep else k
-        for k, sep, v in (part.partition("=") for part in re.split(r",(?=[\w.+~/-]+=)", arm))
-    )

@@ -244,7 +244,7 @@ def _write_report(
             text += ["", f"![{metric} by {factor}]({png.name})"]
     for metric in settings.get("curves") or ["train/loss"]:
         png = f"curves_{file_part(metric)}.png"
-        if plot_curves(frame, metric, out / png):
+        if plot_curves(frame, metric, out / png, settings.get("full_size")):
             text += ["", f"![{metric} per epoch]({png})"]
     if settings.get("loglog"):
         x, y = settings["loglog"]
