@@ -111,7 +111,7 @@ def test_the_seeds_asked_for_are_read_from_each_declared_seed_rule():
             asked[path.stem] = seeds_asked(claim)
     assert None not in asked.values() and len(asked) >= 8
     assert asked["heads"] == 15 and asked["data_scaling"] == 4 and asked["loss"] == 12
-    assert asked["warmup"] == asked["batch_size"] == 20  # each ran fewer, for the time budget
+    assert asked["warmup"] == asked["batch_size"] == asked["downsampling"] == 20  # each ran fewer
     assert asked["optimizers"] == 20
     assert seeds_asked({"seeds": "5 (0-4), fixed before the runs"}) is None
 
