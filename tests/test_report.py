@@ -254,15 +254,17 @@ def test_numeric_factors_sit_in_numeric_order_with_the_full_set_last_at_150_dpi(
 def test_forest_labels_name_the_full_set_by_its_size_as_the_factor_charts_do():
     """The forest plot's rows read `report.full_size`: data.train_per_class=null is labelled
     `train_per_class=5400 (all)`, other keys shortened to their last part, untouched."""
-    from biaslab.analysis.figure import short_arm
+    from biaslab.analysis.figure import arm_label
 
     full = {"data.train_per_class": 5400}
     arm = "data.train_per_class=null,model=vit_18k"
-    assert short_arm(arm, full) == "train_per_class=5400 (all), model=vit_18k"
-    assert short_arm(arm) == "train_per_class=null, model=vit_18k"
-    assert short_arm("data.train_per_class=100,model.backbone.k=5", full) == (
+    assert arm_label(arm, full) == "train_per_class=5400 (all), model=vit_18k"
+    assert arm_label(arm) == "train_per_class=null, model=vit_18k"
+    assert arm_label("data.train_per_class=100,model.backbone.k=5", full) == (
         "train_per_class=100, k=5"
     )
+    curve = "data.train_per_class=null, model=vit_18k"  # a curves chart's series, keys whole
+    assert arm_label(curve, full, shorten=False) == "data.train_per_class=5400 (all), model=vit_18k"
 
 
 @pytest.mark.parametrize("preset, x", [("data_scaling", "step"), ("gat", "epoch")])

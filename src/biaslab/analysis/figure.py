@@ -106,18 +106,13 @@ def full_level(key: str, value: str, full_size: dict | None) -> str:
     return f"{full_size[key]:g} (all)" if key in full_size and is_full(value) else value
 
 
-def short_arm(arm: str, full_size: dict | None = None) -> str:
-    """An arm's label with each key shortened to its last part: model.backbone.kernel_size=5,
-    data=board9 -> kernel_size=5, data=board9; a null level of a key in `full_size` reads as
-    its size: data.train_per_class=null -> train_per_class=5400 (all)."""
+def arm_label(arm: str, full_size: dict | None = None, shorten: bool = True) -> str:
+    """An arm (`k=v,k=v`) or a series or panel name (`k=v, k=v`) as a label: each key cut to its
+    last part unless `shorten` is False (model.backbone.kernel_size=5 -> kernel_size=5), and a
+    null level of a key in `full_size` read as its size (data.train_per_class=null ->
+    train_per_class=5400 (all))."""
+    parts = re.split(r",\s?(?=[\w.+~/-]+=)", arm) if arm else []
     return ", ".join(
-        f"{k.rsplit('.', 1)[-1]}={full_level(k, v, full_size)}" if sep else k
-        for k, sep, v in (part.partition("=") for part in re.split(r",(?=[\w.+~/-]+=)", arm))
+        f"{k.rsplit('.', 1)[-1] if shorten else k}={full_level(k, v, full_size)}" if sep else k
+        for k, sep, v in (part.partition("=") for part in parts)
     )
-
-
-def with_full_size(name: str, full_size: dict | None) -> str:
-    """A `k=v, ...` series or panel name with its null levels read as their sizes, keys kept
-    whole: data.train_per_class=null -> data.train_per_class=5400 (all)."""
-    parts = [part.partition("=") for part in name.split(", ")] if name else []
-    return ", ".join(f"{k}={full_level(k, v, full_size)}" if sep else k for k, sep, v in parts)

@@ -9,6 +9,7 @@ import numpy as np
 
 from biaslab.analysis.figure import (
     STYLE,
+    arm_label,
     facet_keys,
     figure_legend,
     is_full,
@@ -16,8 +17,6 @@ from biaslab.analysis.figure import (
     panel_grid,
     save_chart,
     series_style,
-    short_arm,
-    with_full_size,
 )
 from biaslab.analysis.load import factors, name_values
 from biaslab.analysis.metrics import metric as registry
@@ -174,14 +173,14 @@ def plot_curves(frame, metric: str, path: Path, full_size: dict | None = None) -
         handles: dict[str, object] = {}
         for ax, (title, panel) in zip(axes, panels):
             for name, g in _groups(panel, series):
-                name = with_full_size(name, full_size)
+                name = arm_label(name, full_size, shorten=False)
                 k = len(handles) if name not in handles else list(handles).index(name)
                 (handles[name],) = ax.plot(
                     g[x], g[metric], markersize=4, label=name, **series_style(k)
                 )
             epoch_axis(ax, x)
             if title:
-                ax.set_title(with_full_size(title, full_size), fontsize=8)
+                ax.set_title(arm_label(title, full_size, shorten=False), fontsize=8)
             if metric.endswith("loss") and (data[metric] > 0).all():
                 ax.set_yscale("log")
         axes[0].set_ylabel(f"{metric} (mean over seeds)", fontsize=8)
@@ -276,8 +275,8 @@ def plot_forest(
             ax.axvspan(-delta, delta, color="0.88", zorder=0)
         ax.axvline(0, color="0.4", linewidth=0.8)
         ax.errorbar(rows["diff"], ys, xerr=rows["diff ci95"].fillna(0), fmt="o", capsize=3)
-        ax.set_yticks(ys, [short_arm(a, full_size) for a in rows["arm"]], fontsize=7)
-        base = short_arm(str(table.attrs.get("baseline")), full_size)
+        ax.set_yticks(ys, [arm_label(a, full_size) for a in rows["arm"]], fontsize=7)
+        base = arm_label(str(table.attrs.get("baseline")), full_size)
         band = f"; grey band: {delta_words(primary, delta)}" if delta else ""
         ax.set_title(f"{primary}: each arm minus {base}{band}", fontsize=8, loc="right")
         ax.set_xlabel("paired difference (mean over seeds, 95 % interval)", fontsize=8)
