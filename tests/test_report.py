@@ -421,3 +421,25 @@ def test_the_forest_band_names_delta_with_the_primarys_unit():
     assert delta_words("train_eval/loss", 0.02) == "±δ = 0.02 nats"
     assert delta_words("test/acc", 0.01) == "±δ = 0.01"  # a proportion's 0.01 reads as it is
     assert delta_words("critical/min_ratio", 0.05) == "±δ = 0.05"  # no unit in the registry
+
+
+def test_levels_are_ordered_as_a_reader_counts_numbers_in_names_too():
+    """Charts, forests and tables order levels by `level_key`: numbers as numbers, the full set
+    last, and names with the numbers in them read as numbers (board9 before board19), not
+    in string order."""
+    from biaslab.analysis.figure import level_key
+
+    assert sorted(["128", "null", "32", "2048"], key=level_key) == ["32", "128", "2048", "null"]
+    names = ["fashion_mnist_10k", "board19", "board9", "vit_18k", "cnn_small"]
+    assert sorted(names, key=level_key) == [
+        "board9",
+        "board19",
+        "cnn_small",
+        "fashion_mnist_10k",
+        "vit_18k",
+    ]
+    assert sorted(["layer10", "layer2", "layer2b"], key=level_key) == [
+        "layer2",
+        "layer2b",
+        "layer10",
+    ]

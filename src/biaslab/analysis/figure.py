@@ -31,13 +31,15 @@ def is_full(value) -> bool:
 
 
 def level_key(value) -> tuple:
-    """Levels in numeric order where they are numbers (the full set last), else by name."""
+    """Levels in numeric order where they are numbers (the full set last), else by name with
+    the numbers in names read as numbers: board9 before board19, as a reader counts."""
     if is_full(value):
-        return (1, math.inf, "")
+        return (1, math.inf, ())
     try:
-        return (0, float(value), "")
+        return (0, float(value), ())
     except (TypeError, ValueError):
-        return (2, 0.0, str(value))
+        parts = re.split(r"(\d+)", str(value))  # text, number, text, ...: alike at each place
+        return (2, 0.0, tuple(int(p) if i % 2 else p for i, p in enumerate(parts)))
 
 
 def facet_keys(levels: dict[str, list[str]], most: int = MAX_SERIES) -> list[str]:
