@@ -14,7 +14,7 @@ import yaml
 from biaslab.analysis.pilot import seeds_asked
 from biaslab.analysis.replication import COUNTS, PICKED, read_against, summary, verdict_words
 from biaslab.analysis.tables import holm_family
-from biaslab.analysis.verdicts import comparison_lines, seed_rule_line
+from biaslab.analysis.verdicts import comparison_lines, overview_row, seed_rule_line
 from tests.conftest import ROOT
 
 FAST = [
@@ -101,6 +101,17 @@ def test_a_comparison_on_fewer_seeds_than_its_pilot_asked_for_is_called_underpow
     assert [f[0] for f in flags.values()] == [False, False, True]
     assert "ran on 10 seeds where the pilot asked for 15" in flags[15][1]
     assert flags[None][1] == flags[10][1] == ""
+    rows = {asked: overview_row("X.1", "x", True, table_for(row, asked), 0.01) for asked in flags}
+    assert "| 1 inconclusive (1 underpowered); all on 10 of the 15 seeds its seed rule" in rows[15]
+    assert "| 1 inconclusive |" in rows[None] and "| 1 inconclusive |" in rows[10]
+
+
+def table_for(row: dict, asked: int | None) -> pd.DataFrame:
+    """One comparison's table with its verdicts computed, its pilot having asked for `asked`."""
+    table = pd.DataFrame([row])
+    table.attrs.update(primary="test/acc", baseline="arm=base", delta=0.01, asked=asked)
+    holm_family([table])
+    return table
 
 
 def test_the_seeds_asked_for_are_read_from_each_declared_seed_rule():

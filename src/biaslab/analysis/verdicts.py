@@ -119,8 +119,9 @@ def provenance_line(report: str) -> str:
 
 
 def overview_row(claim_id: str, name: str, decided: bool, table, delta, stance: str = "") -> str:
-    """One line of the page's opening table: the verdict words counted (declared sections) or
-    the Holm-significant differences (exploratory), the largest difference ± interval, and the
+    """One line of the page's opening table: the verdict words counted, the inconclusive ones'
+    underpowered count beside them and a budget below the seed rule said (declared sections), or
+    the Holm-significant differences (exploratory); the largest difference ± interval; and the
     stance on the lecture (`stance`: the section's discussion, its first sentence)."""
     compared = table[table["diff"].notna()] if "diff" in table else table.iloc[0:0]
     if compared.empty:
@@ -129,8 +130,15 @@ def overview_row(claim_id: str, name: str, decided: bool, table, delta, stance: 
         if decided:
             counts = compared["verdict"].value_counts()
             under = int((compared["verdict"].eq("inconclusive") & compared["underpowered"]).sum())
-            words = "; ".join(f"{n} {w}" for w, n in counts.items())
-            words += f" ({under} underpowered)" if under else ""
+            words = "; ".join(
+                f"{n} {w}" + (f" ({under} underpowered)" if w == "inconclusive" and under else "")
+                for w, n in counts.items()
+            )
+            if seed_rule_line([table]):  # a budget below the seed rule: every word is underpowered
+                ran = int(compared["pairs"].min())
+                words += (
+                    f"; all on {ran} of the {table.attrs['asked']} seeds its seed rule asks for"
+                )
         else:
             signs = [reading(r) for _, r in compared.iterrows()]
             words = f"{signs.count('+')} higher, {signs.count('−')} lower, {signs.count('·')} no clear difference"
