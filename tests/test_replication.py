@@ -141,6 +141,7 @@ def test_an_arm_compared_with_two_baselines_keeps_both_words():
     }
 
 
+@pytest.mark.slow  # two tuned 3-seed sweeps, 39 s of the fast suite's 4-5 min; its parts are tested above
 def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tmp_path):
     from biaslab.presets import run_preset
 
