@@ -90,16 +90,25 @@ def comparison_lines(table, decided: bool) -> list[str]:
     return out
 
 
-def seed_rule_line(tables: list) -> str:
-    """A section's comparisons ran on fewer seeds than its declared seed rule's pilot asked for
-    (`attrs["asked"]`, a budget cap): one line saying all of them are underpowered, else ""."""
+def below_seed_rule(tables: list) -> tuple[int, int] | None:
+    """(seeds ran, seeds asked) where a section's comparisons ran on fewer seeds than its declared
+    seed rule's pilot asked for (`attrs["asked"]`, a budget cap), else None."""
     asked = tables[0].attrs.get("asked") if tables else None
     pairs = [int(p) for t in tables if "pairs" in t for p in t["pairs"].dropna()]
     if not asked or not pairs or min(pairs) >= asked:
+        return None
+    return min(pairs), asked
+
+
+def seed_rule_line(tables: list) -> str:
+    """One line saying all of a section's comparisons are underpowered where they ran below
+    their seed rule's ask (`below_seed_rule`), else ""."""
+    short = below_seed_rule(tables)
+    if short is None:
         return ""
     return (
-        f"- *Underpowered by the seed rule*: these comparisons ran on {min(pairs)} seeds where "
-        f"the pilot asked for {asked} (the preset's budget held no more; its YAML says so), so "
+        f"- *Underpowered by the seed rule*: these comparisons ran on {short[0]} seeds where "
+        f"the pilot asked for {short[1]} (the preset's budget held no more; its YAML says so), so "
         "each of them is underpowered and a re-run with other seeds may give other words."
     )
 
@@ -134,11 +143,9 @@ def overview_row(claim_id: str, name: str, decided: bool, table, delta, stance: 
                 f"{n} {w}" + (f" ({under} underpowered)" if w == "inconclusive" and under else "")
                 for w, n in counts.items()
             )
-            if seed_rule_line([table]):  # a budget below the seed rule: every word is underpowered
-                ran = int(compared["pairs"].min())
-                words += (
-                    f"; all on {ran} of the {table.attrs['asked']} seeds its seed rule asks for"
-                )
+            short = below_seed_rule([table])  # a budget below the seed rule: all underpowered
+            if short is not None:
+                words += f"; all on {short[0]} of the {short[1]} seeds its seed rule asks for"
         else:
             signs = [reading(r) for _, r in compared.iterrows()]
             words = f"{signs.count('+')} higher, {signs.count('−')} lower, {signs.count('·')} no clear difference"
