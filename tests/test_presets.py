@@ -445,6 +445,7 @@ def test_a_preset_logs_to_the_users_wandb_grouped_by_preset_and_declaration(tmp_
     assert ("downsampling_quick-report", "report") in read_artifacts(report_run)
 
 
+@pytest.mark.slow  # copies the project and runs a preset there, 13 s
 def test_run_preset_help_exits_0_and_a_second_clone_reads_its_own_conf(tmp_path):
     """`--help` prints usage; a clone that shares this environment lists and runs its own presets
     from its own conf/ (its scripts put its own src/ first), not those of the clone the package

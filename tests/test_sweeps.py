@@ -72,6 +72,7 @@ def wandb_run_info(path: Path) -> dict:
     }
 
 
+@pytest.mark.slow  # a two-job joblib sweep with W&B, 20 s; composing the launcher stays fast
 def test_joblib_multirun_groups_wandb_runs_and_writes_one_summary(tmp_path):
     cli(
         tmp_path,
