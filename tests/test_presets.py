@@ -320,6 +320,15 @@ def test_a_pick_at_the_grids_edge_asks_for_the_next_value_in_its_pattern():
     assert beyond_edge(["adam", "sgd", "x"], "adam") is None
 
 
+def test_a_tie_that_spans_the_grid_widens_it_past_both_edges():
+    from biaslab.tuning import to_widen
+
+    grid = ["0.001", "0.003", "0.01"]
+    assert to_widen(grid, ["0.001", "0.003", "0.01"]) == ["0.0003", "0.03"]
+    assert to_widen(grid, ["0.003", "0.01"]) == ["0.03"]
+    assert to_widen(grid, ["0.003"]) == []
+
+
 @pytest.mark.slow
 def test_a_pick_at_the_edge_widens_the_grid_and_tunes_the_next_value(tmp_path):
     """lr 0.05 beats 1e-7 and 1e-6, so the pick sits at the grid's top: tuning runs the next

@@ -91,14 +91,20 @@ def beyond_edge(values: list[str], chosen: str) -> str | None:
     return f"{edge * step:.3g}"
 
 
+def to_widen(values: list[str], tied: list[str]) -> list[str]:
+    """The grid values to tune next: one past each edge that a tied value sits at, both edges
+    when the tie spans the grid (a flat response), so that the widened grid is not lopsided."""
+    return list(dict.fromkeys(e for e in (beyond_edge(values, v) for v in tied) if e is not None))
+
+
 def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -> dict[str, Any]:
     """Stage 1: {arm slug: {"arm": {...}, "chosen": {key: value}, "scores": {...}}}.
 
     Each arm's value is picked by the tie rule (`tune.tie`: a number, default 0.002 of the
     metric, or `noise`: sized from the tuning seeds' spread, see `noise_tie`) from the mean over
     `tune.seeds`, the highest unless `tune.goal: min`; a pick (or a value tied with it)
-    at the edge of a one-key numeric grid widens that arm's grid by one value past the edge and
-    tunes it, up to `tune.widen` times (default 2)."""
+    at an edge of a one-key numeric grid widens that arm's grid by one value past that edge (past
+    both when the tie spans the grid) and tunes it, up to `tune.widen` times (default 2)."""
     import pandas as pd
 
     from biaslab.analysis.load import load_sweep
@@ -156,11 +162,9 @@ def tune(name: str, out: Path, params: dict[str, str], spec, extra: list[str]) -
                 "tied": tied,
                 "scores": {k: float(v) for k, v in scores.items()},
             }
-            # widen past an edge that the pick, or any value tied with it, sits at
-            edges = [beyond_edge(list(scores.index), v) for v in tied] if len(grid) == 1 else []
-            nxt = next((e for e in edges if e is not None), None)
-            if nxt is not None:
-                widen.append((arm, nxt))
+            # widen past each edge that the pick, or any value tied with it, sits at
+            if len(grid) == 1:
+                widen += [(arm, nxt) for nxt in to_widen(list(scores.index), tied)]
         if not widen or done == rounds:
             break
         for arm, nxt in widen:
