@@ -309,6 +309,17 @@ def test_a_noise_sized_tie_with_one_tuning_seed_is_refused_before_anything_train
     assert not list((tmp_path / "p").glob("tune/*/config_resolved.yaml"))
 
 
+def test_a_comparison_fixed_at_an_unswept_key_is_refused_before_anything_trains(tmp_path):
+    from biaslab.errors import ConfigError
+    from biaslab.presets import run_preset
+
+    comparison = "{baseline:'optimizer=adam',metric:'test/acc',at:{nope:1}}"
+    claim = f"claim={{id:X,text:t,comparisons:[{comparison}]}}"
+    with pytest.raises(ConfigError, match=r"claim\.comparisons\[0\]\.at names \['nope'\]"):
+        run_preset("optimizers_quick", ["logger=csv", claim], out=tmp_path / "p")
+    assert not list((tmp_path / "p").glob("**/config_resolved.yaml"))
+
+
 def test_a_pick_at_the_grids_edge_asks_for_the_next_value_in_its_pattern():
     from biaslab.tuning import beyond_edge
 

@@ -391,6 +391,35 @@ def test_a_pair_of_arms_is_tested_once_in_a_sections_family():
     assert tables[0].attrs["family"] == 3
 
 
+def test_a_comparison_at_one_setting_tests_each_pair_once():
+    """attn_vs_rnn's shape: every model runs at 1 thread and at all threads, the same training
+    twice. Compared on accuracy at all threads only (`at`), Holm's family holds one pair per
+    length, not two, and the arms no longer name the thread count."""
+    import pandas as pd
+
+    from biaslab.analysis.tables import holm_family, restrict, summarize
+
+    rows = [
+        {"model": m, "threads": t, "seed": str(s), "status": "ok", "test/acc": a + 0.003 * s}
+        for m, a in (("rnn", 0.80), ("attn", 0.82))
+        for t in ("1", "all")
+        for s in range(5)
+    ]
+    frame = pd.DataFrame(rows)
+    frame.attrs["factors"] = ["model", "threads"]
+    both = summarize(frame, primary="test/acc", baseline="model=rnn", delta=0.01)
+    once = summarize(
+        restrict(frame, {"threads": "all"}), primary="test/acc", baseline="model=rnn", delta=0.01
+    )
+    holm_family([both])
+    holm_family([once])
+    assert both.attrs["family"] == 2 and once.attrs["family"] == 1
+    assert once["arm"].tolist() == ["model=attn", "model=rnn"]
+    assert once["seeds"].tolist() == [5, 5]
+    with pytest.raises(ValueError, match="not swept keys"):
+        restrict(frame, {"length": "32"})
+
+
 def test_an_epoch_axis_ticks_whole_epochs_only():
     """A 3-epoch curve got ticks at 0.5 and 1.5 (epochs that do not exist) from matplotlib's
     default locator; the curves' epoch axis ticks whole epochs."""

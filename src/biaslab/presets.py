@@ -103,6 +103,13 @@ def run_preset(
     ):  # the user's own logger; its runs grouped by preset and declaration (a resume rejoins)
         extra.append(f"logger.wandb.group={name}-{declaration_hash(claim) or 'undeclared'}")
     params = {k: str(v) for k, v in (OmegaConf.select(cfg, "hydra.sweeper.params") or {}).items()}
+    for i, comparison in enumerate((claim or {}).get("comparisons") or []):
+        unswept = sorted(set(comparison.get("at") or {}) - set(params))
+        if unswept:
+            raise ConfigError(
+                f"claim.comparisons[{i}].at names {unswept}, which hydra.sweeper.params does not "
+                f"sweep; give it only swept keys ({', '.join(sorted(params))})."
+            )
     start = time.time()
     stop = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so `finally` runs on SIGTERM too
     try:

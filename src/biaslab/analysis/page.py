@@ -167,7 +167,9 @@ def write_page(root: Path) -> Path:
         for extra, table in zip(extras, tables[1:]):
             verdicts += [
                 f"- on `{extra['metric']}`{registry(extra['metric']).direction_words} against "
-                f"`{extra['baseline']}`:",
+                f"`{extra['baseline']}`"
+                + "".join(f" at `{k}={v}`" for k, v in (extra.get("at") or {}).items())
+                + ":",
                 *(f"  {v}" for v in comparison_lines(table, decided)),
                 *(
                     f"  - {arm}: the same pair as above, tested once"

@@ -15,7 +15,7 @@ from typing import Any
 from biaslab.analysis.derived import add_derived
 from biaslab.analysis.load import load_sweep
 from biaslab.analysis.stats import mde, seeds_for, target_mde
-from biaslab.analysis.tables import holm_family, summarize
+from biaslab.analysis.tables import holm_family, restrict, summarize
 
 
 def declared_comparisons(report: dict[str, Any], claim: dict[str, Any] | None) -> list[dict]:
@@ -26,7 +26,12 @@ def declared_comparisons(report: dict[str, Any], claim: dict[str, Any] | None) -
         "delta": report.get("delta"),
     }
     more = [
-        {"metric": c["metric"], "baseline": c["baseline"], "delta": c.get("delta")}
+        {
+            "metric": c["metric"],
+            "baseline": c["baseline"],
+            "delta": c.get("delta"),
+            "at": c.get("at"),
+        }
         for c in (claim or {}).get("comparisons") or []
     ]
     return [c for c in (first, *more) if c["baseline"]]
@@ -51,7 +56,12 @@ def pilot_rows(
         c for c in declared_comparisons(report, claim) if c["metric"] in frame and c["delta"]
     ]
     tables = [
-        summarize(frame, primary=c["metric"], baseline=c["baseline"], delta=c["delta"])
+        summarize(
+            restrict(frame, c.get("at")),
+            primary=c["metric"],
+            baseline=c["baseline"],
+            delta=c["delta"],
+        )
         for c in comparisons
     ]
     holm_family(tables)

@@ -16,7 +16,7 @@ from biaslab.analysis.derived import add_derived
 from biaslab.analysis.load import load_sweep, sweep_settings
 from biaslab.analysis.pack import unpacked
 from biaslab.analysis.pilot import seeds_asked
-from biaslab.analysis.tables import drop_repeated_pairs, holm_family, summarize
+from biaslab.analysis.tables import drop_repeated_pairs, holm_family, restrict, summarize
 from biaslab.errors import ConfigError
 from biaslab.run.files import find_runs
 
@@ -54,7 +54,10 @@ def section_tables(
     for extra in comparisons:
         tables.append(
             summarize(
-                frame, primary=extra["metric"], baseline=extra["baseline"], delta=extra["delta"]
+                restrict(frame, extra.get("at")),
+                primary=extra["metric"],
+                baseline=extra["baseline"],
+                delta=extra["delta"],
             )
         )
     for table in tables:

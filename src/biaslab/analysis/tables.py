@@ -114,6 +114,23 @@ def summarize(
     return table
 
 
+def restrict(frame, at: dict[str, Any] | None):
+    """The runs at a declared comparison's fixed settings (`at: {key: value}`), those keys no
+    longer arms: attn_vs_rnn compares accuracy at all threads only, since its 1-thread runs
+    repeat the same training and would count each pair twice in Holm's family."""
+    if not at:
+        return frame
+    missing = sorted(set(at) - set(factors(frame)))
+    if missing:
+        raise ValueError(f"a comparison's `at` names {missing}, not swept keys of these runs")
+    keep = frame.index == frame.index
+    for key, value in at.items():
+        keep &= frame[key].astype(str) == str(value)
+    out = frame[keep].copy()
+    out.attrs = {**frame.attrs, "factors": [f for f in factors(frame) if f not in at]}
+    return out
+
+
 def drop_repeated_pairs(tables: list) -> None:
     """A pair of arms compared on one metric counts once in a section's family: in each later
     table, a row whose pair (the arm and its matched baseline arm) an earlier table on the same
