@@ -247,8 +247,36 @@ def test_numeric_factors_sit_in_numeric_order_with_the_full_set_last_at_150_dpi(
     )
     table.attrs["factors"] = ["data.train_per_class"]
     png = tmp_path / "chart.png"
-    plot_factor(table, "data.train_per_class", "test/acc", png, full=5400)
+    full_size = {"data.train_per_class": 5400}
+    plot_factor(table, "data.train_per_class", "test/acc", png, full_size)
     assert round(Image.open(png).info["dpi"][0]) == 150
+
+
+def test_a_factor_chart_names_the_full_set_by_its_size_in_its_legend(tmp_path):
+    """Charted against the model, the series of the full set (data.train_per_class=null) reads
+    `data.train_per_class=5400 (all)` in the legend, as on the x axis of the other chart."""
+    import json
+
+    import pandas as pd
+    from PIL import Image
+
+    from biaslab.analysis.figure import CHART_KEY
+    from biaslab.analysis.plots import plot_factor
+
+    table = pd.DataFrame(
+        {
+            "arm": ["a", "b", "c", "d"],
+            "model": ["cnn", "cnn", "vit", "vit"],
+            "data.train_per_class": ["100", "null", "100", "null"],
+            "test/acc mean": [0.8, 0.9, 0.7, 0.85],
+            "test/acc ci95": [0.01] * 4,
+        }
+    )
+    table.attrs["factors"] = ["model", "data.train_per_class"]
+    png = tmp_path / "chart.png"
+    plot_factor(table, "model", "test/acc", png, {"data.train_per_class": 5400})
+    legend = json.loads(Image.open(png).text[CHART_KEY])["legend"]
+    assert legend == ["data.train_per_class=100", "data.train_per_class=5400 (all)"], legend
 
 
 def test_forest_labels_name_the_full_set_by_its_size_as_the_factor_charts_do():

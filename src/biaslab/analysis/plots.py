@@ -44,17 +44,21 @@ def numeric_levels(values, full: float | None = None) -> tuple[list[float], floa
     return [spot if is_full(v) else float(v) for v in values], spot
 
 
-def plot_factor(table, factor: str, metric: str, path: Path, full: float | None = None) -> None:
+def plot_factor(
+    table, factor: str, metric: str, path: Path, full_size: dict | None = None
+) -> None:
     """Mean and 95 % interval of `metric` against one factor, a series per other arm, its legend
     naming the factors; a panel per level of a further factor when more than `MAX_SERIES`
     series would share one. Numeric factors on a numeric axis in numeric order (log when they
-    span 10x or more) joined by lines, the full set (a null level) last, labelled with its size;
-    categorical arms as points with interval bars, never joined."""
+    span 10x or more) joined by lines, the full set (a null level of a key in `full_size`,
+    `report.full_size`) last and labelled with its size, on the axis, in the legend and in
+    panel titles; categorical arms as points with interval bars, never joined."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    full = (full_size or {}).get(factor)
     others = [f for f in factors(table) if f != factor and f in table]
     facet = facet_keys({f: sorted({str(v) for v in table[f]}) for f in others})
     series = [f for f in others if f not in facet]
@@ -63,6 +67,7 @@ def plot_factor(table, factor: str, metric: str, path: Path, full: float | None 
     panels = _groups(table, facet)
     names = [name for _, g in panels for name, _ in _groups(g, series)]
     names = sorted(set(names), key=names.index)
+    labels = [arm_label(n, full_size, shorten=False) for n in names]
     with plt.style.context(STYLE):
         fig, axes = panel_grid(plt, len(panels), width=5.2 if len(panels) == 1 else 3.6)
         handles = {}
@@ -79,14 +84,14 @@ def plot_factor(table, factor: str, metric: str, path: Path, full: float | None 
                     offset = (k - (len(names) - 1) / 2) * 0.08
                     xs = [categories.index(str(v)) + offset for v in group[factor]]
                     style["linestyle"] = "none"
-                handles[name] = ax.errorbar(xs, y, yerr=err, label=name or None, **style)
+                handles[name] = ax.errorbar(xs, y, yerr=err, label=labels[k] or None, **style)
             _factor_axis(ax, factor, levels, categories, full)
             if title:
-                ax.set_title(title, fontsize=8)
+                ax.set_title(arm_label(title, full_size, shorten=False), fontsize=8)
         axes[0].set_ylabel(f"{registry(metric).label}\nmean, 95 % interval", fontsize=8)
         fig.tight_layout()
         if series:
-            figure_legend(fig, [handles[n] for n in names], names)
+            figure_legend(fig, [handles[n] for n in names], labels)
         save_chart(
             fig,
             path,

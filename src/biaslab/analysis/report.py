@@ -240,7 +240,7 @@ def _write_report(
             continue
         for factor in factors(frame):
             png = out / f"{file_part(factor)}__{file_part(metric)}.png"
-            plot_factor(table, factor, metric, png, (settings.get("full_size") or {}).get(factor))
+            plot_factor(table, factor, metric, png, settings.get("full_size"))
             text += ["", f"![{metric} by {factor}]({png.name})"]
     for metric in settings.get("curves") or ["train/loss"]:
         png = f"curves_{file_part(metric)}.png"
