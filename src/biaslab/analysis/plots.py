@@ -44,9 +44,7 @@ def numeric_levels(values, full: float | None = None) -> tuple[list[float], floa
     return [spot if is_full(v) else float(v) for v in values], spot
 
 
-def plot_factor(
-    table, factor: str, metric: str, path: Path, full_size: dict | None = None
-) -> None:
+def plot_factor(table, factor: str, metric: str, path: Path, full_size: dict | None = None) -> None:
     """Mean and 95 % interval of `metric` against one factor, a series per other arm, its legend
     naming the factors; a panel per level of a further factor when more than `MAX_SERIES`
     series would share one. Numeric factors on a numeric axis in numeric order (log when they
