@@ -225,13 +225,24 @@ def write_page(root: Path) -> Path:
             lines += [f"**Against the lecture and the literature**{when}. {text}", ""]
         lines += [f"**What would change it.** {change}.", ""]
     quick = sorted(p.name for p in results.glob("*_quick"))
+    renamed = [
+        q
+        for q in quick
+        if q not in json.loads((results / q / "preset.json").read_text())["command"]
+    ]
     lines += [
         "## The digits versions (`*_quick`)",
         "",
-        "The earlier presets on scikit-learn's 8×8 digits, kept as fast smoke tests; their files were "
-        "produced under the preset's previous name (without `_quick`): "
+        "The earlier presets on scikit-learn's 8×8 digits, kept as fast smoke tests: "
         + ", ".join(f"[`{q}`](results/{q}/report/report.md)" for q in quick)
-        + ".",
+        + "."
+        + (
+            " The files of "
+            + ", ".join(f"`{q}`" for q in renamed)
+            + " were produced under the preset's previous name (without `_quick`)."
+            if renamed
+            else ""
+        ),
         "",
     ]
     stack.close()

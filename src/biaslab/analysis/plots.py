@@ -265,6 +265,7 @@ def plot_forest(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     rows = table[table["diff"].notna()] if "diff" in table else table.iloc[0:0]
     if rows.empty:
@@ -283,6 +284,8 @@ def plot_forest(
         band = f"; grey band: {delta_words(primary, delta)}" if delta else ""
         ax.set_title(f"{primary}: each arm minus {base}{band}", fontsize=8, loc="right")
         ax.set_xlabel("paired difference (mean over seeds, 95 % interval)", fontsize=8)
+        # no 2.5 step: its five-digit labels (-0.0075) ran together across a narrow band
+        ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 5, 10]))
         fig.tight_layout()
         save_chart(fig, path, factor="difference", axis="value")
         plt.close(fig)
