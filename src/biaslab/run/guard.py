@@ -12,7 +12,6 @@ Given an explicit `hydra.run.dir` that already holds a run, the new command must
 from __future__ import annotations
 
 import copy
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from biaslab.errors import ConfigError
 from biaslab.run.checks import check_writable, exit_with_one_sentence
 from biaslab.run.files import RunDir
 from biaslab.run.resume import SAME_RUN_KEYS
+from biaslab.utils.rank import rank
 
 TRAINING_KEYS = (
     "accumulate_grad_batches",
@@ -145,6 +145,6 @@ class RunDirGuard(Callback):
     """Runs `guard` on a single training run's explicit or default run dir, rank 0 only."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if config.get("task_name") != "train" or int(os.environ.get("LOCAL_RANK", "0")) > 0:
+        if config.get("task_name") != "train" or not rank().is_zero:
             return
         exit_with_one_sentence(lambda: guard(config))

@@ -14,6 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 
 from biaslab.run.files import RunDir
+from biaslab.utils.rank import rank
 
 JOB_CONFIG_ENV = "BIASLAB_JOB_CONFIG"
 SUMMARY_JSONL = "summary.jsonl"
@@ -56,13 +57,12 @@ def redirect_ddp_child(argv: list[str]) -> list[str]:
     Lightning's subprocess launcher starts ranks > 0 by re-running sys.argv, which still holds
     `-m` and the sweep lists: each child would start a sweep of its own (stray dirs, and with
     Optuna other hyper-parameters). The parent job exports the path of its resolved config in
-    BIASLAB_JOB_CONFIG; a child (LOCAL_RANK > 0) runs exactly that, in the same run dir.
+    BIASLAB_JOB_CONFIG; a child (global rank > 0) runs exactly that, in the same run dir.
     """
     config = os.environ.get(JOB_CONFIG_ENV)
-    if not config or os.environ.get("LOCAL_RANK", "0") == "0":
+    if not config or rank().is_zero:
         return argv
     run_dir, name = os.path.split(config)
-    rank = os.environ["LOCAL_RANK"]
     config_name = Path(name).stem
     return [
         argv[0],
@@ -72,7 +72,7 @@ def redirect_ddp_child(argv: list[str]) -> list[str]:
         config_name,
         f"hydra.run.dir={run_dir}",
         "hydra.output_subdir=null",
-        f"hydra.job.name=rank_{rank}",
+        f"hydra.job.name=rank_{rank().global_rank}",
     ]
 
 
@@ -85,8 +85,8 @@ class SweepSummary(Callback):
         from hydra.core.utils import JobStatus
 
         hc = HydraConfig.get()
-        if hc.mode is None or hc.mode.name != "MULTIRUN":
-            return
+        if hc.mode is None or hc.mode.name != "MULTIRUN" or not rank().is_zero:
+            return  # every srun task of a job ends it; rank 0 writes its row
         run_dir = RunDir(hc.runtime.output_dir)
         row: dict[str, Any] = {
             "job": hc.job.num,

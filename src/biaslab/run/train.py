@@ -24,14 +24,16 @@ from biaslab.run.gpus import release, take_gpus
 from biaslab.run.provenance import write_provenance
 from biaslab.run.resume import finished_job, resume
 from biaslab.run.sweep import JOB_CONFIG_ENV
+from biaslab.utils.rank import rank, slurm_step
 
 log = logging.getLogger("biaslab")
 
 DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", JOB_CONFIG_ENV)
 
 
-def local_rank() -> int:
-    return int(os.environ.get("LOCAL_RANK", "0"))
+def global_rank() -> int:
+    """This process's rank in the run (torchrun, a multi-task srun step, Lightning's launcher)."""
+    return rank().global_rank
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -63,10 +65,12 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     if finished is not None:
         return finished
     take_gpus(cfg)  # under a local parallel launcher: this job's own GPU(s), before CUDA starts
-    ckpt_path = resume(cfg) if local_rank() == 0 else cfg.get("ckpt_path")
+    # every srun task composed its own config: each finds the run dir's checkpoint itself
+    own = global_rank() == 0 or slurm_step()
+    ckpt_path = resume(cfg) if own else cfg.get("ckpt_path")
     run_dir = RunDir(cfg.paths.output_dir)
     check_writable(run_dir.path, "paths.output_dir")
-    if local_rank() == 0:
+    if global_rank() == 0:
         run_dir.hold()  # released when this process ends, however it ends
         for path in run_dir.clean_litter():
             log.info("Removed %s, left by a killed run.", path)
@@ -120,8 +124,8 @@ def save_config(cfg: DictConfig, run_dir: RunDir) -> None:
     (see `biaslab.run.sweep.redirect_ddp_child`); each child records what it ran."""
     from biaslab.utils.config import print_config_tree
 
-    if local_rank() > 0:
-        OmegaConf.save(cfg, run_dir.rank_config(local_rank()), resolve=True)
+    if global_rank() > 0:
+        OmegaConf.save(cfg, run_dir.rank_config(global_rank()), resolve=True)
         return
     OmegaConf.save(cfg, run_dir.config, resolve=True)
     os.environ[JOB_CONFIG_ENV] = str(run_dir.config)

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from biaslab.run.files import RunDir
 from biaslab.run.sweep import swept_keys
+from biaslab.utils.rank import rank
 
 log = logging.getLogger("biaslab")
 
@@ -66,7 +67,7 @@ def start_wandb_early(cfg: DictConfig) -> None:
     node = (cfg.get("logger") or {}).get("wandb")
     if node is None or "_target_" not in node or "thread" in _early_wandb:
         return
-    if int(os.environ.get("LOCAL_RANK", "0")) > 0 or os.environ.get("WANDB_MODE") == "disabled":
+    if not rank().is_zero or os.environ.get("WANDB_MODE") == "disabled":
         return
     offline = bool(node.get("offline"))
     thread = threading.Thread(target=_start_wandb, args=(offline,), name="wandb-start", daemon=True)
