@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from biaslab.errors import ConfigError
 from biaslab.run.checks import check_writable, exit_with_one_sentence
 from biaslab.run.files import RunDir
+from biaslab.run.paths import check_output_dirs, refuse_and_exit
 from biaslab.run.resume import SAME_RUN_KEYS
 from biaslab.utils.rank import rank
 
@@ -142,9 +143,21 @@ def guard(config: DictConfig) -> None:
 
 
 class RunDirGuard(Callback):
-    """Runs `guard` on a single training run's explicit or default run dir, rank 0 only."""
+    """Checks the names a run's or sweep's folder is built from (`biaslab.run.paths`), then runs
+    `guard` on a single training run's explicit or default run dir, rank 0 only."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _check_paths(config)
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _check_paths(config)
         if config.get("task_name") != "train" or not rank().is_zero:
             return
         exit_with_one_sentence(lambda: guard(config))
+
+
+def _check_paths(config: DictConfig) -> None:
+    try:
+        check_output_dirs(config)
+    except ConfigError as err:  # before Hydra creates any folder
+        refuse_and_exit(err)
