@@ -73,65 +73,79 @@ class MultiHeadSelfAttention(nn.Module):
         if rotate is not None:
             q, k = rotate(q, k)
         p = self.dropout if self.training else 0.0
-        if self.score in ("additive", "gat", "mean"):
-            if self.score == "additive":
-                out, weights = additive_attention(q, k, v, self.additive_w, p, attn_mask)
-            else:
-                out, weights = fixed_form_attention(q, k, v, self.gat_a, p, attn_mask)
-            if self.on_weights is not None:
-                self.on_weights(weights.detach())
-        elif naive or self.on_weights is not None:
-            out, weights = naive_attention(q, k, v, p, attn_mask)
-            if self.on_weights is not None:
-                self.on_weights(weights.detach())
-        else:
+        if self.score == "dot" and not naive and self.on_weights is None:  # the fused kernel
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
+        else:
+            out, weights = attend(self.scores(q, k), v, p, attn_mask)
+            if self.on_weights is not None:
+                self.on_weights(weights.detach())
         return self.proj(out.transpose(1, 2).reshape(B, N, C))
 
+    def scores(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """(B, H, N, d) each -> unmasked scores (B, H, N, N) of this module's kind."""
+        if self.score == "additive":
+            return additive_scores(q, k, self.additive_w)
+        if self.score in ("gat", "mean"):
+            return fixed_form_scores(q, k, self.gat_a)
+        return dot_scores(q, k)
 
-def naive_attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
+
+def maybe_add_mask(scores: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+    """scores (B, H, N, N) + an additive mask broadcastable to them, when there is one."""
+    return scores if attn_mask is None else scores + attn_mask
+
+
+def attend(
+    scores: torch.Tensor,
     v: torch.Tensor,
     dropout: float = 0.0,
     attn_mask: torch.Tensor | None = None,
-):
-    """(B, H, N, d) each (+ additive mask) -> output (B, H, N, d) and weights (B, H, N, N),
-    rows summing to 1."""
-    scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
-    if attn_mask is not None:
-        scores = scores + attn_mask
-    weights = scores.softmax(dim=-1)
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one tail every score kind shares: mask -> softmax -> dropout -> weighted sum.
+    scores (B, H, N, N), v (B, H, N, d) -> output (B, H, N, d) and weights (B, H, N, N), rows
+    summing to 1."""
+    weights = maybe_add_mask(scores, attn_mask).softmax(dim=-1)
     return F.dropout(weights, dropout) @ v, weights
+
+
+def dot_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Scaled dot products q_i . k_j / sqrt(d): (B, H, N, d) each -> (B, H, N, N)."""
+    return q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+
+
+def additive_scores(q: torch.Tensor, k: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Bahdanau's e_ij = w_h . tanh(q_i + k_j) (q, k already projected): (B, H, N, d) each,
+    w (H, d) -> (B, H, N, N). Memory O(B H N^2 d): for small N."""
+    return torch.einsum("bhijd,hd->bhij", torch.tanh(q.unsqueeze(3) + k.unsqueeze(2)), w)
+
+
+def fixed_form_scores(
+    q: torch.Tensor, k: torch.Tensor, a: torch.Tensor | None = None
+) -> torch.Tensor:
+    """GAT's e_ij = LeakyReLU_0.2(a_q . q_i + a_k . k_j) (Velickovic et al. 2018) with `a`
+    (2, H, d); with `a=None` every score is 0, so each query averages the values its mask lets
+    through (mean aggregation, GCN's random-walk form). (B, H, N, d) each -> (B, H, N, N)."""
+    B, H, N, _ = q.shape
+    if a is None:
+        return q.new_zeros(B, H, N, N)
+    source = torch.einsum("bhid,hd->bhi", q, a[0])
+    target = torch.einsum("bhjd,hd->bhj", k, a[1])
+    return F.leaky_relu(source.unsqueeze(-1) + target.unsqueeze(-2), 0.2)
+
+
+def naive_attention(q, k, v, dropout: float = 0.0, attn_mask=None):
+    """Dot-product attention without the fused kernel: (B, H, N, d) each -> output and weights."""
+    return attend(dot_scores(q, k), v, dropout, attn_mask)
 
 
 def additive_attention(q, k, v, w, dropout: float = 0.0, attn_mask=None):
-    """Bahdanau's additive scores e_ij = w_h . tanh(q_i + k_j) (q, k already projected), then
-    softmax and the weighted sum as in dot-product attention. (B, H, N, d) each, w (H, d) ->
-    output (B, H, N, d) and weights (B, H, N, N). Memory O(B H N^2 d): for small N."""
-    scores = torch.einsum("bhijd,hd->bhij", torch.tanh(q.unsqueeze(3) + k.unsqueeze(2)), w)
-    if attn_mask is not None:
-        scores = scores + attn_mask
-    weights = scores.softmax(dim=-1)
-    return F.dropout(weights, dropout) @ v, weights
+    """Additive attention: (B, H, N, d) each, w (H, d) -> output and weights (B, H, N, N)."""
+    return attend(additive_scores(q, k, w), v, dropout, attn_mask)
 
 
 def fixed_form_attention(q, k, v, a=None, dropout: float = 0.0, attn_mask=None):
-    """GAT's scores (Velickovic et al. 2018) e_ij = LeakyReLU_0.2(a_q . q_i + a_k . k_j) per head
-    with `a` (2, H, d); with `a=None` every score is 0, so each query averages the values its mask
-    lets through (mean aggregation, GCN's random-walk form). (B, H, N, d) each -> output
-    (B, H, N, d) and weights (B, H, N, N)."""
-    B, H, N, _ = q.shape
-    if a is None:
-        scores = q.new_zeros(B, H, N, N)
-    else:
-        source = torch.einsum("bhid,hd->bhi", q, a[0])
-        target = torch.einsum("bhjd,hd->bhj", k, a[1])
-        scores = F.leaky_relu(source.unsqueeze(-1) + target.unsqueeze(-2), 0.2)
-    if attn_mask is not None:
-        scores = scores + attn_mask
-    weights = scores.softmax(dim=-1)
-    return F.dropout(weights, dropout) @ v, weights
+    """GAT (or, with `a=None`, mean) attention: (B, H, N, d) each -> output and weights."""
+    return attend(fixed_form_scores(q, k, a), v, dropout, attn_mask)
 
 
 class DropPath(nn.Module):
