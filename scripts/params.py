@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import sys
 
-from biaslab.models.params import lecture_rows, match_width, model_rows
+from biaslab.models.params import lecture_rows
+from biaslab.run.model_params import match_width, model_rows
 
 
 def _option(argv: list[str], name: str, default: str | None = None) -> str | None:

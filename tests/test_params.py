@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from biaslab.models import params
+from biaslab.run import model_params
 from tests.conftest import ROOT
 
 
@@ -21,7 +22,7 @@ def test_lecture_arithmetic():
 def test_model_counts_match_torch_at_any_input_shape():
     from biaslab.models.vit import ViT
 
-    rows, shape = params.model_rows(["model=vit", "data.input_shape=[3,32,32]"])
+    rows, shape = model_params.model_rows(["model=vit", "data.input_shape=[3,32,32]"])
     assert shape == [3, 32, 32]
     total = sum(w + b for *_, w, b in rows)
     vit = ViT([3, 32, 32], patch_size=4, dim=64, depth=4, heads=4, mlp_ratio=2.0)
@@ -43,7 +44,7 @@ def test_cli_prints_total():
 
 @pytest.mark.slow
 def test_match_width_finds_the_width_of_a_parameter_count():
-    match_width, total_params = params.match_width, params.total_params
+    match_width, total_params = model_params.match_width, model_params.total_params
     target = total_params(["model=vit", "model.backbone.dim=96"])
     width, count = match_width(["model=vit"], "model.backbone.dim", target, multiple=8)
     assert (width, count) == (96, target)
