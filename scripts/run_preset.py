@@ -4,14 +4,15 @@
     python scripts/run_preset.py --list [NAME ...]
 
 --publish copies the per-run files to docs/results/NAME (a clean, committed tree only);
---fresh removes the preset's earlier runs first (needed after its declaration changed);
+--fresh moves the preset's earlier runs aside first, never deleting them, to
+logs/presets/NAME.before-<UTC time>/ (kept, e.g. as a pilot; needed after its declaration
+changed), once NAME is a preset of conf/experiment and its declaration is checked;
 --list prints the presets with the wall time and device of each published page, and the
 total of the NAMEs given (reproduce_lecture.sh --list names the lecture set). See
 biaslab.presets."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 def main(argv: list[str]) -> None:
     from biaslab.presets import ROOT  # conf/ and docs/ where a run reads them: one place
+    from biaslab.run.checks import exit_with_one_sentence
 
     if argv[:1] == ["--list"]:
         from biaslab.presets import listing
@@ -32,20 +34,12 @@ def main(argv: list[str]) -> None:
         return
     publish, fresh = "--publish" in argv, "--fresh" in argv
     args = [a for a in argv if a not in ("--publish", "--fresh")]
-    from biaslab.errors import ConfigError
-    from biaslab.presets import preset_dir, run_preset
-    from biaslab.run.checks import exit_with_one_sentence
+    exit_with_one_sentence(lambda: _checked(args))
 
     def run() -> Path:
-        unknown = [a for a in args if a.startswith("-")]
-        if unknown:
-            raise ConfigError(
-                f"{unknown[0]} is not an option of run_preset.py: it takes --publish, --fresh "
-                "and Hydra overrides (key=value), e.g. hydra.sweep.dir=DIR for another folder."
-            )
-        if fresh:  # a changed declaration: its earlier runs go, the preset runs whole
-            shutil.rmtree(preset_dir(args[0]), ignore_errors=True)
-        return run_preset(args[0], args[1:], publish=publish)
+        from biaslab.presets import run_preset
+
+        return run_preset(args[0], args[1:], publish=publish, fresh=fresh)
 
     try:
         out = exit_with_one_sentence(run)
@@ -56,6 +50,26 @@ def main(argv: list[str]) -> None:
         )
         sys.exit(130)
     print((out / "report" / "report.md").read_text())
+
+
+def _checked(args: list[str]) -> None:
+    """A preset name first (checked before anything is composed, moved or written), then
+    only Hydra overrides."""
+    from biaslab.errors import ConfigError
+    from biaslab.presets import check_preset_name
+
+    if not args:
+        raise ConfigError(
+            "run_preset.py needs a preset NAME (run_preset.py --list names them), e.g. "
+            "run_preset.py loss_quick --fresh."
+        )
+    unknown = [a for a in args if a.startswith("-")]
+    if unknown:
+        raise ConfigError(
+            f"{unknown[0]} is not an option of run_preset.py: it takes --publish, --fresh "
+            "and Hydra overrides (key=value), e.g. hydra.sweep.dir=DIR for another folder."
+        )
+    check_preset_name(args[0])
 
 
 if __name__ == "__main__":

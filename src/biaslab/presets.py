@@ -38,6 +38,7 @@ def preset_config(name: str, extra: list[str], root: Path = ROOT):
 
     import biaslab.utils.resolvers  # noqa: F401
 
+    check_preset_name(name, root)
     refuse_sweeps(extra)
 
     GlobalHydra.instance().clear()
@@ -71,45 +72,18 @@ def refuse_sweeps(extra: list[str]) -> None:
 
 
 def run_preset(
-    name: str, extra: list[str] = (), out: Path | None = None, publish: bool = False
+    name: str,
+    extra: list[str] = (),
+    out: Path | None = None,
+    publish: bool = False,
+    fresh: bool = False,
 ) -> Path:
-    """Run (or resume) one preset; return the dir its report is built from."""
-    from omegaconf import OmegaConf
-
+    """Run (or resume) one preset; return the dir its report is built from. `fresh`: its
+    earlier runs are first moved aside (`set_aside`), once the name and declaration passed."""
     from biaslab.analysis.report import write_report
-    from biaslab.errors import ConfigError
-    from biaslab.run.provenance import commit_of, is_dirty
+    from biaslab.run.provenance import commit_of
 
-    extra = list(extra)
-    cfg = preset_config(name, extra)
-    if cfg.get("exclusive"):  # measured times: no other job may share the CPU
-        parallel = [e for e in extra if e.startswith(("hydra/launcher=", "hydra.launcher."))]
-        if parallel:
-            print(
-                f"{name} measures time: its jobs run one at a time ({' '.join(parallel)} ignored)"
-            )
-        extra = [e for e in extra if e not in parallel]
-        cfg = preset_config(name, extra)
-    out = Path(out or preset_dir(name))
-    if publish and is_dirty(ROOT):
-        raise ConfigError(
-            f"--publish runs only from a clean tree and {ROOT} has uncommitted changes; commit "
-            "them first (published numbers name their commit)."
-        )
-    claim = OmegaConf.to_container(cfg.claim, resolve=True) if cfg.get("claim") else None
-    check_declaration(name, out, claim)
-    if "wandb" in (cfg.get("logger") or {}) and not any(
-        e.startswith("logger.wandb.group=") for e in extra
-    ):  # the user's own logger; its runs grouped by preset and declaration (a resume rejoins)
-        extra.append(f"logger.wandb.group={name}-{declaration_hash(claim) or 'undeclared'}")
-    params = {k: str(v) for k, v in (OmegaConf.select(cfg, "hydra.sweeper.params") or {}).items()}
-    for i, comparison in enumerate((claim or {}).get("comparisons") or []):
-        unswept = sorted(set(comparison.get("at") or {}) - set(params))
-        if unswept:
-            raise ConfigError(
-                f"claim.comparisons[{i}].at names {unswept}, which hydra.sweeper.params does not "
-                f"sweep; give it only swept keys ({', '.join(sorted(params))})."
-            )
+    cfg, extra, out, claim, params = _prepare(name, list(extra), out, publish, fresh)
     start = time.time()
     stop = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so `finally` runs on SIGTERM too
     try:
@@ -139,6 +113,43 @@ def run_preset(
     return final
 
 
+def _prepare(name: str, extra: list[str], out: Path | None, publish: bool, fresh: bool):
+    """Everything checked before a preset's first run (its name, overrides, declaration, a
+    clean tree for --publish), then --fresh's move: (cfg, extra, out, claim, swept params)."""
+    from omegaconf import OmegaConf
+
+    from biaslab.errors import ConfigError
+    from biaslab.run.provenance import is_dirty
+
+    cfg = preset_config(name, extra)
+    if cfg.get("exclusive"):  # measured times: no other job may share the CPU
+        parallel = [e for e in extra if e.startswith(("hydra/launcher=", "hydra.launcher."))]
+        if parallel:
+            print(
+                f"{name} measures time: its jobs run one at a time ({' '.join(parallel)} ignored)"
+            )
+        extra = [e for e in extra if e not in parallel]
+        cfg = preset_config(name, extra)
+    out = Path(out or preset_dir(name))
+    if publish and is_dirty(ROOT):
+        raise ConfigError(
+            f"--publish runs only from a clean tree and {ROOT} has uncommitted changes; commit "
+            "them first (published numbers name their commit)."
+        )
+    claim = OmegaConf.to_container(cfg.claim, resolve=True) if cfg.get("claim") else None
+    params = {k: str(v) for k, v in (OmegaConf.select(cfg, "hydra.sweeper.params") or {}).items()}
+    check_arms(claim, OmegaConf.to_container(cfg.get("report") or {}, resolve=True), params)
+    moved = set_aside(out) if fresh else None
+    if moved:
+        print(f"--fresh: the earlier runs of {name} were moved to {moved}")
+    check_declaration(name, out, claim)
+    if "wandb" in (cfg.get("logger") or {}) and not any(
+        e.startswith("logger.wandb.group=") for e in extra
+    ):  # the user's own logger; its runs grouped by preset and declaration (a resume rejoins)
+        extra.append(f"logger.wandb.group={name}-{declaration_hash(claim) or 'undeclared'}")
+    return cfg, extra, out, claim, params
+
+
 def log_report(cfg, name: str, report: Path, declaration: str | None, where: Path) -> None:
     """The preset's report as a W&B artifact, in a run of its own (job_type `report`) in the
     preset's group, so W&B holds the verdicts beside the runs; its files go under `where` (the
@@ -166,8 +177,47 @@ def log_report(cfg, name: str, report: Path, declaration: str | None, where: Pat
 
 
 def preset_dir(name: str) -> Path:
-    """Where a preset's runs go: logs/presets/NAME under $BIASLAB_ROOT, else the repository."""
-    return Path(os.environ.get("BIASLAB_ROOT") or ROOT) / "logs" / "presets" / name
+    """Where a preset's runs go: logs/presets/NAME under $BIASLAB_ROOT, else the repository
+    (NAME checked: a preset of conf/experiment, so the folder stays in logs/presets)."""
+    from biaslab.run.paths import check_inside
+
+    check_preset_name(name)
+    root = Path(os.environ.get("BIASLAB_ROOT") or ROOT) / "logs" / "presets"
+    return check_inside(root / name, root, f"the preset name {name!r}")
+
+
+def preset_names(root: Path = ROOT) -> list[str]:
+    """The presets: the file stems of root/conf/experiment/*.yaml."""
+    return sorted(p.stem for p in (root / "conf" / "experiment").glob("*.yaml"))
+
+
+def check_preset_name(name: str, root: Path = ROOT) -> str:
+    """`name` exactly as a preset's file stem in root/conf/experiment (not empty, no `/` or
+    `..`), or one sentence: checked before anything is composed, written, moved or deleted."""
+    from biaslab.errors import ConfigError
+    from biaslab.run.paths import plain_name
+
+    names = preset_names(root)
+    hint = f"choose one of {', '.join(names)} (run_preset.py --list)"
+    plain_name(name, "the preset name", hint)
+    if name not in names:
+        raise ConfigError(f"{name!r} is not a preset of {root / 'conf' / 'experiment'}; {hint}.")
+    return name
+
+
+def set_aside(out: Path) -> Path | None:
+    """--fresh: the preset's earlier runs are moved, never deleted, to <out>.before-<UTC time>
+    beside them (in logs/presets: kept, e.g. as a pilot); None when there were none."""
+    from biaslab.run.paths import check_inside
+
+    if not out.exists():
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    moved, n = out.with_name(f"{out.name}.before-{stamp}"), 1
+    while moved.exists():
+        moved, n = out.with_name(f"{out.name}.before-{stamp}-{n}"), n + 1
+    check_inside(moved, out.parent, "--fresh")
+    return out.rename(moved)
 
 
 def declaration_hash(claim: Any) -> str | None:
@@ -191,8 +241,94 @@ def check_declaration(name: str, out: Path, claim: Any) -> None:
             raise ConfigError(
                 f"{out} holds runs of {name} made under another declaration (claim "
                 f"{declaration_hash(before)}, now {declaration_hash(claim)}); re-run the preset "
-                "whole: pass --fresh (it removes those runs) or another out dir."
+                "whole: pass --fresh (it moves those runs aside) or another out dir."
             )
+
+
+def swept_values(params: dict[str, str]) -> dict[str, list[str] | None]:
+    """{swept key: the values its jobs take, as text}; None where the sweep syntax is not one
+    Hydra's parser expands here (then that key's values are not checked)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser, out = OverridesParser.create(), {}
+    for key, text in params.items():
+        try:
+            override = parser.parse_override(f"{key}={text}")
+            values = (
+                list(override.sweep_string_iterator())
+                if override.is_sweep_override()
+                else [override.get_value_element_as_str()]
+            )
+        except Exception:  # a sweep syntax without a finite list (interval, tag)
+            values = None
+        out[key] = values
+    return out
+
+
+def _same_value(a: str, b: str) -> bool:
+    try:
+        return float(a) == float(b)
+    except ValueError:
+        return a == b
+
+
+def check_arm(text: Any, key: str, values: dict[str, list[str] | None]) -> None:
+    """`text` (`key=value`) must be an arm the preset runs: a swept key and one of its values."""
+    from biaslab.errors import ConfigError
+
+    swept, arm = sorted(k for k in values if k != "seed"), str(text)
+    name, _, value = arm.partition("=")
+    if name not in swept:
+        raise ConfigError(
+            f"{key}={arm!r} is not an arm this preset runs: {name!r} is not one of the keys "
+            f"hydra.sweeper.params sweeps ({', '.join(swept) or 'none'}); name one of them as "
+            "key=value."
+        )
+    runs = values[name]
+    if runs is not None and not any(_same_value(value, v) for v in runs):
+        raise ConfigError(
+            f"{key}={arm!r} is not an arm this preset runs: {name} sweeps {', '.join(runs)}; "
+            f"name one of those (e.g. {name}={runs[0]})."
+        )
+
+
+def check_arms(claim: Any, report: dict[str, Any], params: dict[str, str]) -> None:
+    """The declaration names only what the preset runs, before any run: `claim` a mapping,
+    `claim.comparisons` a list of mappings, each with a `metric` and a `baseline` that is an
+    arm, its `at` swept keys at swept values; `report.baseline` an arm."""
+    from biaslab.errors import ConfigError
+
+    values = swept_values(params)
+    example = "[{baseline: model=cnn, metric: test/acc, delta: 0.01}]"
+    if claim is not None and not isinstance(claim, dict):
+        raise ConfigError(f"claim={claim!r} must be a mapping (id, text, setup, comparisons).")
+    comparisons = (claim or {}).get("comparisons")
+    if comparisons is not None and not (
+        isinstance(comparisons, list) and all(isinstance(c, dict) for c in comparisons)
+    ):
+        raise ConfigError(
+            f"claim.comparisons={comparisons!r} must be a list of mappings, one per "
+            f"comparison, e.g. {example}."
+        )
+    for i, comparison in enumerate(comparisons or []):
+        key = f"claim.comparisons[{i}]"
+        for part in ("baseline", "metric"):
+            if not comparison.get(part):
+                raise ConfigError(f"{key} has no {part}; give one, as in {example}.")
+        check_arm(comparison["baseline"], f"{key}.baseline", values)
+        at = comparison.get("at") or {}
+        if not isinstance(at, dict):
+            raise ConfigError(f"{key}.at={at!r} must be a mapping of swept keys to values.")
+        unswept = sorted(set(at) - set(params))
+        if unswept:
+            raise ConfigError(
+                f"{key}.at names {unswept}, which hydra.sweeper.params does not sweep; give it "
+                f"only swept keys ({', '.join(sorted(params))})."
+            )
+        for name, value in at.items():
+            check_arm(f"{name}={value}", f"{key}.at", values)
+    if report.get("baseline"):
+        check_arm(report["baseline"], "report.baseline", values)
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
@@ -212,7 +348,15 @@ def listing(root: Path = ROOT, lecture: tuple[str, ...] = ()) -> list[str]:
 
     lines, walls = [], {}
     for path in sorted((root / "conf" / "experiment").glob("*.yaml")):
-        claim = (yaml.safe_load(path.read_text()) or {}).get("claim") or {}
+        try:  # one malformed file is marked; the others are listed
+            node = yaml.safe_load(path.read_text()) or {}
+        except (yaml.YAMLError, OSError, UnicodeDecodeError) as err:
+            where = getattr(err, "problem_mark", None)
+            at = f" at line {where.line + 1}" if where is not None else ""
+            lines.append(f"{path.stem:26s} not read: malformed YAML{at}; fix {path}")
+            continue
+        claim = (node.get("claim") if isinstance(node, dict) else None) or {}
+        claim = claim if isinstance(claim, dict) else {}
         page = root / "docs" / "results" / path.stem
         wall, where = "not run", ""
         if (page / "preset.json").exists():

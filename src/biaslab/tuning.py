@@ -19,9 +19,30 @@ QUIET = [
 
 
 def train(*args: str) -> None:
-    """One multirun of src/train.py; a failed job fails the stage (its summary says which)."""
+    """One multirun of src/train.py (`args` name its hydra.sweep.dir); a failed job fails the
+    stage with one sentence: the bad input every job would meet, on which the sweep stopped at
+    its first job (`biaslab.run.sweep.stop_if_every_job_would_fail`), or else how many jobs
+    failed, the first one's error and where the summary lists them."""
+    import os
+
+    from biaslab.run.sweep import SAY_ENV, STOPPED, read_summary
+
+    sweep = Path([a for a in args if a.startswith("hydra.sweep.dir=")][-1].split("=", 1)[1])
+    (sweep / STOPPED).unlink(missing_ok=True)  # a sentence left by an earlier session
     cmd = [sys.executable, str(ROOT / "src" / "train.py"), "-m", *args]
-    subprocess.run(cmd, cwd=ROOT, check=True)
+    code = subprocess.run(cmd, cwd=ROOT, env={**os.environ, SAY_ENV: "0"}).returncode
+    if code == 0:
+        return
+    if (sweep / STOPPED).exists():
+        raise ConfigError((sweep / STOPPED).read_text().strip())
+    if code == 2:  # refused before any job (the child said its one sentence)
+        raise SystemExit(2)
+    failed = [r for r in read_summary(sweep) if r["status"] == "failed"]
+    first = f" (the first, job {failed[0]['job']}: {failed[0]['error']})" if failed else ""
+    raise ConfigError(
+        f"{len(failed) or 'a'} job(s) of the sweep in {sweep} failed{first}, exit {code}; see "
+        f"{sweep / 'summary.md'} and fix the cause: the same command resumes, finished jobs kept."
+    )
 
 
 def _arm_slug(arm: dict[str, str]) -> str:

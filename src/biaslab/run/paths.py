@@ -30,7 +30,8 @@ def plain_name(value: Any, key: str, fix: str) -> str:
         else None
     )
     if bad:
-        raise ConfigError(f"{key}={text!r} {bad}; {fix}.")
+        named = f"{key} {text!r}" if " " in key else f"{key}={text!r}"  # a name, or a key=
+        raise ConfigError(f"{named} {bad}; {fix}.")
     return text
 
 

@@ -20,6 +20,8 @@ JOB_CONFIG_ENV = "BIASLAB_JOB_CONFIG"
 SUMMARY_JSONL = "summary.jsonl"
 SUMMARY_MD = "summary.md"
 SUMMARY_LOCK = ".summary.lock"
+STOPPED = "stopped.txt"  # the one sentence a sweep stopped on (see stop_if_every_job_would_fail)
+SAY_ENV = "BIASLAB_SWEEP_SAYS_ERROR"  # "0": a parent (the preset runner) says it instead
 
 SWEEP_MARKERS = (",", "range(", "choice(", "interval(", "glob(")
 
@@ -115,6 +117,8 @@ class SweepSummary(Callback):
             text = "".join(json.dumps(r) + "\n" for _, r in sorted(rows.items()))
             _replace(sweep_dir / SUMMARY_JSONL, text)
             write_summary_markdown(sweep_dir)
+        if row["status"] == "failed":
+            stop_if_every_job_would_fail(job_return._return_value, hc, sweep_dir)
 
 
 def read_summary(sweep_dir: Path) -> list[dict[str, Any]]:
@@ -149,3 +153,36 @@ def write_summary_markdown(sweep_dir: Path) -> None:
             f"| {r['job']} | {' '.join(r['overrides'])} | {status} | " + " | ".join(values) + " |"
         )
     _replace(Path(sweep_dir) / SUMMARY_MD, "\n".join(lines) + "\n")
+
+
+def fails_every_job(err: BaseException, swept: set[str]) -> bool:
+    """A job's error that every job of its sweep would meet: bad input said in one sentence
+    (a ConfigError, e.g. MissingDataError) that names no key the sweep varies (those are one
+    arm's own, e.g. model.backbone.downsample='bogus': the other arms still run)."""
+    import re
+
+    from biaslab.errors import ConfigError
+
+    if not isinstance(err, ConfigError):  # a crash: the other jobs may well run
+        return False
+    text = str(err)
+    return not any(re.search(rf"(?<![\w.]){re.escape(k)}(?!\w)", text) for k in swept)
+
+
+def stop_if_every_job_would_fail(err: BaseException, hc: Any, sweep_dir: Path) -> None:
+    """Fail fast: a job of an in-process sweep (Hydra's basic launcher, what presets run) that
+    failed on bad input every job shares ends the sweep there, exit 2, its sentence on stderr
+    and in <sweep dir>/stopped.txt, instead of N jobs failing the same way one after another."""
+    import sys
+
+    if "BasicLauncher" not in str(hc.launcher.get("_target_", "")):
+        return
+    if not fails_every_job(err, swept_keys(sweep_dir)):
+        return
+    sentence = "; ".join(str(err).split("\n")).rstrip(". ") + (
+        f" (the sweep in {sweep_dir} stopped at job {hc.job.num}: every job would fail on this)."
+    )
+    (sweep_dir / STOPPED).write_text(sentence + "\n")
+    if os.environ.get(SAY_ENV) != "0":
+        print(f"Error: {sentence}", file=sys.stderr, flush=True)
+    sys.exit(2)
