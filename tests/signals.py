@@ -23,3 +23,31 @@ class SignalAt(L.Callback):
         if not self.sent and trainer.current_epoch == self.epoch and not trainer.sanity_checking:
             self.sent = True
             os.kill(os.getpid(), self.signum)
+
+
+class WaitForSignalAt(L.Callback):
+    """Stand still mid-fit until a signal arrives from outside, as a preempted job does: at the
+    first train batch of `epoch`, in a SLURM job's first session only (SLURM_RESTART_COUNT
+    unset or 0, so its requeue trains on), rank 0 writes the file `ready` and every rank waits
+    (up to `timeout` s) until the Preemption callback has noted a signal."""
+
+    def __init__(self, ready: str, epoch: int = 1, timeout: float = 120.0) -> None:
+        self.ready, self.epoch, self.timeout = ready, epoch, timeout
+        self.done = False
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args: Any) -> None:
+        import time
+        from pathlib import Path
+
+        if self.done or trainer.current_epoch != self.epoch:
+            return
+        self.done = True
+        if os.environ.get("SLURM_RESTART_COUNT", "0") != "0":
+            return
+        if trainer.is_global_zero:
+            Path(self.ready).write_text(f"step {trainer.global_step}\n")
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if any(getattr(cb, "_signal", None) for cb in trainer.callbacks):
+                return
+            time.sleep(0.05)

@@ -412,4 +412,5 @@ def test_the_slurm_job_script_has_the_gpu_task_node_requeue_and_signal_lines(tmp
         assert line in plain
     (command,) = [ln for ln in plain if ln.startswith("srun ")]
     assert "trainer=ddp trainer.devices=4 trainer.num_nodes=2 model=vit seed=0" in command
-    assert "hydra.run.dir=logs/slurm/run-${SLURM_JOB_NAME}" in command  # resume: the same dir
+    # a dir per job, kept by its requeue: resume there; another submission gets its own
+    assert "'hydra.run.dir=${paths.log_dir}/slurm/run-${oc.env:SLURM_JOB_ID}'" in command

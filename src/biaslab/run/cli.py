@@ -72,6 +72,11 @@ def one_sentence(text: str) -> str:
             f"an override is not Hydra syntax (near {found.group(1) or found.group(2)!r}); "
             "quote lists and strings as in 'data.fractions=[0.7,0.15,0.15]'."
         )
+    if 'Could not detect "srun"' in text:  # submitit's SLURM executor, off a cluster
+        return (
+            'hydra/launcher=slurm needs SLURM, and submitit could not detect "srun" on this '
+            "machine; submit from a SLURM login node, or use hydra/launcher=submitit_local here."
+        )
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "HYDRA_FULL_ERROR" not in ln]
     first = (lines[0] if lines else "Hydra could not compose the config").rstrip(".")
     return f"{first}; see python src/train.py --help."

@@ -23,6 +23,7 @@ from biaslab.run.files import RunDir, release_all
 from biaslab.run.gpus import release, take_gpus
 from biaslab.run.provenance import write_provenance
 from biaslab.run.resume import finished_job, resume
+from biaslab.run.slurm import check_tasks
 from biaslab.run.sweep import JOB_CONFIG_ENV
 from biaslab.utils.rank import rank, slurm_step
 
@@ -60,6 +61,7 @@ def set_threads(threads: int | str | None) -> None:
 def _train(cfg: DictConfig) -> dict[str, float]:
     job_start = time.perf_counter()
     validate(cfg)
+    check_tasks(cfg.trainer.get("devices"), cfg.trainer.get("num_nodes"))  # in a SLURM job
     check_modality(cfg)
     finished = finished_job(cfg)
     if finished is not None:

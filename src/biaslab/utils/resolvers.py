@@ -54,6 +54,12 @@ def add(*values: int) -> int:
     return sum(int(v) for v in values)
 
 
+def gpus_per_node(accelerator: str, devices: int | str) -> int:
+    """GPUs a SLURM job asks for per node: none for `trainer.accelerator=cpu` (its devices are
+    processes), else `trainer.devices` (`${biaslab.gpus_per_node:${trainer.accelerator},...}`)."""
+    return 0 if str(accelerator) == "cpu" else int(devices)
+
+
 def command_name() -> str:
     """A sweep dir's name from the command's own arguments, not the clock, so the identical
     command after a stop finds its sweep and resumes it: a readable part and a hash of the
@@ -79,6 +85,7 @@ def register() -> None:
         "biaslab.scale": scale,
         "biaslab.add": add,
         "biaslab.command_name": command_name,
+        "biaslab.gpus_per_node": gpus_per_node,
     }
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):

@@ -1,0 +1,198 @@
+"""biaslab on a real SLURM cluster: one node, started for the session from the OS packages by
+scripts/slurm/local_cluster.sh (munged, slurmctld, slurmd; nothing installed at test time), and
+driven as a user drives it: sbatch, srun, scancel, scontrol requeue, Hydra's submitit launcher.
+Skipped, saying so, where SLURM is not installed (`apt-get install slurm-wlm munge`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+SCRIPT = ROOT / "scripts" / "slurm" / "local_cluster.sh"
+DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "srun", "scontrol", "scancel", "sinfo")
+SMALL = [  # a few batches of digits: each job is seconds of training
+    "trainer.max_epochs=2",
+    "trainer.limit_train_batches=3",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "trainer.num_sanity_val_steps=0",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "trainer.deterministic=true",
+    "extras.print_config=false",
+    "data.batch_size=16",
+]
+COMPARED = ("test/acc", "test/loss", "val/acc_best", "val/loss", "train/loss")
+ENDED = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED")
+
+
+class Cluster:
+    """The running cluster: `env(root)` is what a user's shell has (SLURM_CONF, the venv on
+    PATH, BIASLAB_ROOT); `run` runs a command there, from the repository root."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def env(self, root: Path) -> dict[str, str]:
+        return {
+            **os.environ,
+            "SLURM_CONF": str(self.folder / "slurm.conf"),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONPATH": str(ROOT),  # tests.signals, for the preemption test's callback
+            "BIASLAB_ROOT": str(root),
+            "WANDB_MODE": "offline",
+            "OMP_NUM_THREADS": "1",
+        }
+
+    def run(self, root: Path, *cmd: str, timeout: float = 300) -> str:
+        out = subprocess.run(
+            cmd, cwd=ROOT, env=self.env(root), capture_output=True, text=True, timeout=timeout
+        )
+        assert out.returncode == 0, f"{' '.join(cmd)}: {out.stderr[-3000:]}"
+        return out.stdout
+
+    def job(self, root: Path, job_id: str) -> dict[str, str]:
+        """`scontrol show job` as a dict (JobState, Restarts, ExitCode, ...)."""
+        text = self.run(root, "scontrol", "show", "job", "-o", job_id)
+        return dict(f.split("=", 1) for f in text.split() if "=" in f)
+
+    def wait(self, root: Path, job_id: str, timeout: float = 240) -> dict[str, str]:
+        deadline = time.monotonic() + timeout
+        while (info := self.job(root, job_id))["JobState"] not in ENDED:
+            assert time.monotonic() < deadline, f"job {job_id} still {info['JobState']}"
+            time.sleep(0.5)
+        return info
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    """A one-node cluster for the session (about 1 s to start; stopped after)."""
+    missing = [name for name in DAEMONS if shutil.which(name) is None]
+    if missing:
+        pytest.skip(
+            f"SLURM is not installed ({missing[0]} missing): apt-get install slurm-wlm munge"
+        )
+    folder = tmp_path_factory.mktemp("slurm")
+    out = subprocess.run(
+        [str(SCRIPT), "start", str(folder)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, f"the local SLURM cluster did not start: {out.stderr}"
+    yield Cluster(folder)
+    subprocess.run([str(SCRIPT), "stop", str(folder)], capture_output=True, timeout=60)
+
+
+def metrics(run_dir: Path) -> dict[str, float]:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def assert_same_metrics(got: dict[str, float], want: dict[str, float]) -> None:
+    for key in COMPARED:
+        assert got[key] == pytest.approx(want[key], abs=1e-6), key
+
+
+def plain_run(root: Path, *args: str) -> subprocess.Popen:
+    """The same training without SLURM, started now (it runs while the cluster's job does)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    env.update(BIASLAB_ROOT=str(root), WANDB_MODE="offline", OMP_NUM_THREADS="1")
+    return subprocess.Popen(
+        [sys.executable, "src/train.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen, timeout: float = 300) -> None:
+    _, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err[-3000:]
+
+
+def test_a_sweep_is_one_job_array_listed_in_its_summary_and_the_preview_is_what_was_sent(
+    slurm, tmp_path
+):
+    """`-m hydra/launcher=slurm seed=0,1,2`: submitit sends one job array of 3 tasks; every job
+    trains and the sweep's summary.md lists each. The script it submitted (in the submitit
+    folder) is, byte for byte, what `python -m biaslab.run.slurm` with the same arguments
+    printed before: the same sweep dir, folder, array and options."""
+    args = [
+        "-m",
+        "hydra/launcher=slurm",
+        "hydra.launcher.cpus_per_task=1",
+        "hydra.launcher.mem_gb=1",
+        "hydra.launcher.timeout_min=10",
+        "trainer.accelerator=cpu",
+        "logger=csv",
+        *SMALL,
+        "trainer.max_epochs=1",
+        "seed=0,1,2",
+    ]
+    preview = slurm.run(tmp_path, sys.executable, "-m", "biaslab.run.slurm", *args)
+    slurm.run(tmp_path, sys.executable, "src/train.py", *args)
+    (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
+    summary = (sweep / "summary.md").read_text()
+    rows = [json.loads(line) for line in (sweep / "summary.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in rows] == ["ok", "ok", "ok"], rows
+    for seed in (0, 1, 2):
+        assert f"seed={seed}" in summary
+        assert "test/acc" in rows[seed]["metrics"]
+    (submitted,) = (sweep / ".submitit").glob("*/*_submission.sh")  # one array job
+    assert "#SBATCH --array=0-2%3" in preview
+    assert "#SBATCH --gpus-per-node=0" in preview  # trainer.accelerator=cpu: no GPU asked
+    assert submitted.read_text() == preview.removesuffix("\n")
+
+
+def test_ddp_over_two_slurm_tasks_is_one_run_with_the_metrics_of_ddp_without_slurm(slurm, tmp_path):
+    """scripts/slurm/train.sbatch for 1 node x 2 CPU tasks (`srun python src/train.py
+    trainer=ddp_cpu trainer.devices=2`): SLURM starts both ranks; rank 0 alone takes the run
+    dir, writes the config and the one W&B run (offline); the metrics are those of the same
+    DDP run started without SLURM (Lightning's own launcher)."""
+    from biaslab.run.slurm import sbatch_template
+    from biaslab.utils.wandb_files import find_run_files
+
+    plain = plain_run(
+        tmp_path / "plain",
+        "trainer=ddp_cpu",
+        *SMALL,
+        "logger=csv",
+        "hydra.run.dir=" + str(tmp_path / "plain-run"),
+    )
+    script = tmp_path / "job.sbatch"
+    script.write_text(
+        sbatch_template(
+            nodes=1,
+            gpus_per_node=0,
+            tasks_per_node=2,
+            overrides=" ".join(SMALL),
+            partition="debug",
+            hours=1,
+            cpus_per_task=1,
+            mem_gb=2,
+        )
+    )
+    job_id = slurm.run(
+        tmp_path, "sbatch", "--parsable", f"--output={tmp_path}/%j.out", str(script)
+    ).strip()
+    info = slurm.wait(tmp_path, job_id)
+    log = (tmp_path / f"{job_id}.out").read_text()
+    assert info["JobState"] == "COMPLETED", log[-3000:]
+    (run_dir,) = (tmp_path / "logs" / "slurm").iterdir()
+    assert run_dir.name == f"run-{job_id}"
+    assert (run_dir / "config_resolved.yaml").exists()
+    assert sorted(p.name for p in run_dir.glob("config_resolved*.yaml")) == sorted(
+        ["config_resolved.yaml", "config_resolved_rank1.yaml"]
+    )  # rank 1 records what it ran beside rank 0's config
+    assert len(find_run_files(run_dir)) == 1  # one W&B run
+    assert "in use by a live run" not in log
+    finish(plain)
+    assert_same_metrics(metrics(run_dir), metrics(tmp_path / "plain-run"))
