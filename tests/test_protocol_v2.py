@@ -116,11 +116,11 @@ def test_too_few_seeds_where_no_sign_flip_test_reaches_alphas_holm_level():
     for m in (1, 2, 6, 30):  # fewest n with 2 / 2^n <= alpha / m
         n = P.fewest_seeds(m)
         assert 2 / 2**n <= 0.05 / m < 2 / 2 ** (n - 1)
-    huge = shifted(5, 2000, 0.2, 0.0)  # +0.2 on every seed: the bootstrap alone would say beyond
-    assert decided(*huge).word == P.TOO_FEW and decided(*huge).too_few_seeds
-    assert decided(*shifted(6, 2000, 0.2, 0.0)).word == "better (beyond δ)"
-    assert decided(*shifted(7, 2000, 0.2, 0.0), family=6).word == P.TOO_FEW  # needs 8 at m = 6
-    assert decided(*shifted(8, 2000, 0.2, 0.0), family=6).word == "better (beyond δ)"
+    huge = decided(*shifted(5, 1000, 0.2, 0.0))  # +0.2 on every seed: the bootstrap says beyond
+    assert huge.word == P.TOO_FEW and huge.too_few_seeds and huge.low > DELTA
+    assert decided(*shifted(6, 1000, 0.2, 0.0)).word == "better (beyond δ)"
+    assert decided(*shifted(7, 1000, 0.2, 0.0), family=6).word == P.TOO_FEW  # needs 8 at m = 6
+    assert decided(*shifted(8, 1000, 0.2, 0.0), family=6).word == "better (beyond δ)"
 
 
 def test_counts_are_tested_as_counts():
@@ -155,6 +155,8 @@ def test_holm_against_statsmodels_and_levels_agree_with_it():
         levels = P.holm_levels(p)
         assert [pi <= li for pi, li in zip(p, levels)] == rejected.tolist()
     assert P.holm([0.01, math.nan]) == pytest.approx([0.01, math.nan], nan_ok=True)
+    assert P.holm_levels([0.01, 0.02, 0.03]) == pytest.approx([0.05 / 3, 0.025, 0.05])  # all
+    assert P.holm_levels([0.01, 0.04, 0.03]) == pytest.approx([0.05 / 3, 0.025, 0.025])  # stops
 
 
 def test_sign_flip_p_against_scipy_permutation_test():
@@ -192,14 +194,14 @@ def test_one_seed_bootstrap_is_scipys_paired_bootstrap_of_examples():
     rng = np.random.default_rng(5)
     arm, base = rng.random((1, 300)) < 0.75, rng.random((1, 300)) < 0.7
     for shared in (True, False):
-        draws = P.bootstrap_differences(arm, base, n_boot=20000, seed=2, shared_test_set=shared)
+        draws = P.bootstrap_differences(arm, base, n_boot=10000, seed=2, shared_test_set=shared)
         ref = stats.bootstrap(
             (arm[0].astype(float), base[0].astype(float)),
             lambda a, b, axis=-1: np.mean(a - b, axis=axis),
             paired=True,
             vectorized=True,
             method="percentile",
-            n_resamples=20000,
+            n_resamples=10000,
             rng=3,
         ).confidence_interval
         low, high = P.percentile_interval(draws, 0.95)
