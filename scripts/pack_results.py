@@ -11,13 +11,26 @@ import shutil
 import sys
 
 from biaslab.analysis.pack import ARCHIVES, TABLE, is_packed, pack, runs_equal, unpacked
+from biaslab.errors import ConfigError
 from biaslab.presets import ROOT
+from biaslab.run.checks import exit_with_one_sentence
+from biaslab.run.paths import plain_name
 
 KEEP = {"preset.json", "tuning.json", "discussion.md", TABLE, *ARCHIVES}
 
 
 def main(names: list[str]) -> None:
+    """Each NAME checked (a plain name of a folder in docs/results) before anything is packed
+    or removed; bad input is one sentence, exit 2."""
+    exit_with_one_sentence(lambda: _pack(names))
+
+
+def _pack(names: list[str]) -> None:
     results = ROOT / "docs" / "results"
+    for name in names:
+        plain_name(name, "NAME", "give the name of a folder in docs/results")
+        if not (results / name).is_dir():
+            raise ConfigError(f"NAME={name} is not a folder in {results}; give a published preset.")
     for folder in [results / n for n in names] or sorted(results.iterdir()):
         if not folder.is_dir() or is_packed(folder):
             continue

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import sys
 
+from biaslab.errors import ConfigError
 from biaslab.models.params import lecture_rows
+from biaslab.run.checks import exit_with_one_sentence
 from biaslab.run.model_params import match_width, model_rows
 
 
@@ -21,22 +23,43 @@ def _option(argv: list[str], name: str, default: str | None = None) -> str | Non
     if name not in argv:
         return default
     i = argv.index(name)
+    if i + 1 >= len(argv):
+        raise ConfigError(f"{name} needs a value, e.g. {name} {default or 100000}.")
     value = argv[i + 1]
     del argv[i : i + 2]
     return value
 
 
+def _count(name: str, text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{name} {text} must be a whole number >= 1, e.g. {name} 100000.")
+    return int(text)
+
+
 def main(argv: list[str]) -> None:
+    """Bad input (an option without its value, an unknown key or option): one sentence, exit 2."""
+    from biaslab.presets import said
+
+    exit_with_one_sentence(lambda: said(lambda: _main(argv)))
+
+
+def _main(argv: list[str]) -> None:
     target = _option(argv, "--match")
     if target is not None:
         key = _option(argv, "--key", "model.backbone.dim")
-        multiple = int(_option(argv, "--multiple", "1"))
-        width, params = match_width(argv, key, int(target), multiple)
+        multiple = _count("--multiple", _option(argv, "--multiple", "1"))
+        width, params = match_width(argv, key, _count("--match", target), multiple)
         off = params / int(target) - 1
         print(f"{key}={width}  params={params:,d}  ({off:+.1%} of {int(target):,d})")
         if abs(off) > 0.10:
             sys.exit(f"no {key} within ±10 % of {int(target):,d} parameters; change another size.")
         return
+    unknown = [a for a in argv if a.startswith("-") and a != "--lecture"]
+    if unknown:
+        raise ConfigError(
+            f"{unknown[0]} is not an option of params.py: it takes --lecture, --match N "
+            "[--key KEY] [--multiple M] and Hydra overrides (key=value)."
+        )
     if "--lecture" in argv:
         print(f"{'layer':45s} {'weights':>15s} {'biases':>10s} {'total':>15s}")
         for name, w, b in lecture_rows():

@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 
 from biaslab.analysis.replication import record, replicate
-from biaslab.presets import ROOT
+from biaslab.errors import ConfigError
+from biaslab.presets import ROOT, check_preset_name
 from biaslab.run.checks import exit_with_one_sentence
 
 
@@ -47,16 +48,25 @@ def main(argv: list[str]) -> int:
         "--reread", action="store_true", help="run nothing: read the finished re-run in --out"
     )
     parser.add_argument("--record", type=Path, help="also put the reading in this file")
-    args, extra = parser.parse_known_args(argv)
-    page = args.page or ROOT / "docs" / "results" / args.name
-    out = args.out or ROOT / "logs" / "replicate" / args.name
-    text, broken = exit_with_one_sentence(
-        lambda: replicate(args.name, page, out, args.seeds, extra, args.reread)
-    )
-    if args.record:
-        record(text, args.name, args.record)
+    parser.error = _refuse  # argparse's usage errors: one sentence too
+    args, extra = exit_with_one_sentence(lambda: parser.parse_known_args(argv))
+
+    def run() -> tuple[str, bool]:
+        check_preset_name(args.name)  # before a folder is named after it
+        page = args.page or ROOT / "docs" / "results" / args.name
+        out = args.out or ROOT / "logs" / "replicate" / args.name
+        text, broken = replicate(args.name, page, out, args.seeds, extra, args.reread)
+        if args.record:
+            record(text, args.name, args.record)
+        return text, broken
+
+    text, broken = exit_with_one_sentence(run)
     print(text)
     return 1 if broken else 0
+
+
+def _refuse(message: str) -> None:
+    raise ConfigError(f"{message}; see scripts/replicate.py --help.")
 
 
 if __name__ == "__main__":

@@ -19,13 +19,21 @@ runs' own files (or a committed copy, docs/results/<preset>), never stdout.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from biaslab.analysis.load import load_wandb_files, load_wandb_group
 from biaslab.analysis.report import write_report
 from biaslab.analysis.tables import summarize, to_markdown
+from biaslab.errors import ConfigError
+from biaslab.run.checks import exit_with_one_sentence
 
 
 def main() -> None:
+    """Bad input (a missing or empty dir, a damaged run file) is one sentence, exit 2."""
+    exit_with_one_sentence(_main)
+
+
+def _main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("sweep_dir", help="a sweep dir, or ENTITY/PROJECT:GROUP with --wandb")
     parser.add_argument(
@@ -42,6 +50,7 @@ def main() -> None:
     )
     parser.add_argument("--delta", type=float, default=None, help="equivalence bound")
     parser.add_argument("--out", default=None, help="the report's folder name in the sweep dir")
+    parser.error = _refuse  # argparse's usage errors: one sentence too
     args = parser.parse_args()
     if args.out and args.baseline and len(args.baseline) > 1:
         parser.error("--out names one report: give one --baseline with it, or none")
@@ -62,9 +71,18 @@ def main() -> None:
             )
         )
         return
+    if not Path(args.sweep_dir).is_dir():
+        raise ConfigError(
+            f"SWEEP_DIR={args.sweep_dir} is not a folder; pass a sweep dir (src/train.py -m, "
+            "scripts/run_preset.py) or a published docs/results/<preset>."
+        )
     for baseline in args.baseline or [None]:
         out = write_report(args.sweep_dir, args.metric, baseline, args.delta, args.out)
         print((out / "report.md").read_text())
+
+
+def _refuse(message: str) -> None:
+    raise ConfigError(f"{message}; see scripts/report.py --help.")
 
 
 if __name__ == "__main__":

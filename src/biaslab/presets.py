@@ -43,7 +43,25 @@ def preset_config(name: str, extra: list[str], root: Path = ROOT):
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(root / "conf"), version_base="1.3"):
-        return compose("train", overrides=[f"experiment={name}", *extra], return_hydra_config=True)
+        return said(
+            lambda: compose(
+                "train", overrides=[f"experiment={name}", *extra], return_hydra_config=True
+            )
+        )
+
+
+def said(compose: Any) -> Any:
+    """`compose()`, with Hydra's composition error said as the lab's one sentence (the option
+    and the options there are), as src/train.py says it."""
+    from hydra.errors import ConfigCompositionException
+
+    from biaslab.errors import ConfigError
+    from biaslab.run.cli import one_sentence
+
+    try:
+        return compose()
+    except ConfigCompositionException as err:
+        raise ConfigError(one_sentence(str(err))) from err
 
 
 def refuse_sweeps(extra: list[str]) -> None:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from biaslab.errors import ConfigError
 from biaslab.run.files import RunDir
 from biaslab.run.sweep import swept_keys
 
@@ -17,6 +18,11 @@ def load_sweep(sweep_dir: str | Path):
     import pandas as pd
 
     sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise ConfigError(
+            f"{sweep_dir} is not a folder; pass a sweep dir (src/train.py -m, "
+            "scripts/run_preset.py) or a published docs/results/<preset>."
+        )
     parts = sorted(p for p in sweep_dir.iterdir() if (p / "multirun.yaml").exists())
     if not (sweep_dir / "multirun.yaml").exists() and parts:
         frames = [load_sweep(p) for p in parts]
@@ -29,7 +35,9 @@ def load_sweep(sweep_dir: str | Path):
         run = RunDir(job)
         if not run.overrides.exists():
             continue
-        overrides = dict(o.split("=", 1) for o in run.read_overrides())
+        overrides = dict(
+            o.split("=", 1) for o in _read(run.read_overrides, run.overrides, job) or []
+        )
         row: dict[str, Any] = {"job": int(job.name), **{k: overrides.get(k) for k in sorted(keys)}}
         row.setdefault("seed", overrides.get("seed"))
         for key in unused_groups(job, keys):  # e.g. pe for a CNN: not a factor of this arm
@@ -37,10 +45,15 @@ def load_sweep(sweep_dir: str | Path):
         row["status"] = "ok" if run.finished else "failed"
         row["run_dir"] = str(job)
         if run.finished:
-            row.update(run.read_metrics())
+            row.update(_read(run.read_metrics, run.metrics, job))
             if row.get("pruned"):  # stopped by an Optuna pruner: not a finished arm
                 row["status"] = "pruned"
         rows.append(row)
+    if not rows:
+        raise ConfigError(
+            f"{sweep_dir} holds no runs (no job folder with .hydra/overrides.yaml); pass a sweep "
+            "dir (src/train.py -m, scripts/run_preset.py) or a published docs/results/<preset>."
+        )
     frame = pd.DataFrame(rows)
     factor_keys = sorted(k for k in keys if k != "seed")
     if rows and "seed" in frame and factor_keys:  # arms that differed only in an unused key
@@ -50,6 +63,24 @@ def load_sweep(sweep_dir: str | Path):
 
 
 UNUSED = "(unused)"
+
+
+def _read(read: Any, path: Path, job: Path) -> Any:
+    """`read()` of a run's file, or one sentence naming the file when it is damaged (a cut
+    write, a hand edit): which file, and that removing its job folder re-runs that job."""
+    import yaml
+
+    try:
+        value = read()
+    except (ValueError, OSError, yaml.YAMLError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:100]
+        raise ConfigError(
+            f"{path} cannot be read ({reason}); restore it, or remove {job} and run "
+            "the sweep's command again to re-run that job."
+        ) from err
+    if path.suffix == ".json" and not isinstance(value, dict):
+        raise ConfigError(f"{path} holds no metrics mapping; restore it or re-run that job.")
+    return value
 
 
 def unused_groups(job: Path, keys: set[str]) -> list[str]:
