@@ -12,7 +12,8 @@ from __future__ import annotations
 import gzip
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,23 @@ IDX_FILES = {
     False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 DEBIAN_ROUTE = "no internet: `apt-get install dataset-fashion-mnist` puts Fashion-MNIST's in /usr/share/datasets/fashion-mnist"
+
+
+@contextmanager
+def download_failure(name: str, data_dir: Path, put: str) -> Iterator[None]:
+    """A download that fails (no internet, a mirror down: urllib's URLError is an OSError,
+    torchvision's MNIST mirror loop ends in RuntimeError) as one sentence naming the data set,
+    the folder it looked in and where to put the files instead."""
+    try:
+        yield
+    except MissingDataError:  # the lab's own sentence (a checksum refused) stands
+        raise
+    except (OSError, RuntimeError) as err:
+        reason = str(getattr(err, "reason", None) or err).strip().splitlines() or [""]
+        raise MissingDataError(
+            f"data.data_dir={data_dir}: downloading {name} failed ({reason[0][:80].rstrip('.:')}); "
+            f"without internet, put {put} and pass data.download=false."
+        ) from err
 
 
 def read_idx(path: Path, ndim: int) -> np.ndarray:
@@ -133,10 +151,15 @@ class MNISTDataModule(VisionDataModule):
         ):
             import torchvision.datasets as tvd
 
-            for train in (True, False):
-                getattr(tvd, self.folder)(str(self.data_dir), train=train, download=True)
+            put = f"the four original idx files in {self.data_dir / self.folder / 'raw'}"
+            if self.name == "fashion_mnist":
+                put += " (Debian: apt-get install dataset-fashion-mnist, then data.data_dir=/usr/share/datasets/fashion-mnist)"
+            with download_failure(self.folder, self.data_dir, put):
+                for train in (True, False):
+                    getattr(tvd, self.folder)(str(self.data_dir), train=train, download=True)
 
     def read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        self.prepare_data()  # the run loads its data before Lightning would call prepare_data
         image_file, label_file = self._files(train)
         images, labels = read_idx(image_file, 3), read_idx(label_file, 1)
         if len(images) != len(labels) or images.shape[1:] != (28, 28):
@@ -189,10 +212,12 @@ class CIFARDataModule(VisionDataModule):
 
     def prepare_data(self) -> None:
         if self.download:
-            self._dataset(True), self._dataset(False)
+            self.read(True), self.read(False)
 
     def read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        ds = self._dataset(train)
+        put = f"the unpacked official archive ({CIFAR_FOLDERS[self.name][1]}/) in {self.data_dir}"
+        with download_failure(self.cls_name, self.data_dir, put):
+            ds = self._dataset(train)  # downloads first when data.download=true
         return torch.as_tensor(ds.data).permute(0, 3, 1, 2), torch.as_tensor(ds.targets)
 
 
