@@ -53,14 +53,14 @@ def preset_config(name: str, extra: list[str], root: Path = ROOT):
 def said(compose: Any) -> Any:
     """`compose()`, with Hydra's composition error said as the lab's one sentence (the option
     and the options there are), as src/train.py says it."""
-    from hydra.errors import ConfigCompositionException
+    from hydra.errors import ConfigCompositionException, OverrideParseException
 
     from biaslab.errors import ConfigError
     from biaslab.run.cli import one_sentence
 
     try:
         return compose()
-    except ConfigCompositionException as err:
+    except (ConfigCompositionException, OverrideParseException) as err:
         raise ConfigError(one_sentence(str(err))) from err
 
 
