@@ -26,20 +26,24 @@ class SignalAt(L.Callback):
 
 
 class WaitForSignalAt(L.Callback):
-    """Stand still mid-fit until a signal arrives from outside, as a preempted job does: at the
-    first train batch of `epoch`, in a SLURM job's first session only (SLURM_RESTART_COUNT
-    unset or 0, so its requeue trains on), rank 0 writes the file `ready` and every rank waits
-    (up to `timeout` s) until the Preemption callback has noted a signal."""
+    """Stand still mid-fit until a signal arrives from outside, as a preempted job does: at
+    `hook` (a Callback method name) in `epoch`, in a SLURM job's first session only
+    (SLURM_RESTART_COUNT unset or 0, so its requeue trains on), rank 0 writes the file `ready`
+    and every rank waits (up to `timeout` s) until a signal has been noted (by the Preemption
+    callback, or by Lightning's own SIGTERM handler in one process)."""
 
-    def __init__(self, ready: str, epoch: int = 1, timeout: float = 120.0) -> None:
+    def __init__(
+        self, ready: str, hook: str = "on_train_batch_start", epoch: int = 1, timeout: float = 120
+    ) -> None:
         self.ready, self.epoch, self.timeout = ready, epoch, timeout
         self.done = False
+        setattr(self, hook, self._wait)
 
-    def on_train_batch_start(self, trainer: L.Trainer, *args: Any) -> None:
+    def _wait(self, trainer: L.Trainer, *args: Any) -> None:
         import time
         from pathlib import Path
 
-        if self.done or trainer.current_epoch != self.epoch:
+        if self.done or trainer.current_epoch != self.epoch or trainer.sanity_checking:
             return
         self.done = True
         if os.environ.get("SLURM_RESTART_COUNT", "0") != "0":
@@ -48,6 +52,7 @@ class WaitForSignalAt(L.Callback):
             Path(self.ready).write_text(f"step {trainer.global_step}\n")
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
-            if any(getattr(cb, "_signal", None) for cb in trainer.callbacks):
+            noted = [getattr(cb, "_signal", None) for cb in trainer.callbacks]
+            if any(noted) or trainer._signal_connector.received_sigterm:  # DDP / one process
                 return
             time.sleep(0.05)

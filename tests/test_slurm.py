@@ -196,3 +196,111 @@ def test_ddp_over_two_slurm_tasks_is_one_run_with_the_metrics_of_ddp_without_slu
     assert "in use by a live run" not in log
     finish(plain)
     assert_same_metrics(metrics(run_dir), metrics(tmp_path / "plain-run"))
+
+
+def test_a_preempted_job_requeued_resumes_from_its_checkpoint_to_the_uninterrupted_result(
+    slurm, tmp_path
+):
+    """A job stopped mid-fit (after epoch 0 of 2) the way SLURM preempts it (SIGTERM to its
+    tasks: last.ckpt and preempted.txt, exit 0), then `scontrol requeue`: the same job id runs
+    again in its own run dir, resumes from that checkpoint, and ends with the metrics of an
+    uninterrupted run. (Stopped inside a train batch, the resumed epoch restarts its data
+    order: the steps are all done, the metrics are not the uninterrupted run's.)"""
+    from biaslab.run.slurm import sbatch_template
+
+    ready = tmp_path / "ready"
+    wait = [  # stand still at epoch 0's end (of 2; first session only) until signalled
+        "+callbacks.wait._target_=tests.signals.WaitForSignalAt",
+        f"+callbacks.wait.ready={ready}",
+        "+callbacks.wait.hook=on_train_epoch_end",
+        "+callbacks.wait.epoch=0",
+    ]
+    plain = plain_run(
+        tmp_path / "plain",
+        "trainer=ddp_cpu",
+        "trainer.devices=1",
+        *SMALL,
+        "logger=csv",
+        f"hydra.run.dir={tmp_path / 'plain-run'}",
+    )
+    script = tmp_path / "job.sbatch"
+    script.write_text(
+        sbatch_template(
+            nodes=1,
+            gpus_per_node=0,
+            tasks_per_node=1,
+            overrides=" ".join([*SMALL, "logger=csv", *wait]),
+            partition="debug",
+            hours=1,
+            cpus_per_task=1,
+            mem_gb=2,
+        )
+    )
+    sbatch = ["sbatch", "--parsable", f"--output={tmp_path}/%j.out", str(script)]
+    job_id = slurm.run(tmp_path, *sbatch).strip()
+    deadline = time.monotonic() + 240
+    while not ready.exists():
+        assert slurm.job(tmp_path, job_id)["JobState"] not in ENDED, "ended before epoch 1"
+        assert time.monotonic() < deadline, "never reached epoch 1"
+        time.sleep(0.3)
+    slurm.run(tmp_path, "scancel", "--signal=TERM", job_id)
+    assert slurm.wait(tmp_path, job_id)["JobState"] == "COMPLETED"  # stopped cleanly
+    run_dir = tmp_path / "logs" / "slurm" / f"run-{job_id}"
+    assert "SIGTERM at step" in (run_dir / "preempted.txt").read_text()
+    assert not (run_dir / "metrics.json").exists()
+
+    slurm.run(tmp_path, "scontrol", "requeue", job_id)
+    deadline = time.monotonic() + 240
+    while (info := slurm.job(tmp_path, job_id))["Restarts"] != "1" or info["JobState"] not in ENDED:
+        assert time.monotonic() < deadline, f"requeued job {job_id} still {info['JobState']}"
+        time.sleep(0.5)
+    log = (tmp_path / f"{job_id}.out").read_text()
+    assert info["JobState"] == "COMPLETED", log[-3000:]
+    assert "Resuming from" in log and str(run_dir / "checkpoints" / "last.ckpt") in log
+    assert [p.name for p in (tmp_path / "logs" / "slurm").iterdir()] == [run_dir.name]
+    assert not (run_dir / "preempted.txt").exists()
+    finish(plain)
+    assert_same_metrics(metrics(run_dir), metrics(tmp_path / "plain-run"))
+
+
+@pytest.mark.parametrize(
+    ("env", "devices", "nodes", "says"),
+    [
+        ({"SLURM_NTASKS": "2"}, 2, 1, "--ntasks-per-node=<trainer.devices>"),
+        ({"SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "2"}, 1, 1, "trainer.devices=2"),
+        (
+            {"SLURM_NTASKS": "4", "SLURM_NTASKS_PER_NODE": "2", "SLURM_NNODES": "2"},
+            2,
+            1,
+            "--nodes=2",
+        ),
+    ],
+)
+def test_slurm_task_counts_are_checked_before_training(env, devices, nodes, says):
+    """What SLURM set (sbatch --ntasks=2 alone; 2 tasks per node for 1 device; 2 nodes for
+    num_nodes=1) against the trainer: one sentence naming the fix, before anything trains."""
+    from biaslab.errors import ConfigError
+    from biaslab.run.slurm import check_tasks
+
+    with pytest.raises(ConfigError) as err:
+        check_tasks(devices, nodes, {"SLURM_JOB_NAME": "train", **env})
+    assert says in str(err.value)
+    check_tasks(devices, nodes, {"SLURM_JOB_NAME": "interactive", **env})  # Lightning's opt-out
+    check_tasks(2, 2, {"SLURM_NTASKS": "4", "SLURM_NTASKS_PER_NODE": "2", "SLURM_NNODES": "2"})
+
+
+def test_the_slurm_launcher_without_slurm_says_so_in_one_sentence(tmp_path):
+    """No `srun` on PATH: submitit's own cause, in one sentence, exit 2, no traceback."""
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent), "BIASLAB_ROOT": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "src/train.py", "-m", "hydra/launcher=slurm", "seed=0,1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert out.stderr.startswith("Error: hydra/launcher=slurm needs SLURM, and submitit could not")
+    assert 'detect "srun"' in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1

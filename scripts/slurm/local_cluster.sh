@@ -20,15 +20,16 @@ dir=$(realpath -m "$2")
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-stop() {
+stop() {  # all three at once (slurmd first in line), then wait for each, at most 5 s
+    local name pid pids=()
     for name in slurmd slurmctld munged; do
-        pidfile="$dir/run/$name.pid"
-        [[ -f $pidfile ]] || continue
-        pid=$(cat "$pidfile")
-        kill "$pid" 2>/dev/null || true
+        pid=$(cat "$dir/run/$name.pid" 2>/dev/null || true)
+        [[ -n $pid ]] && kill "$pid" 2>/dev/null && pids+=("$pid")
+        rm -f "$dir/run/$name.pid"
+    done
+    for pid in "${pids[@]}"; do
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$pid" 2>/dev/null || true
-        rm -f "$pidfile"
     done
 }
 
@@ -46,7 +47,7 @@ SlurmUser=$(id -un)
 SlurmdUser=$(id -un)
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$dir/run/munge.socket
+AuthInfo=socket=$dir/run/munge.socket,cred_expire=5
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool/%n
 SlurmctldPidFile=$dir/run/slurmctld.pid
