@@ -251,3 +251,15 @@ def test_every_presets_declaration_names_only_arms_it_runs():
         swept = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
         params = {k: str(v) for k, v in swept.items()}
         check_arms(claim, OmegaConf.to_container(cfg.report, resolve=True), params)
+
+
+def test_an_arms_folder_is_one_plain_folder_name():
+    """A tuned preset names a folder per arm from its swept values: `/` cannot make a path of
+    it, and a name the file system cannot hold is one sentence, not ENAMETOOLONG mid-preset."""
+    from biaslab.errors import ConfigError
+    from biaslab.tuning import _arm_slug
+
+    assert _arm_slug({"model": "../../x"}) == "model-..-..-x"
+    assert _arm_slug({}) == "all"
+    with pytest.raises(ConfigError, match=r"the arm folder .* is longer than a folder name"):
+        _arm_slug({"model.backbone.channels": "[" + "64," * 100 + "64]"})

@@ -46,8 +46,12 @@ def train(*args: str) -> None:
 
 
 def _arm_slug(arm: dict[str, str]) -> str:
-    """A folder name for an arm: optimizer=adam,seed=1 -> optimizer-adam_seed-1."""
-    return "_".join(f"{k}-{v}" for k, v in arm.items()).replace("/", "-") or "all"
+    """A folder name for an arm: optimizer=adam,seed=1 -> optimizer-adam_seed-1; checked as one
+    plain folder name (it names folders in the preset's dir: never `..`, never too long)."""
+    from biaslab.run.paths import plain_name
+
+    slug = "_".join(f"{k}-{v}" for k, v in arm.items()).replace("/", "-") or "all"
+    return plain_name(slug, "the arm folder", "shorten the swept values of this arm")
 
 
 def pick(scores: dict[str, float], tie: float) -> tuple[str, list[str]]:
