@@ -174,9 +174,11 @@ def log_report(cfg, name: str, report: Path, declaration: str | None, where: Pat
     preset's logs), never beside the published report."""
     import wandb
 
-    from biaslab.utils.wandb_run import finish_wandb
+    from biaslab.utils.wandb_record import log_report_media
+    from biaslab.utils.wandb_run import finish_wandb, stage_in, writable_wandb_dir
 
     node = cfg.logger.wandb
+    stage_in(writable_wandb_dir(Path(where)))  # its artifact's files inside `where` too
     run = wandb.init(
         project=node.get("project"),
         entity=node.get("entity"),
@@ -189,8 +191,9 @@ def log_report(cfg, name: str, report: Path, declaration: str | None, where: Pat
         else None,
     )
     artifact = wandb.Artifact(f"{name}-report", type="report")
-    artifact.add_dir(str(report), policy="immutable")
+    artifact.add_dir(str(report))  # staged copies: a later rebuild cannot change what syncs
     run.log_artifact(artifact)
+    log_report_media(run, report)  # the verdicts as a Table, the forest plot as an image
     finish_wandb()
 
 

@@ -95,49 +95,64 @@ def unused_groups(job: Path, keys: set[str]) -> list[str]:
 
 def name_values(name: str) -> dict[str, str]:
     """A run's name (`model.backbone.channels=[32,64],seed=1`) -> its swept values; a comma
-    splits only where a `key=` follows, so list values keep theirs."""
+    splits only where a `key=` follows, so list values keep theirs. (Runs logged before the
+    config held `swept` are read this way.)"""
     parts = re.split(r",(?=[\w.+~/-]+=)", name)
     return dict(part.split("=", 1) for part in parts if "=" in part)
 
 
 def load_wandb_group(path: str, group: str):
     """The same frame from W&B (online): runs of `entity/project` in `group`, one row per run,
-    the swept values from the run names (`seed=1,model=vit`) and metrics from run summaries."""
+    the swept values from each run's config (`swept`, which a rename in W&B's UI leaves alone)
+    and metrics from run summaries."""
     import wandb
 
-    runs = wandb.Api().runs(path, filters={"group": group})
-    return _wandb_frame((run.name, dict(run.summary), run.state == "finished") for run in runs)
+    return wandb_runs_frame(wandb.Api().runs(path, filters={"group": group}))
 
 
 def load_wandb_files(root: str | Path, group: str | None = None):
     """The same frame from W&B's own offline run files under `root` (`run-<id>.wandb`, as a
-    sweep with logger=wandb leaves them, before or without `wandb sync`), optionally one group."""
-    from biaslab.utils.wandb_files import find_run_files, read_records, read_summary
+    sweep with logger=wandb leaves them, before or without `wandb sync`), optionally one group:
+    each file read as the API's run (`biaslab.utils.wandb_files.read_run`)."""
+    from biaslab.utils.wandb_files import find_run_files, read_run
 
-    runs = []
-    for path in find_run_files(root):
-        records = read_records(path)
-        run = next(r.run for r in records if r.WhichOneof("record_type") == "run")
-        if group is not None and run.run_group != group:
-            continue
-        exits = [r.exit.exit_code for r in records if r.WhichOneof("record_type") == "exit"]
-        runs.append((run.display_name, read_summary(path, records), exits == [0]))
-    return _wandb_frame(sorted(runs, key=lambda run: run[0]))
+    runs = [read_run(path) for path in find_run_files(root)]
+    return wandb_runs_frame([r for r in runs if group is None or r.group == group])
 
 
-def _wandb_frame(runs):
-    """One row per (name, summary, finished) run: its swept values and numeric summary."""
+def wandb_runs_frame(runs):
+    """The `load_sweep` frame from W&B runs (the API's, or `OfflineRun`s: `.config`,
+    `.summary`, `.state`, `.id`): one row per job (report runs left out) with its swept
+    values (the config's `swept`, else the run's name), an unused group as `UNUSED` (null in
+    the config), status, and the numeric summary; arms that differed only in an unused key
+    are dropped as `load_sweep` drops them."""
     import pandas as pd
 
     rows, keys = [], set()
-    for i, (name, summary, finished) in enumerate(runs):
-        values = name_values(name)
+    for run in runs:
+        config = dict(run.config)
+        if getattr(run, "job_type", "") == "report":  # a preset's report run: no job
+            continue
+        values = config.get("swept") if "swept" in config else name_values(run.name)
+        values = {k: str(v) for k, v in (values or {}).items()}
         keys.update(values)
-        row = {"job": i, **values, "status": "ok" if finished else "failed"}
+        row = {**values}
+        row.setdefault("seed", None)  # as `load_sweep`: the seed's column even when not set
+        for key in values:  # e.g. pe for a CNN: not a factor of this arm
+            if "." not in key and key in config and config[key] is None:
+                row[key] = UNUSED
+        summary = dict(run.summary)
+        row["status"] = "ok" if run.state == "finished" else "failed"
+        if row["status"] == "ok" and summary.get("pruned"):
+            row["status"] = "pruned"
         row.update({k: v for k, v in summary.items() if isinstance(v, int | float)})
-        rows.append(row)
-    frame = pd.DataFrame(rows)
-    frame.attrs["factors"] = sorted(k for k in keys if k != "seed")
+        rows.append((sorted(values.items()), run.id, row))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    frame = pd.DataFrame([{"job": i, **row} for i, (_, _, row) in enumerate(rows)])
+    factor_keys = sorted(k for k in keys if k != "seed")
+    if rows and "seed" in frame and factor_keys:
+        frame = frame.drop_duplicates(subset=[*factor_keys, "seed"], keep="first")
+    frame.attrs["factors"] = factor_keys
     return frame
 
 

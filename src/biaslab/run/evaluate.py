@@ -129,9 +129,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     from hydra.utils import instantiate
 
     from biaslab.module import Classifier
-    from biaslab.run.build import build_loggers, explained
+    from biaslab.run.build import explained
     from biaslab.run.checks import check_data_fits, read_checkpoint
     from biaslab.utils.config import print_config_tree
+    from biaslab.utils.wandb_record import eval_loggers
     from biaslab.utils.wandb_run import finish_wandb
 
     checkpoint = read_checkpoint(cfg.ckpt_path)
@@ -145,7 +146,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         datamodule = instantiate(run_data_node(cfg))
     check_data_fits(checkpoint, datamodule)
     model = Classifier.load_from_checkpoint(cfg.ckpt_path, map_location="cpu", weights_only=True)
-    loggers = build_loggers(cfg, run_dir.path)
+    loggers = eval_loggers(cfg, run_dir.path)  # W&B: in the tested run's group
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False)
     try:
         trainer.test(model, datamodule=datamodule)

@@ -84,7 +84,8 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     from biaslab.run.fit import fit
     from biaslab.utils.checkpoint_io import AtomicCheckpointIO
     from biaslab.utils.console import print_final, quiet_console
-    from biaslab.utils.wandb_run import log_hyperparams, record_in_wandb
+    from biaslab.utils.wandb_record import record_in_wandb
+    from biaslab.utils.wandb_run import log_hyperparams
 
     quiet_console()
     if cfg.get("seed") is not None:
@@ -114,7 +115,7 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     metrics["time/total_s"] = time.perf_counter() - job_start
     if trainer.is_global_zero:
         run_dir.write_metrics(metrics)
-        record_in_wandb(loggers, metrics, run_dir)
+        record_in_wandb(loggers, metrics, run_dir, getattr(datamodule, "class_names", None))
         print_final(metrics, run_dir.path)
     return metrics
 

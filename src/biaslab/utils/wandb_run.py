@@ -23,9 +23,11 @@ log = logging.getLogger("biaslab")
 
 def job_overrides() -> tuple[str | None, str | None]:
     """(run name, group) under Hydra. In a multirun the name is the job's values of the swept
-    keys (`seed=1,optimizer=sgd`). The group is `<experiment>-<sweep id>` (the experiment
-    config's name, else the task's: `train-...`), the sweep id being a `wandb agent`'s
-    ($WANDB_SWEEP_ID) or else the sweep dir's name; a single run outside an agent has none."""
+    keys, its seed and a preset's tuned keys (`optimizer=sgd,seed=1,optimizer.lr=0.01`: what
+    tells the preset's runs apart, see `job_values`). The group is `<experiment>-<sweep id>`
+    (the experiment config's name, else the task's: `train-...`), the sweep id being a `wandb
+    agent`'s ($WANDB_SWEEP_ID) or else the sweep dir's name; a single run outside an agent has
+    none."""
     from hydra.core.hydra_config import HydraConfig
 
     if not HydraConfig.initialized():
@@ -36,10 +38,38 @@ def job_overrides() -> tuple[str | None, str | None]:
     multirun = hc.mode is not None and hc.mode.name == "MULTIRUN"
     if not multirun:
         return hc.job.override_dirname or None, f"{what}-{agent_sweep}" if agent_sweep else None
-    sweep_dir = Path(hc.sweep.dir)
-    keys = swept_keys(sweep_dir)
-    parts = [o for o in hc.overrides.task if o.partition("=")[0].lstrip("+~") in keys]
-    return (",".join(parts) or f"job{hc.job.num}"), f"{what}-{agent_sweep or sweep_dir.name}"
+    name = ",".join(f"{k}={v}" for k, v in job_values(tuned_keys(Path(hc.sweep.dir))).items())
+    return (name or f"job{hc.job.num}"), f"{what}-{agent_sweep or Path(hc.sweep.dir).name}"
+
+
+def tuned_keys(sweep_dir: Path) -> set[str]:
+    """The keys a preset's tuning sets per arm (`tune.grid` in the sweep's multirun.yaml) and
+    `test` (false in its tuning runs): plain overrides in each of its multiruns (the final
+    runs' chosen LR, a widened grid value), yet they differ between the preset's runs, which
+    share one W&B group, so its run names carry them. None outside a tuned preset."""
+    import yaml
+
+    path = sweep_dir / "multirun.yaml"
+    tune = (yaml.safe_load(path.read_text()) or {}).get("tune") if path.exists() else None
+    grid = set(((tune or {}).get("grid") or {}).keys())
+    return grid | {"test"} if grid else grid
+
+
+def job_values(more: set[str] = frozenset()) -> dict[str, str]:
+    """The job's values of the keys its multirun sweeps, and its seed when an override sets it
+    ({key: override value text}, in command line order; `load_sweep`'s columns; `more`: other
+    keys to give when set), empty outside a multirun. Recorded in the W&B config (`swept`),
+    where a report reads them: a run's name can be changed in W&B's UI, its config cannot."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return {}
+    hc = HydraConfig.get()
+    if hc.mode is None or hc.mode.name != "MULTIRUN":
+        return {}
+    keys = swept_keys(Path(hc.sweep.dir)) | {"seed"} | set(more)
+    pairs = (o.lstrip("+~").partition("=") for o in hc.overrides.task)
+    return {key: value for key, _, value in pairs if key in keys}
 
 
 def wandb_run_id(output_dir: Path) -> str:
@@ -117,12 +147,9 @@ def wandb_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def wandb_node(node: DictConfig, output_dir: Path) -> DictConfig:
-    """The W&B logger's node, completed: offline when unreachable, name, group, id, resume."""
-    unreachable = wait_for_wandb_start()  # first: nothing may raise while its thread runs
-    name, group = job_overrides()
-    node = OmegaConf.create(OmegaConf.to_container(node, resolve=True))
-    wandb_dir = Path(node.save_dir) / "wandb"
+def writable_wandb_dir(save_dir: Path) -> Path:
+    """`<save_dir>/wandb`, made and probed: a read-only folder is refused in one sentence."""
+    wandb_dir = save_dir / "wandb"
     try:
         wandb_dir.mkdir(parents=True, exist_ok=True)
         (wandb_dir / ".probe").write_text("ok")
@@ -131,9 +158,45 @@ def wandb_node(node: DictConfig, output_dir: Path) -> DictConfig:
         from biaslab.errors import ConfigError
 
         raise ConfigError(
-            f"logger.wandb.save_dir={node.save_dir} is not writable ({err.strerror}); point it "
+            f"logger.wandb.save_dir={save_dir} is not writable ({err.strerror}); point it "
             "(or paths.log_dir) at a writable folder, or use logger=csv."
         ) from err
+    return wandb_dir
+
+
+STAGING_ENV = ("WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_ARTIFACT_DIR")
+_env_before: dict[str, str | None] = {}
+
+
+def stage_in(wandb_dir: Path) -> None:
+    """Keep W&B's files of this run inside `wandb_dir` (the run's own `<run dir>/wandb`), not
+    under the home dir: artifacts are staged in $WANDB_DATA_DIR/artifacts/staging (read by
+    the client at each `log_artifact`), downloads and the artifact cache go to
+    $WANDB_ARTIFACT_DIR and $WANDB_CACHE_DIR. So a run dir copied off a node carries its
+    artifacts' files for `wandb sync` (after `python -m biaslab.utils.wandb_files relocate
+    COPY` when the copy's path differs). `finish_wandb` restores the variables."""
+    dirs = dict(zip(STAGING_ENV, ("data", "cache", "artifacts")))
+    for key, sub in dirs.items():
+        _env_before.setdefault(key, os.environ.get(key))
+        os.environ[key] = str(wandb_dir.resolve() / sub)
+
+
+def _restore_staging_env() -> None:
+    for key, value in _env_before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    _env_before.clear()
+
+
+def wandb_node(node: DictConfig, output_dir: Path) -> DictConfig:
+    """The W&B logger's node, completed: offline when unreachable, name, group, id, resume."""
+    unreachable = wait_for_wandb_start()  # first: nothing may raise while its thread runs
+    name, group = job_overrides()
+    node = OmegaConf.create(OmegaConf.to_container(node, resolve=True))
+    wandb_dir = writable_wandb_dir(Path(node.save_dir))
+    stage_in(wandb_dir)
     if unreachable is None:
         unreachable = server_unreachable(node.offline)
     if unreachable:
@@ -159,51 +222,68 @@ def wandb_node(node: DictConfig, output_dir: Path) -> DictConfig:
 
 def log_hyperparams(logger, params: dict, wait_s: float = 60.0) -> None:
     """Log the config (this starts a W&B run). After a kill, the dead process's W&B service can
-    hold the run id for some seconds ("run ID ... is in use"): wait for it instead of failing."""
+    hold the run id for some seconds ("run ID ... is in use"): wait for it instead of failing.
+    W&B gets `wandb_config(params)` and, once its run has started, the code (`save_code`)."""
+    from lightning.pytorch.loggers import WandbLogger as LightningWandbLogger
+
+    is_wandb = isinstance(logger, LightningWandbLogger)
+    if is_wandb:
+        params = wandb_config(params)
     deadline = time.monotonic() + wait_s
     while True:
         try:
             logger.log_hyperparams(params)
-            return
+            break
         except Exception as err:
             if "is in use" not in str(err) or time.monotonic() > deadline:
                 raise
             log.warning("W&B run id still held by a previous process; retrying in 2 s.")
             time.sleep(2.0)
+    if is_wandb and params.get("paths", {}).get("root_dir"):
+        save_code(logger.experiment, Path(params["paths"]["root_dir"]))
 
 
-def record_in_wandb(loggers, metrics: dict[str, float], run_dir: RunDir) -> None:
-    """W&B as the record of the run: the summary gets every `metrics.json` key (finite), and
-    the test predictions go in as an artifact (the .npz and a Table of target, prediction) with
-    a confusion matrix, so a report can be rebuilt from W&B alone."""
-    import math
+def wandb_config(params: dict) -> dict:
+    """The config W&B records: each hyper-parameter once (`module:` only repeats model.backbone,
+    pooling, head, loss, optimizer, scheduler and data's shapes, by interpolation), and the
+    job's swept values under `swept` ({key: value}, see `job_values`), which a report reads."""
+    config = {k: v for k, v in params.items() if k != "module"}
+    config["swept"] = job_values()
+    return config
 
-    from lightning.pytorch.loggers import WandbLogger
 
-    for logger in loggers:
-        if not isinstance(logger, WandbLogger):
-            continue
-        run = logger.experiment
-        run.summary.update({k: v for k, v in metrics.items() if math.isfinite(v)})
-        if run_dir.predictions.exists():
-            import numpy as np
-            import wandb
+CODE = {"src": (".py",), "conf": (".yaml",)}
 
-            saved = np.load(run_dir.predictions)
-            target, pred = saved["target"].tolist(), saved["pred"].tolist()
-            artifact = wandb.Artifact(f"predictions-{run.id}", type="predictions")
-            artifact.add_file(str(run_dir.predictions))
-            artifact.add(
-                wandb.Table(columns=["target", "pred"], data=list(zip(target, pred))), "test"
-            )
-            run.log_artifact(artifact)
-            run.log({"test/confusion": wandb.plot.confusion_matrix(y_true=target, preds=pred)})
+
+def save_code(run, root: Path) -> None:
+    """The code in W&B's Code tab (`run.log_code`: a `source-<project>` artifact, one version
+    per content, so the runs of one commit share it): src/ *.py and conf/ *.yaml, about 0.6 MB.
+    `log_code` walks every file under its root (.venv and logs included: seconds), so it gets
+    a temporary copy of just those files."""
+    import shutil
+    import tempfile
+
+    files = [
+        path.relative_to(root)
+        for folder, suffixes in CODE.items()
+        for path in sorted((root / folder).rglob("*"))
+        if path.suffix in suffixes and path.is_file() and "__pycache__" not in path.parts
+    ]
+    if not files:
+        return
+    with tempfile.TemporaryDirectory(prefix="biaslab-code-") as tmp:
+        for rel in files:
+            (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(root / rel, Path(tmp) / rel)
+        run.log_code(tmp, name=f"source-{run.project or 'biaslab'}", include_fn=lambda p: True)
 
 
 def finish_wandb() -> None:
-    """Close the W&B run (if W&B was ever imported), so the next job starts its own."""
+    """Close the W&B run (if W&B was ever imported), so the next job starts its own, and give
+    back the staging variables `stage_in` set."""
     if "wandb" in sys.modules:
         import wandb
 
         if wandb.run is not None:
             wandb.finish()
+    _restore_staging_env()
