@@ -13,6 +13,9 @@ TORCH_INDEX ?=
 # the locked versions (requirements.lock), then biaslab itself, editable, without re-resolving
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if [ -n "$(TORCH_INDEX)" ] && ! $(BIN)/python -c "import sys, urllib.request as u; \
+	  u.urlopen(sys.argv[1].rstrip('/') + '/torch/', timeout=20)" "$(TORCH_INDEX)" 2>/dev/null; then \
+	  echo "Error: TORCH_INDEX=$(TORCH_INDEX) cannot be reached, and PyTorch's CPU-only wheels are only there (not on PyPI); connect to it, or run make venv without TORCH_INDEX (the CUDA build from PyPI)." >&2; exit 2; fi
 	$(if $(TORCH_INDEX),$(BIN)/python -m pip install -qq --index-url $(TORCH_INDEX) $$(grep -E '^torch(vision)?==' $(LOCK)))
 	$(BIN)/python -m pip install -qq -r $(LOCK)
 	$(BIN)/python -m pip install -qq --no-deps -e .

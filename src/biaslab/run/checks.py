@@ -199,7 +199,9 @@ def _launcher_target(cfg: DictConfig) -> str:
 def _check_launcher(cfg: DictConfig) -> None:
     """DDP through Lightning's subprocess launcher re-runs the command line of the process that
     runs the job: right under the basic launcher (biaslab points child ranks at the job's
-    config), wrong inside a joblib or submitit-local worker, whose command line is not ours."""
+    config), wrong inside a joblib or submitit-local worker, whose command line is not ours.
+    First, the install extras the run's parts need (`check_extras`)."""
+    check_extras(cfg)
     strategy = str(cfg.trainer.get("strategy", "auto"))
     devices = cfg.trainer.get("devices", 1)
     multi = devices in (-1, "auto") or (isinstance(devices, int) and devices > 1)
@@ -212,4 +214,31 @@ def _check_launcher(cfg: DictConfig) -> None:
                 f"trainer.strategy={strategy} with trainer.devices={devices} cannot run inside "
                 f"hydra/launcher={name}; use hydra/launcher=basic, or hydra/launcher=slurm "
                 "(one task per device)."
+            )
+
+
+# a logger's `_target_` -> (the modules any one of which it needs, the extra that brings them)
+LOGGER_EXTRAS = {"TensorBoardLogger": (("tensorboard", "tensorboardX"), "tensorboard")}
+
+
+def check_extras(cfg: DictConfig) -> None:
+    """A logger whose package is not installed (Lightning's own refusal is a ModuleNotFoundError
+    that names no extra) is one sentence naming the extra and its install command. Launchers
+    and sweepers without their extra stop earlier, in Hydra: `biaslab.run.cli.missing_extra`."""
+    import importlib.util
+
+    from hydra.core.hydra_config import HydraConfig
+
+    loggers = cfg.get("logger")
+    nodes = loggers.values() if isinstance(loggers, DictConfig) else []
+    targets = [str(n.get("_target_", "")) for n in nodes if isinstance(n, DictConfig)]
+    for name, (modules, extra) in LOGGER_EXTRAS.items():
+        if not any(t.endswith(name) for t in targets):
+            continue
+        if not any(importlib.util.find_spec(m) for m in modules):
+            chosen = HydraConfig.initialized() and HydraConfig.get().runtime.choices.get("logger")
+            raise ConfigError(
+                f"logger={chosen or extra} needs the {extra} extra, which is not installed; "
+                f"install it with pip install -c requirements.lock -e '.[{extra}]' (or pick "
+                "logger=csv)."
             )

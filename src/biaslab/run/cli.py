@@ -54,9 +54,42 @@ def task_started() -> None:
         _stderr = None
 
 
+# What an install extra brings that Hydra, without it, reports as a missing config (the plugins
+# register their launchers' configs) or a target it cannot locate: (pattern, extra, what needs it).
+EXTRA_NEEDED = (
+    (r"Could not (?:find|load) 'hydra/launcher/(joblib|submitit_local|submitit_slurm)'", "sweeps"),
+    (r"Error locating target '(optuna)\.|No module named '(optuna)'", "sweeps"),
+)
+NEEDS = {
+    "joblib": "hydra/launcher=joblib (Hydra's joblib launcher)",
+    "submitit_local": "hydra/launcher=submitit_local (Hydra's submitit launcher)",
+    "submitit_slurm": "hydra/launcher=submitit_slurm (Hydra's submitit launcher)",
+    "slurm": "hydra/launcher=slurm (Hydra's submitit launcher)",
+    "optuna": "hparams_search=optuna (Optuna)",
+}
+
+
+def missing_extra(text: str) -> str | None:
+    """Hydra's message about a launcher or sweeper whose install extra is missing, as one
+    sentence naming the extra and its install command; None for any other message."""
+    for pattern, extra in EXTRA_NEEDED:
+        found = re.search(pattern, text)
+        if found:
+            within = re.search(r"In 'hydra/launcher/(\w+)'", text)  # slurm.yaml extends submitit
+            name = within.group(1) if within else next(g for g in found.groups() if g)
+            return (
+                f"{NEEDS[name]} needs the {extra} extra, which is not installed; install it with "
+                f"pip install -c requirements.lock -e '.[{extra}]'."
+            )
+    return None
+
+
 def one_sentence(text: str) -> str:
     """Hydra's message as one sentence naming the key and the fix."""
-    found = re.search(r"Could not find '([^'/]+)/([^']+)'", text)
+    extra = missing_extra(text)
+    if extra:
+        return extra
+    found = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
     if found:
         group, option = found.groups()
         options = re.findall(r"^\t(\S+)$", text, re.M)
