@@ -116,3 +116,26 @@ def test_slurm_ranks_count_only_inside_a_multi_task_srun_step(env):
     assert rank(env) == rank({})
     child = rank({**env, "LOCAL_RANK": "1", "WORLD_SIZE": "2"})  # Lightning's child, in SLURM
     assert (child.global_rank, child.world_size) == (1, 2)
+
+
+def test_an_srun_rank_above_zero_keeps_its_command_but_logs_on_its_own(monkeypatch):
+    """srun starts every rank with the user's own command: rank 1 keeps it (its config is the
+    same), logs to rank_1.log and leaves .hydra/ to rank 0; rank 0 and sweeps are untouched."""
+    from biaslab.run.sweep import redirect_ddp_child
+
+    for key, value in {**SRUN_TASK, "SLURM_PROCID": "1", "SLURM_LOCALID": "1"}.items():
+        monkeypatch.setenv(key, value)
+    for key in ("RANK", "LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "BIASLAB_JOB_CONFIG"):
+        monkeypatch.delenv(key, raising=False)
+    argv = ["src/train.py", "trainer=ddp_cpu", "hydra.run.dir=D"]
+    extra = ["hydra.output_subdir=null", "hydra.job.name=rank_1"]
+    assert redirect_ddp_child(argv) == [*argv, *extra]
+    named = ["src/train.py", "hydra.job.name=x"]  # the user's own name wins
+    assert redirect_ddp_child(named) == [*named, "hydra.output_subdir=null"]
+    assert redirect_ddp_child(["src/train.py", "-m", "seed=0,1"]) == [
+        "src/train.py",
+        "-m",
+        "seed=0,1",
+    ]
+    monkeypatch.setenv("SLURM_PROCID", "0")
+    assert redirect_ddp_child(argv) == argv

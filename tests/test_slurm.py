@@ -193,6 +193,7 @@ def test_ddp_over_two_slurm_tasks_is_one_run_with_the_metrics_of_ddp_without_slu
         ["config_resolved.yaml", "config_resolved_rank1.yaml"]
     )  # rank 1 records what it ran beside rank 0's config
     assert len(find_run_files(run_dir)) == 1  # one W&B run
+    assert (run_dir / "rank_1.log").exists() and "rank_1" not in (run_dir / "train.log").read_text()
     assert "in use by a live run" not in log
     finish(plain)
     assert_same_metrics(metrics(run_dir), metrics(tmp_path / "plain-run"))

@@ -14,7 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 
 from biaslab.run.files import RunDir
-from biaslab.utils.rank import rank
+from biaslab.utils.rank import rank, slurm_step
 
 JOB_CONFIG_ENV = "BIASLAB_JOB_CONFIG"
 SUMMARY_JSONL = "summary.jsonl"
@@ -60,10 +60,14 @@ def redirect_ddp_child(argv: list[str]) -> list[str]:
     `-m` and the sweep lists: each child would start a sweep of its own (stray dirs, and with
     Optuna other hyper-parameters). The parent job exports the path of its resolved config in
     BIASLAB_JOB_CONFIG; a child (global rank > 0) runs exactly that, in the same run dir.
+    A rank > 0 that srun started keeps the user's command, but logs to rank_<N>.log and leaves
+    the run dir's .hydra/ to rank 0 (`srun_rank_argv`).
     """
     config = os.environ.get(JOB_CONFIG_ENV)
-    if not config or rank().is_zero:
+    if rank().is_zero:
         return argv
+    if not config:
+        return srun_rank_argv(argv)
     run_dir, name = os.path.split(config)
     config_name = Path(name).stem
     return [
@@ -76,6 +80,15 @@ def redirect_ddp_child(argv: list[str]) -> list[str]:
         "hydra.output_subdir=null",
         f"hydra.job.name=rank_{rank().global_rank}",
     ]
+
+
+def srun_rank_argv(argv: list[str]) -> list[str]:
+    """A single run's rank > 0 in a multi-task srun step: its own log file, no .hydra/ copy."""
+    if not slurm_step() or {"-m", "--multirun"} & set(argv):
+        return argv
+    keys = {a.partition("=")[0] for a in argv[1:]}
+    extra = {"hydra.output_subdir": "null", "hydra.job.name": f"rank_{rank().global_rank}"}
+    return [*argv, *(f"{k}={v}" for k, v in extra.items() if k not in keys)]
 
 
 class SweepSummary(Callback):
