@@ -39,6 +39,7 @@ def preset_config(name: str, extra: list[str], root: Path = ROOT):
     import biaslab.utils.resolvers  # noqa: F401
 
     check_preset_name(name, root)
+    said(lambda: yaml_of(root / "conf" / "experiment" / f"{name}.yaml"))
     refuse_sweeps(extra)
 
     GlobalHydra.instance().clear()
@@ -53,6 +54,7 @@ def preset_config(name: str, extra: list[str], root: Path = ROOT):
 def said(compose: Any) -> Any:
     """`compose()`, with Hydra's composition error said as the lab's one sentence (the option
     and the options there are), as src/train.py says it."""
+    import yaml
     from hydra.errors import ConfigCompositionException, OverrideParseException
 
     from biaslab.errors import ConfigError
@@ -62,6 +64,23 @@ def said(compose: Any) -> Any:
         return compose()
     except (ConfigCompositionException, OverrideParseException) as err:
         raise ConfigError(one_sentence(str(err))) from err
+    except yaml.YAMLError as err:  # a malformed file in conf/: Hydra passes YAML's own error
+        mark = getattr(err, "problem_mark", None)
+        file = getattr(err, "file", None) or "a config file the command composes"
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{file} is malformed YAML ({problem}{at}); fix that file.") from err
+
+
+def yaml_of(path: Path) -> Any:
+    """The YAML in `path` (a YAMLError names the file, for `said`)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        err.file = path
+        raise
 
 
 def refuse_sweeps(extra: list[str]) -> None:
