@@ -212,7 +212,7 @@ def test_the_code_and_the_class_names_are_in_the_record(sweep):
     assert actual == {str(i) for i in range(10)}
 
 
-@pytest.mark.slow  # one src/eval.py, about 15 s
+@pytest.mark.slow  # one src/eval.py, 26 s on a loaded 2-core CPU
 def test_eval_logs_to_wandb_in_the_tested_runs_group(sweep, tmp_path):
     (job, *_) = jobs(sweep)
     (ckpt,) = (job / "checkpoints").glob("epoch_*.ckpt")
@@ -247,7 +247,7 @@ def test_a_preset_report_run_logs_the_verdicts_table_and_the_forest_plot(sweep, 
     assert all(f.is_relative_to(where) for f in staged_files(path))
 
 
-@pytest.mark.slow  # a tuned preset: 4 tuning and 2 final jobs, about 60 s
+@pytest.mark.slow  # a tuned preset: 4 tuning and 2 final jobs, 180 s on a loaded 2-core CPU
 def test_a_tuned_presets_runs_are_named_by_arm_seed_and_tuned_value(tmp_path, monkeypatch):
     """In the preset's W&B group, the tuning runs and the final runs each carry their arm, seed
     and learning rate: no two runs share a name."""
@@ -267,7 +267,7 @@ def test_a_tuned_presets_runs_are_named_by_arm_seed_and_tuned_value(tmp_path, mo
     runs = [read_run(f) for f in find_run_files(out)]
     names = [r.name for r in runs if r.job_type == "train"]
     assert len(names) == 6 and len(set(names)) == 6
-    assert sum(name.startswith("test=") for name in names) == 4  # the tuning runs say so
+    assert sum(",test=False," in name for name in names) == 4  # the tuning runs say so
     chosen = json.loads((final / "tuning.json").read_text())
     for arm in chosen.values():
         batch, lr = arm["arm"]["data.batch_size"], arm["chosen"]["optimizer.lr"]
