@@ -263,3 +263,31 @@ def test_an_arms_folder_is_one_plain_folder_name():
     assert _arm_slug({}) == "all"
     with pytest.raises(ConfigError, match=r"the arm folder .* is longer than a folder name"):
         _arm_slug({"model.backbone.channels": "[" + "64," * 100 + "64]"})
+
+
+@pytest.mark.slow  # a joblib sweep's start-up and refusal: about 50 s on 2 busy cores
+def test_a_joblib_sweep_whose_data_is_missing_stops_with_its_first_batch(tmp_path):
+    """Under joblib the failing job's exit reaches the sweep's process: the jobs not yet started
+    never start (6 jobs, 2 at a time: at most the first 2 folders), one sentence, exit 2."""
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    sweep = tmp_path / "sweep"
+    done = command(
+        "src/train.py",
+        "-m",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={sweep}",
+        "data=fashion_mnist",
+        f"data.data_dir={empty}",
+        "data.download=false",
+        "seed=0,1,2,3,4,5",
+        *FAST,
+        root=tmp_path,
+    )
+    said = one_sentence(done)
+    assert f"data.data_dir={empty} holds no FashionMNIST files" in said
+    assert len([line for line in done.stderr.splitlines() if line.startswith("Error:")]) == 1
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert 1 <= len(jobs) <= 2 and set(jobs) <= {"0", "1"}, jobs
+    assert (sweep / "stopped.txt").exists()

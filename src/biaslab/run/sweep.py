@@ -22,6 +22,7 @@ SUMMARY_MD = "summary.md"
 SUMMARY_LOCK = ".summary.lock"
 STOPPED = "stopped.txt"  # the one sentence a sweep stopped on (see stop_if_every_job_would_fail)
 SAY_ENV = "BIASLAB_SWEEP_SAYS_ERROR"  # "0": a parent (the preset runner) says it instead
+LOCAL_LAUNCHERS = ("BasicLauncher", "JoblibLauncher")  # where a job's exit ends the sweep
 
 SWEEP_MARKERS = (",", "range(", "choice(", "interval(", "glob(")
 
@@ -183,12 +184,14 @@ def fails_every_job(err: BaseException, swept: set[str]) -> bool:
 
 
 def stop_if_every_job_would_fail(err: BaseException, hc: Any, sweep_dir: Path) -> None:
-    """Fail fast: a job of an in-process sweep (Hydra's basic launcher, what presets run) that
+    """Fail fast: a job of a local sweep (Hydra's basic launcher, what presets run, or joblib:
+    the SystemExit reaches the sweep's process, and jobs already started end with it) that
     failed on bad input every job shares ends the sweep there, exit 2, its sentence on stderr
-    and in <sweep dir>/stopped.txt, instead of N jobs failing the same way one after another."""
+    and in <sweep dir>/stopped.txt, instead of N jobs failing the same way one after another.
+    Under submitit/SLURM the jobs are separate allocations: they all run, as before."""
     import sys
 
-    if "BasicLauncher" not in str(hc.launcher.get("_target_", "")):
+    if not any(k in str(hc.launcher.get("_target_", "")) for k in LOCAL_LAUNCHERS):
         return
     if not fails_every_job(err, swept_keys(sweep_dir)):
         return
