@@ -204,6 +204,10 @@ def test_an_error_every_job_shares_is_told_from_one_arms_own():
     own = ConfigError("model.backbone.downsample='bogus': choose maxpool, avgpool or none.")
     assert not fails_every_job(own, swept)
     assert not fails_every_job(RuntimeError("CUDA out of memory"), swept)  # not bad input
+    from biaslab.callbacks.reliability import NonFiniteLossError
+
+    diverged = NonFiniteLossError("non-finite training loss nan at step 3; lower the LR")
+    assert not fails_every_job(diverged, swept)  # one seed's outcome, not the sweep's input
 
 
 @pytest.mark.slow  # one preset job's start-up and refusal: about 30 s on 2 busy cores

@@ -177,8 +177,8 @@ def fails_every_job(err: BaseException, swept: set[str]) -> bool:
 
     from biaslab.errors import ConfigError
 
-    if not isinstance(err, ConfigError):  # a crash: the other jobs may well run
-        return False
+    if not isinstance(err, ConfigError) or isinstance(err, FloatingPointError):
+        return False  # a crash, or a diverged loss (an outcome of one run): the others may run
     text = str(err)
     return not any(re.search(rf"(?<![\w.]){re.escape(k)}(?!\w)", text) for k in swept)
 
