@@ -3,8 +3,6 @@ format=torch_export|onnx -> a standalone model whose logits match the checkpoint
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
 from omegaconf import DictConfig
 
@@ -16,15 +14,9 @@ from biaslab.run.cli import run, task_started
 def main(cfg: DictConfig) -> None:
     task_started()
     from biaslab.run.checks import exit_with_one_sentence
-    from biaslab.run.predict import export, inputs_of
+    from biaslab.run.predict import export_run
 
-    def go() -> Path:
-        suffix = {"torch_export": "pt2", "onnx": "onnx"}.get(str(cfg.format), "out")
-        out = Path(str(cfg.out or Path(cfg.paths.output_dir) / f"model.{suffix}"))
-        example = inputs_of(cfg)[0][:4]
-        return export(str(cfg.ckpt_path), str(cfg.format), out, example)
-
-    print(f"Exported: {exit_with_one_sentence(go)}")
+    print(f"Exported: {exit_with_one_sentence(lambda: export_run(cfg))}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 Every constructor argument is a plain dict / list / number / string (the resolved config), so
 hparams pickle nothing but builtins: checkpoints load with torch's `weights_only=True`, and
-`Classifier.load_from_checkpoint(path)` needs no extra arguments.
+`Classifier.load_from_checkpoint(path)` needs no extra arguments. `load_from_checkpoint` runs
+`__init__`, whose first act is `biaslab.schema.check_parts`: every `_target_` of the hparams must
+be exactly one that the command's config sources (conf/, hydra.searchpath) or its command line
+name, so a checkpoint that names anything else is refused before anything is built.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ class Classifier(L.LightningModule):
     ) -> None:
         super().__init__()
         hparams = {k: _plain(v) for k, v in locals().items() if k not in ("self", "__class__")}
-        check_parts(hparams, "the model's config")  # a checkpoint's hparams come here too
+        check_parts(hparams, "the model's config")  # before any part is built; checkpoints too
         smoothing = hparams["loss"].get("label_smoothing", 0.0) or 0.0
         if not 0.0 <= float(smoothing) <= 1.0:
             raise ValueError(f"loss.label_smoothing={smoothing} must lie in [0, 1]; pass 0.1.")

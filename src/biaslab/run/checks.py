@@ -70,11 +70,13 @@ def validate(cfg: DictConfig) -> None:
 
 
 def read_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
-    """The checkpoint at `path`, loaded as data (`weights_only=True`: no pickled code runs) and
-    its stored model config checked against the schema; or one sentence saying what is wrong."""
+    """The checkpoint at `path`, loaded as data (`weights_only=True`: no pickled code runs), every
+    `_target_` of its stored model config on the exact allow-list (`biaslab.schema`) and the
+    checkpoint paths its callbacks name inside their own folder; or one sentence saying what is
+    wrong. Every command that loads a checkpoint calls this before building anything."""
     import torch
 
-    from biaslab.schema import check_parts
+    from biaslab.schema import check_targets
 
     if not Path(path).is_file():
         raise ConfigError(
@@ -89,14 +91,17 @@ def read_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # damaged, or pickled objects that are not plain data
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:100]
         raise ConfigError(
-            f"{key}={path} is not a readable checkpoint ({reason}); pass a .ckpt written by "
+            f"{key}={path} is not a readable checkpoint ({reason_of(err)}); pass a .ckpt written by "
             "biaslab, or drop ckpt_path."
         ) from err
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ConfigError(f"{key}={path} holds no model weights; pass a .ckpt written by biaslab.")
-    check_parts(checkpoint.get("hyper_parameters") or {}, f"{key}={path}")
+    hparams = checkpoint.get("hyper_parameters") or {}
+    if not isinstance(hparams, dict):
+        raise ConfigError(f"{key}={path} holds no model config; pass a .ckpt written by biaslab.")
+    check_targets(hparams, f"{key}={path}")  # the exact allow-list, at any depth
+    check_callback_paths(checkpoint, f"{key}={path}")
     return checkpoint
 
 
@@ -217,6 +222,72 @@ def _check_launcher(cfg: DictConfig) -> None:
             )
 
 
+CALLBACK_PATHS = ("best_model_path", "kth_best_model_path", "last_model_path")
+
+
+def check_callback_paths(checkpoint: dict[str, Any], source: str) -> None:
+    """The checkpoint files a ModelCheckpoint's saved state names (Lightning restores them on
+    resume, tests `best_model_path` and deletes `best_k_models` it rotates out) must be `.ckpt`
+    files inside that callback's own `dirpath`: a file naming any other path is refused."""
+    for name, state in (checkpoint.get("callbacks") or {}).items():
+        if not isinstance(state, dict) or "dirpath" not in state:
+            continue
+        folder = Path(str(state.get("dirpath") or ""))
+        paths = [state.get(k) for k in CALLBACK_PATHS] + list(state.get("best_k_models") or {})
+        for path in (str(p) for p in paths if p):
+            if (
+                Path(path).parent != folder
+                or Path(path).suffix != ".ckpt"
+                or ".." in Path(path).parts
+            ):
+                raise ConfigError(
+                    f"{source} names {path!r} as a checkpoint of its callback {name} outside that "
+                    f"callback's folder {folder}; refused (pass a .ckpt written by biaslab)."
+                )
+
+
+def load_checked_model(path: str | Path, key: str = "ckpt_path") -> tuple[dict[str, Any], Any]:
+    """(checkpoint, Classifier in eval mode on the CPU): `read_checkpoint`'s checks first, then
+    the model built from its hparams; a config the lab cannot build is one sentence."""
+    from hydra.errors import InstantiationException
+
+    from biaslab.module import Classifier
+
+    checkpoint = read_checkpoint(path, key)
+    try:
+        model = Classifier.load_from_checkpoint(str(path), map_location="cpu", weights_only=True)
+    except (InstantiationException, TypeError, ValueError, KeyError, RuntimeError) as err:
+        raise ConfigError(
+            f"{key}={path} holds a model the lab cannot build ({reason_of(err)}); pass a .ckpt "
+            "written by biaslab."
+        ) from err
+    return checkpoint, model.eval()
+
+
+def read_run_config(run_dir: Path, key: str = "ckpt_path") -> dict[str, Any]:
+    """A run folder's saved `config_resolved.yaml` as plain values (YAML's safe loader: no tags,
+    no objects) with every `_target_` in it on the exact allow-list, or {} when there is none;
+    read before any node of it is instantiated."""
+    import yaml
+
+    from biaslab.schema import check_targets
+
+    path = Path(run_dir) / "config_resolved.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as err:
+        raise ConfigError(
+            f"{path} beside {key} is not a readable run config ({type(err).__name__}); restore "
+            "it, or pass data=<name> to name the data."
+        ) from err
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path} beside {key} holds no config; pass data=<name>.")
+    check_targets(config, str(path))
+    return config
+
+
 # a logger's `_target_` -> (the modules any one of which it needs, the extra that brings them)
 LOGGER_EXTRAS = {"TensorBoardLogger": (("tensorboard", "tensorboardX"), "tensorboard")}
 
@@ -242,3 +313,10 @@ def check_extras(cfg: DictConfig) -> None:
                 f"install it with pip install -c requirements.lock -e '.[{extra}]' (or pick "
                 "logger=csv)."
             )
+
+
+def reason_of(err: BaseException, limit: int = 100) -> str:
+    """An exception's message cut to its first clause (no sentence break: it goes inside a
+    one-sentence error) and `limit` characters."""
+    text = (str(err).strip().splitlines() or [""])[0].split(". ")[0].rstrip(".")
+    return text[:limit] or type(err).__name__

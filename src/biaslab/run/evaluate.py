@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
+from biaslab.errors import ConfigError
 from biaslab.losses import per_example
 from biaslab.run.files import RunDir
 
@@ -108,16 +109,25 @@ def end_of_run(module: L.LightningModule, datamodule: Any, run_dir: RunDir) -> d
 
 def run_data_node(cfg: DictConfig) -> Any:
     """The data config to test on: the run's own (`config_resolved.yaml` beside the checkpoint's
-    folder) unless the command line chose `data=...`; `data.key=value` overrides still win."""
+    folder, read as plain values and every `_target_` in it checked against the exact allow-list
+    before anything is built) unless the command line chose `data=...`; `data.key=value`
+    overrides still win."""
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
+    from biaslab.run.checks import read_run_config
+
     task = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-    chosen = any(o.lstrip("+~").startswith("data=") for o in task)
-    run = RunDir(Path(str(cfg.ckpt_path)).resolve().parent.parent)
-    own = run.read_config().get("data")
-    if chosen or not own:
+    if any(o.lstrip("+~").startswith("data=") for o in task):
         return cfg.data
+    own = read_run_config(Path(str(cfg.ckpt_path)).resolve().parent.parent).get("data")
+    if not own:
+        return cfg.data
+    if not isinstance(own, dict):
+        raise ConfigError(
+            f"data in the run config beside ckpt_path={cfg.ckpt_path} is not a config; pass "
+            "data=<name>."
+        )
     node = OmegaConf.create(own)
     edits = [o.lstrip("+") for o in task if o.lstrip("+").startswith("data.")]
     return OmegaConf.merge(node, OmegaConf.from_dotlist([e[len("data.") :] for e in edits]))
@@ -128,14 +138,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     hparams, the data from its run's config unless the command line names other data."""
     from hydra.utils import instantiate
 
-    from biaslab.module import Classifier
     from biaslab.run.build import explained
-    from biaslab.run.checks import check_data_fits, read_checkpoint
+    from biaslab.run.checks import check_data_fits, load_checked_model
     from biaslab.utils.config import print_config_tree
     from biaslab.utils.wandb_record import eval_loggers
     from biaslab.utils.wandb_run import finish_wandb
 
-    checkpoint = read_checkpoint(cfg.ckpt_path)
+    checkpoint, model = load_checked_model(cfg.ckpt_path)  # checked, then built: nothing else
     run_dir = RunDir(cfg.paths.output_dir)
     run_dir.path.mkdir(parents=True, exist_ok=True)
     if cfg.extras.get("print_config"):
@@ -145,7 +154,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     with explained(cfg):
         datamodule = instantiate(run_data_node(cfg))
     check_data_fits(checkpoint, datamodule)
-    model = Classifier.load_from_checkpoint(cfg.ckpt_path, map_location="cpu", weights_only=True)
     loggers = eval_loggers(cfg, run_dir.path)  # W&B: in the tested run's group
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False)
     try:
