@@ -18,6 +18,7 @@ CASES = {
     "unknown_key": (["+data.batchsize=32"], "data.batchsize is not an option"),
     "no_such_option": (["model=nope"], "model=nope is not an option of model; choose one of"),
     "text_checkpoint": (["ckpt_path={text}"], "is not a checkpoint (not the zip archive"),
+    "mlp_hidden_0": (["head=mlp", "head.hidden=0"], "head.hidden=0 must be a positive integer"),
 }
 # the rest of the table in docs/reliability.md (one per kind of check is above): `make test-slow`
 SLOW_CASES = {
@@ -89,7 +90,33 @@ SLOW_CASES = {
     ),
     "negative_warmup": (["scheduler.warmup=-0.1"], "scheduler.warmup=-0.1 must lie"),
     "bad_override_syntax": (["seed=["], "is not Hydra syntax"),
+    "head_dropout_negative": (["head.dropout=-0.5"], "head.dropout=-0.5 must lie in [0, 1)"),
+    "max_time_abc": (["trainer.max_time=abc"], "trainer.max_time=abc is not a duration"),
+    "lr_diverges": (["optimizer.lr=1e6"], "non-finite training loss nan at step"),
+    "lr_inf": (["optimizer.lr=inf"], "optimizer.lr=inf must be > 0 and finite"),
+    "corrupt_svhn": (
+        [
+            "data=svhn",
+            "paths.data_dir={svhn}",
+            "data.download=false",
+            "data.verify_checksums=false",
+        ],
+        "svhn/train_32x32.mat cannot be read (could not read bytes)",
+    ),
+    "corrupt_svhn_checksum": (
+        ["data=svhn", "paths.data_dir={svhn}", "data.download=false"],
+        "torchvision's checksum test failed for svhn/train_32x32.mat",
+    ),
+    "empty_class_folder": (
+        ["data=imagefolder", "data.root={empty_class}", "data.image_size=16"],
+        "its class folder train/class_3 holds no file",
+    ),
+    "read_only_checkpoints": (
+        ["hydra.run.dir={ro_run}"],
+        "cannot write checkpoints/epoch_000.ckpt (Operation not permitted)",
+    ),
 }
+IMMUTABLE = {"unwritable_run_dir": "immutable", "read_only_checkpoints": "ro_checkpoints"}
 EVAL_CASES = {  # src/eval.py
     "text_checkpoint": (["ckpt_path={text}"], "is not a checkpoint"),
     "truncated_checkpoint": (["ckpt_path={truncated}"], "is not a checkpoint"),
@@ -118,12 +145,22 @@ def files(tmp_path: Path, cnn: Path | None) -> dict[str, str]:
     (tmp_path / "a_file").write_text("x")
     immutable = tmp_path / "immutable"
     immutable.mkdir()
+    empty_class = data_files.write_image_folder(tmp_path / "empty_class")
+    (empty_class / "train" / "class_3").mkdir()  # a class folder with no image in it
+    svhn = data_files.write_svhn(tmp_path / "svhn_data" / "svhn")
+    cut = svhn / "train_32x32.mat"
+    cut.write_bytes(cut.read_bytes()[:3000])  # a download cut short
+    (tmp_path / "ro_run" / "checkpoints").mkdir(parents=True)  # made read-only by the test
     made = {
         "folder": folder,
         "one_class": one,
         "text": tmp_path / "text.ckpt",
         "file": tmp_path / "a_file",
         "immutable": immutable,
+        "empty_class": empty_class,
+        "svhn": svhn.parent,
+        "ro_run": tmp_path / "ro_run",
+        "ro_checkpoints": tmp_path / "ro_run" / "checkpoints",
     }
     if cnn is not None:
         (tmp_path / "truncated.ckpt").write_bytes(cnn.read_bytes()[:20000])
@@ -172,13 +209,14 @@ def test_bad_input_is_one_sentence_without_traceback(case, tmp_path):
 def test_every_bad_input_of_the_table_is_one_sentence(case, tmp_path, cnn_checkpoint):
     overrides, expected = SLOW_CASES[case]
     made = files(tmp_path, cnn_checkpoint)
-    chattr = ["chattr", "+i", made["immutable"]]
-    if case == "unwritable_run_dir" and subprocess.run(chattr, capture_output=True).returncode:
+    frozen = made[IMMUTABLE.get(case, "immutable")]
+    chattr = ["chattr", "+i", frozen]
+    if case in IMMUTABLE and subprocess.run(chattr, capture_output=True).returncode:
         pytest.skip("chattr +i is not available here (root writes anywhere without it)")
     try:
         result = run_cli(tmp_path, *(o.format(**made) for o in overrides))
     finally:
-        subprocess.run(["chattr", "-i", made["immutable"]], capture_output=True)
+        subprocess.run(["chattr", "-i", frozen], capture_output=True)
     check(result, expected, tmp_path)
 
 

@@ -13,11 +13,14 @@ import lightning as L
 import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from biaslab.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 
-class NonFiniteLossError(FloatingPointError):
-    """Training produced a NaN or infinite loss."""
+class NonFiniteLossError(ConfigError, FloatingPointError):
+    """Training produced a NaN or infinite loss: a setting (most often the learning rate) the
+    run cannot train with, so it reaches the user as one sentence, exit 2."""
 
 
 class FiniteLossGuard(L.Callback):

@@ -26,6 +26,29 @@ def _visible(path: str) -> bool:
     return not Path(path).name.startswith(".")
 
 
+def image_folder(folder: Path, transform: Any, root: Path) -> Any:
+    """torchvision's ImageFolder over `folder` (one subfolder per class); a class folder with no
+    file in it is named in one sentence (torchvision raises FileNotFoundError for it)."""
+    from torchvision.datasets import ImageFolder
+
+    empty = sorted(
+        str(c.relative_to(root))
+        for c in folder.iterdir()
+        if c.is_dir() and not c.name.startswith(".") and not _has_file(c)
+    )
+    if empty:
+        raise MissingDataError(
+            f"data.root={root}: its class folder {empty[0]} holds no file ({len(empty)} empty class "
+            "folder(s)); add its images, or remove the folder if it is not a class."
+        )
+    return ImageFolder(str(folder), transform, is_valid_file=_visible)
+
+
+def _has_file(folder: Path) -> bool:
+    """Whether any visible file lies under `folder` (ImageFolder looks in every subfolder)."""
+    return any(p.is_file() and _visible(str(p)) for p in folder.rglob("*"))
+
+
 def split_dirs(root: Path) -> dict[str, Path] | None:
     """{'train', 'val', ['test']} folders when the tree is pre-split, else None."""
     if not (root / "train").is_dir():
@@ -94,24 +117,18 @@ class ImageFolderDataModule(BaseDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
-        from torchvision.datasets import ImageFolder
-
         dirs = split_dirs(self.root)
         if dirs is not None:
             views = {
-                s: self._checked(
-                    ImageFolder(str(p), self._transform(s == "train"), is_valid_file=_visible)
-                )
+                s: self._checked(image_folder(p, self._transform(s == "train"), self.root))
                 for s, p in dirs.items()
             }
             views.setdefault("test", views["val"])
             classes, train_targets = views["train"].classes, torch.tensor(views["train"].targets)
             self.datasets = dict(views)
         else:
-            train_view = self._checked(
-                ImageFolder(str(self.root), self._transform(True), is_valid_file=_visible)
-            )
-            eval_view = ImageFolder(str(self.root), self._transform(False), is_valid_file=_visible)
+            train_view = self._checked(image_folder(self.root, self._transform(True), self.root))
+            eval_view = image_folder(self.root, self._transform(False), self.root)
             eval_view.samples = eval_view.imgs = list(train_view.samples)
             eval_view.targets = list(train_view.targets)
             idx = stratified_split(

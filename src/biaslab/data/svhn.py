@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from biaslab.data.vision import VisionDataModule, without_checksums
+from biaslab.data.vision import VisionDataModule, unreadable, without_checksums
 from biaslab.errors import MissingDataError
 
 
@@ -32,11 +32,8 @@ class SVHNDataModule(VisionDataModule):
         cls = tvd.SVHN if self.verify_checksums else without_checksums(tvd.SVHN)
         try:
             ds = cls(str(self.root), split=split, download=self.download)
-        except RuntimeError as err:
-            raise MissingDataError(
-                f"data.data_dir={self.data_dir}: torchvision refused svhn/{split}_32x32.mat "
-                f"({err}); set data.verify_checksums=false for files you built yourself."
-            ) from err
+        except Exception as err:
+            raise unreadable(self.data_dir, f"svhn/{split}_32x32.mat", err, self.download) from err
         return torch.as_tensor(ds.data), torch.as_tensor(ds.labels)
 
     def prepare_data(self) -> None:

@@ -204,10 +204,9 @@ class CIFARDataModule(VisionDataModule):
             cls = without_checksums(cls)
         try:
             return cls(str(self.data_dir), train=train, download=self.download)
-        except RuntimeError as err:
-            raise MissingDataError(
-                f"data.data_dir={self.data_dir}: torchvision refused the {self.cls_name} files "
-                f"({err}); set data.verify_checksums=false for files you built yourself."
+        except Exception as err:
+            raise unreadable(
+                self.data_dir, f"the {self.cls_name} files", err, self.download
             ) from err
 
     def prepare_data(self) -> None:
@@ -234,3 +233,32 @@ def without_checksums(cls: type) -> type:
     if hasattr(cls, "split_list"):
         attrs["split_list"] = {k: [url, name, None] for k, (url, name, _) in cls.split_list.items()}
     return type(cls.__name__, (cls,), attrs)
+
+
+def unreadable(data_dir: Path, name: str, err: Exception, download: bool) -> MissingDataError:
+    """One sentence for data files torchvision's loader refused: a checksum that does not match
+    (its RuntimeError "not found or corrupted"), a file its parser cannot read (scipy's
+    loadmat, unpickling), or a failed download (which torchvision tries when the checksum does
+    not match and `download` is set)."""
+    where = f"data.data_dir={data_dir}: {name}"
+    if download:
+        return MissingDataError(
+            f"{where} could not be read or downloaded ({first_clause(err)}); copy the official "
+            "files there and pass data.download=false, or check the network."
+        )
+    if isinstance(err, RuntimeError):
+        return MissingDataError(
+            f"data.data_dir={data_dir}: torchvision's checksum test failed for {name} (damaged, "
+            "cut short or not the official files); copy the files again, or pass "
+            "data.verify_checksums=false for files you built yourself."
+        )
+    return MissingDataError(
+        f"{where} cannot be read ({first_clause(err)}); copy the official files there again."
+    )
+
+
+def first_clause(err: BaseException) -> str:
+    """A library error's first clause (no sentence break, at most 80 characters), to quote
+    inside the lab's own one-sentence message: "Unknown mat file type, version 0, 0"."""
+    text = (str(err).strip().splitlines() or [""])[0].split(". ")[0].rstrip(".")
+    return (text or type(err).__name__)[:80]

@@ -159,9 +159,25 @@ def check_budget(cfg: DictConfig) -> None:
     clip = trainer.get("gradient_clip_val")
     if clip is not None and clip < 0:
         raise ConfigError(f"trainer.gradient_clip_val={clip} must be >= 0 (or null for none).")
+    _check_max_time(trainer.get("max_time"), bool(cfg.get("train")))
     lr = OmegaConf.select(cfg, "optimizer.lr", default=None)
-    if cfg.get("train") and isinstance(lr, int | float) and lr <= 0:
-        raise ConfigError(f"optimizer.lr={lr} must be > 0; pass optimizer.lr=0.001.")
+    if cfg.get("train") and isinstance(lr, int | float) and not 0 < lr < float("inf"):
+        raise ConfigError(f"optimizer.lr={lr} must be > 0 and finite; pass optimizer.lr=0.001.")
+
+
+def _check_max_time(value: Any, train: bool) -> None:
+    """`trainer.max_time` as Lightning reads a string, "DD:HH:MM:SS" (its own refusal names
+    neither the key nor the form); a zero duration would end the run at once as finished."""
+    if not isinstance(value, str):
+        return
+    parts = value.split(":")
+    if len(parts) != 4 or not all(p.strip().isdigit() for p in parts):
+        raise ConfigError(
+            f"trainer.max_time={value} is not a duration; pass days:hours:minutes:seconds, "
+            "such as trainer.max_time=00:12:00:00 (or null for no limit)."
+        )
+    if train and not any(int(p) for p in parts):
+        raise ConfigError(f"trainer.max_time={value} trains nothing; pass a longer duration.")
 
 
 def check_writable(folder: Path, key: str) -> None:
