@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 
@@ -29,8 +30,10 @@ QUIET = [
 ]
 
 
-def cli(root: Path, *args: str, script: str = "src/train.py", timeout: int = 300):
+def cli(root: Path, *args: str, script: str = "src/train.py", timeout: int = 300, pythonpath=False):
     env = {**os.environ, "BIASLAB_ROOT": str(root), "WANDB_MODE": "offline"}
+    if pythonpath:  # a callback from tests/
+        env["PYTHONPATH"] = str(ROOT)
     env.pop("HYDRA_FULL_ERROR", None)
     return subprocess.run(
         [sys.executable, script, *args],
@@ -229,11 +232,55 @@ def test_a_kills_litter_is_cleaned_when_the_run_resumes(tmp_path):
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2]
 
 
+class RowsAtSave(L.Callback):
+    """A callback (`+callbacks.rows._target_=tests.test_faults.RowsAtSave`) that notes, as
+    each checkpoint is about to be written, which epochs' train and validation rows
+    `metrics.csv` holds on disk then: `[epoch, [train epochs], [val epochs]]` per save."""
+
+    def __init__(self, out: str) -> None:
+        self.out = out
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        with open(Path(trainer.loggers[0].log_dir) / "metrics.csv") as f:
+            rows = list(csv.DictReader(f))
+        seen = [[int(r["epoch"]) for r in rows if r.get(k)] for k in ("train/loss", "val/acc")]
+        with open(self.out, "a") as f:
+            f.write(json.dumps([trainer.current_epoch, *seen]) + "\n")
+
+
+def test_an_epochs_csv_rows_are_on_disk_before_its_checkpoint(tmp_path):
+    """Lightning logs an epoch's train row after the epoch's checkpoints; a kill in between lost
+    it. Every checkpoint of a 2-epoch run is written with its epoch's train and validation rows
+    already in `csv/metrics.csv`, and the finished file holds each once."""
+    out = tmp_path / "saves.jsonl"
+    run_dir = tmp_path / "D"
+    result = cli(
+        tmp_path,
+        *QUIET,
+        "trainer.max_epochs=2",
+        f"hydra.run.dir={run_dir}",
+        "+callbacks.rows._target_=tests.test_faults.RowsAtSave",
+        f"+callbacks.rows.out={out}",
+        pythonpath=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    saves = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {s[0] for s in saves} == {0, 1}
+    for epoch, train, val in saves:
+        assert epoch in train and epoch in val, saves
+    with open(run_dir / "csv" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows if r["train/loss"]] == [0, 1]
+    assert [int(r["epoch"]) for r in rows if r["val/acc"]] == [0, 1]
+
+
 @pytest.mark.slow
 def test_kills_at_checkpoint_replacement_never_lose_a_history_row(tmp_path):
     """20 `kill -9`s, each the moment a checkpoint's temporary file appears (the save of that
     epoch's checkpoint is under way): the same command then finishes with one complete row per
-    epoch, validation columns filled."""
+    epoch, validation columns filled, in `history.csv` and in the CSV logger's `metrics.csv`
+    (one train row and one validation row per epoch: Lightning logs the train row after the
+    checkpoints, and lost it in 3 of 4 kills before the logger wrote it ahead of them)."""
     epochs, kills = 4, 0
     env = {**os.environ, "BIASLAB_ROOT": str(tmp_path)}
     for trial in range(20):
@@ -281,4 +328,9 @@ def test_kills_at_checkpoint_replacement_never_lose_a_history_row(tmp_path):
             rows = list(csv.DictReader(f))
         assert [int(r["epoch"]) for r in rows] == list(range(epochs)), (trial, killed, rows)
         assert all(r["val/acc"] and math.isfinite(float(r["train/loss"])) for r in rows)
+        with open(run_dir / "csv" / "metrics.csv") as f:
+            logged = list(csv.DictReader(f))
+        for column in ("train/loss", "val/acc"):
+            epochs_logged = [int(r["epoch"]) for r in logged if r[column]]
+            assert epochs_logged == list(range(epochs)), (trial, killed, column, logged)
     assert kills >= 15  # (a run that ended before its k-th save was not killed)

@@ -46,6 +46,13 @@ class EpochHistory(L.Callback):
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.start = time.perf_counter()
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """The checkpoint is restored, nothing logged yet: a CSV logger drops the rows of steps
+        the checkpoint does not hold, as the history does its epochs' rows."""
+        for logger in trainer.loggers if trainer.is_global_zero else ():
+            if hasattr(logger, "keep_rows_before_step"):
+                logger.keep_rows_before_step(_logged_step(trainer))
+
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.trimmed and trainer.is_global_zero:  # the first epoch of this process
             self.trimmed = True
@@ -64,6 +71,10 @@ class EpochHistory(L.Callback):
         row["wall_s"] = round(time.perf_counter() - self.start, 3)
         append_row(self.path, row, ["epoch", "step", *HISTORY_KEYS])
         self.last_epoch = epoch
+        train = {k: m[k] for k in ("train/loss", "train/acc") if k in m}
+        for logger in trainer.loggers:  # Lightning logs this row after the checkpoints
+            if hasattr(logger, "write_epoch_row"):
+                logger.write_epoch_row(train, epoch, _logged_step(trainer))
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.state.fn != "fit" or trainer.sanity_checking:  # not in validate() or test()
@@ -83,6 +94,12 @@ class EpochHistory(L.Callback):
         if self.step_s:
             median = float(np.median(self.step_s)) * 1000
             trainer.callback_metrics["time/step_ms"] = torch.tensor(median)
+
+
+def _logged_step(trainer: L.Trainer) -> int:
+    """The step Lightning writes with an epoch's rows (its count of batches that stepped)."""
+    loop = trainer.fit_loop.epoch_loop
+    return int(getattr(loop, "_batches_that_stepped", trainer.global_step))
 
 
 def _summarize(pl_module: L.LightningModule) -> None:

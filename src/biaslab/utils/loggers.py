@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger as LightningCSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
+from lightning.pytorch.utilities import rank_zero_only
 
 
 class _HeaderMergingWriter(ExperimentWriter):
@@ -27,7 +30,55 @@ class _HeaderMergingWriter(ExperimentWriter):
 class CSVLogger(LightningCSVLogger):
     """Lightning's CSVLogger, except that a run resumed in the same folder appends to its
     `metrics.csv` (Lightning's writer deletes an existing file on start, which would lose every
-    row logged before a kill or a preemption), and columns written by other processes are kept."""
+    row logged before a kill or a preemption), and columns written by other processes are kept.
+
+    No kill loses or repeats a row, as with the run's history: Lightning logs an epoch's train
+    row after that epoch's checkpoints, so `biaslab.callbacks.evidence.EpochHistory` writes it
+    here first (`write_epoch_row`: written and fsynced before the checkpoints) and the later copy
+    is dropped; a resumed run first drops the rows its checkpoint does not hold
+    (`keep_rows_before_step`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._early: dict[int, set[str]] = {}  # epoch -> keys of the train row written early
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        epoch = metrics.get("epoch")
+        early = self._early.get(int(epoch)) if epoch is not None else None
+        if early is not None and set(metrics) <= early:  # written before the checkpoints
+            return
+        super().log_metrics(metrics, step)
+
+    @rank_zero_only
+    def write_epoch_row(self, values: dict[str, float], epoch: int, step: int) -> None:
+        """Write `values` (the epoch's train/loss, train/acc) as the epoch's row now, flushed
+        and synced with everything logged before it, ahead of the epoch's checkpoints."""
+        row = {**values, "epoch": epoch}
+        self.experiment.log_metrics(row, step)
+        self.experiment.save()
+        with open(self.experiment.metrics_file_path, "rb+") as f:
+            os.fsync(f.fileno())
+        self._early[epoch] = set(row)
+
+    @rank_zero_only
+    def keep_rows_before_step(self, step: int) -> None:
+        """Drop the file's rows logged at `step` or later (a resumed run logs them again from
+        its checkpoint); atomically, so a kill leaves the old file."""
+        path = Path(self.experiment.metrics_file_path)
+        if not path.is_file():
+            return
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f))
+        if len(rows) < 2 or "step" not in rows[0]:
+            return
+        col = rows[0].index("step")
+        kept = [rows[0], *(r for r in rows[1:] if not r[col] or int(float(r[col])) < step)]
+        if len(kept) < len(rows):
+            tmp = path.with_name(f".{path.name}.tmp")
+            with tmp.open("w", newline="") as f:
+                csv.writer(f).writerows(kept)
+            tmp.replace(path)
 
     @property
     @rank_zero_experiment
