@@ -40,8 +40,10 @@ def test_every_existing_preset_parses_with_its_sweep_as_hydra_reads_it(path):
     preset = Preset.from_yaml(path)
     raw = yaml.safe_load(path.read_text())
     params = ((raw.get("hydra") or {}).get("sweeper") or {}).get("params") or {}
-    assert preset.name == path.stem and preset.protocol == 1
-    assert set(preset.swept) == set(params) and set(preset.factors) == set(params) - {"seed"}
+    assert preset.name == path.stem and preset.protocol == raw.get("protocol", 1)
+    bundles = {ARM} if raw.get("arms") else set()
+    assert set(preset.swept) == set(params)
+    assert set(preset.factors) == set(params) - {"seed"} | bundles
     for key, value in params.items():
         ours, hydras = preset.swept[key], hydra_values(key, value)
         assert len(ours) == len(hydras) and all(map(same_value, ours, hydras))
