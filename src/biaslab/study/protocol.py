@@ -35,9 +35,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from biaslab.study.bootstrap import (
+    N_BOOT,
+    bootstrap_differences,
+    bootstrap_p,
+    percentile_interval,
+)
+from biaslab.study.planning import (  # noqa: F401
+    ALPHA,
+    fewest_seeds,
+    min_signflip_p,
+    sd_upper_limit,
+    seeds_needed,
+    too_few_seeds,
+    underpowered,
+)
+
 PROTOCOL_VERSION = 2
-ALPHA = 0.05
-N_BOOT = 4000
 EXACT_SIGNFLIP_UP_TO = 16  # seeds: 2^16 sign patterns enumerated; above, Monte Carlo
 
 TOO_FEW = "too few seeds"
@@ -94,26 +108,6 @@ def holm_levels(pvalues: Sequence[float], alpha: float = ALPHA) -> list[float]:
     return levels.tolist()
 
 
-def min_signflip_p(n_seeds: int) -> float:
-    """The smallest two-sided p a sign-flip test over n seeds can give: 2 / 2^n (all signs one
-    way), 1 for no seeds."""
-    return 1.0 if n_seeds < 1 else min(1.0, 2.0 / 2**n_seeds)
-
-
-def too_few_seeds(n_seeds: int, family_size: int, alpha: float = ALPHA) -> bool:
-    """No distribution-free test over these seeds can reach Holm's first level alpha / m: even
-    when every seed agrees in sign, the sign-flip p 2 / 2^n exceeds it (5 seeds: 0.0625 > 0.05)."""
-    return min_signflip_p(n_seeds) > alpha / max(1, family_size)
-
-
-def fewest_seeds(family_size: int, alpha: float = ALPHA) -> int:
-    """The fewest seeds whose sign-flip test can reach alpha / m (6 for m = 1, 8 for m = 6)."""
-    n = 1
-    while too_few_seeds(n, family_size, alpha):
-        n += 1
-    return n
-
-
 def signflip_p(diffs: Sequence[float], n_resamples: int = 9999, seed: int = 0) -> float:
     """Two-sided sign-flip permutation p that the per-seed paired differences are centred on 0:
     the share of sign patterns whose mean is at least as far from 0 as the observed one. Exact
@@ -145,84 +139,6 @@ def t_p(diffs: Sequence[float]) -> float:
     if d.std(ddof=1) <= 1e-12 * max(1.0, abs(d.mean())):  # no spread, up to rounding
         return 0.0 if d.mean() != 0 else 1.0
     return float(stats.ttest_1samp(d, 0.0).pvalue)
-
-
-def _draw_counts(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
-    """(rows, n): how often each of n items is drawn in n draws with replacement, per row."""
-    picks = rng.integers(0, n, size=(rows, n)) + n * np.arange(rows)[:, None]
-    return np.bincount(picks.ravel(), minlength=rows * n).reshape(rows, n).astype(float)
-
-
-def _crossed(d: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Seeds and examples resampled independently, one draw of examples per replicate shared
-    by every seed (Owen's pigeonhole bootstrap): every seed tested on the same test set, whose
-    sampling error therefore does not average out over seeds. d: (seeds, n_test)."""
-    seeds, n = d.shape
-    out = np.empty(n_boot)
-    chunk = max(1, 2_000_000 // max(seeds, n))
-    for start in range(0, n_boot, chunk):
-        rows = min(chunk, n_boot - start)
-        w, v = _draw_counts(rng, rows, seeds), _draw_counts(rng, rows, n)
-        out[start : start + rows] = np.einsum("bn,bn->b", w @ d, v) / (seeds * n)
-    return out
-
-
-def _nested(d: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Seeds resampled, then each drawn seed's examples resampled on their own (each seed has
-    its own test set). Per-example differences take few values (-1, 0, 1 for correctness), so a
-    seed's resampled mean is a multinomial draw over its value counts. d: (seeds, n_test)."""
-    seeds, n = d.shape
-    values, inverse = np.unique(d, return_inverse=True)
-    inverse = inverse.reshape(seeds, n)
-    if len(values) > 64:
-        raise ValueError(
-            "the nested bootstrap reads per-example differences of few values (correctness); "
-            "pass shared_test_set=True or per-example correctness."
-        )
-    shares = np.stack([np.bincount(row, minlength=len(values)) for row in inverse]) / n
-    picked = rng.integers(0, seeds, size=(n_boot, seeds))
-    means = rng.multinomial(n, shares[picked]) @ values / n  # (n_boot, seeds)
-    return means.mean(axis=1)
-
-
-def bootstrap_differences(
-    arm: np.ndarray,
-    baseline: np.ndarray,
-    n_boot: int = N_BOOT,
-    seed: int | np.random.Generator = 0,
-    shared_test_set: bool = True,
-) -> np.ndarray:
-    """`n_boot` bootstrap replicates of the mean difference arm − baseline, paired: both arms
-    are resampled with the same seeds and the same test examples. arm, baseline: (seeds,
-    n_test) per-example correctness (or any per-example score) of the same seeds on the same
-    examples; (seeds,) per-run scores resample seeds only. `shared_test_set` (the lab's case:
-    one fixed test split for every seed) draws examples once per replicate for all seeds;
-    False resamples each drawn seed's examples on their own (a test set per seed)."""
-    a, b = np.asarray(arm, dtype=float), np.asarray(baseline, dtype=float)
-    if a.shape != b.shape or a.ndim not in (1, 2) or a.shape[0] < 1:
-        raise ValueError(
-            f"arm {a.shape} and baseline {b.shape} must be the same (seeds, n_test) shape; pair "
-            "the same seeds on the same test examples."
-        )
-    d = (a - b).reshape(a.shape[0], -1)
-    rng = np.random.default_rng(seed)
-    return _crossed(d, n_boot, rng) if shared_test_set else _nested(d, n_boot, rng)
-
-
-def percentile_interval(draws: np.ndarray, level: float) -> tuple[float, float]:
-    """The two-sided percentile interval of bootstrap `draws` at coverage `level` (0.95)."""
-    tail = (1.0 - level) / 2
-    low, high = np.quantile(np.asarray(draws, dtype=float), [tail, 1.0 - tail])
-    return float(low), float(high)
-
-
-def bootstrap_p(draws: np.ndarray) -> float:
-    """The two-sided p dual to the percentile interval: twice the smaller share of replicates
-    on either side of 0, each counted with the observed one, ((hits + 1) / (B + 1)), at most 1.
-    A 1 - level interval excludes 0 where this p is below `level`, up to the draws' grain."""
-    d = np.asarray(draws, dtype=float)
-    side = min(int(np.sum(d <= 0)), int(np.sum(d >= 0)))
-    return min(1.0, 2 * (side + 1) / (len(d) + 1))
 
 
 def word(low: float, high: float, delta: float | None, better: str | None = "higher") -> str:
@@ -368,69 +284,3 @@ def decide_family(
             said = word(low, high, delta, better)
         out.append(Verdict(TOO_FEW if few else said, e.diff, low, high, level, p_holm, few))
     return out
-
-
-def sd_upper_limit(sd: float, n: int, level: float = 0.8) -> float:
-    """The one-sided `level` upper confidence limit of an SD estimated from n values:
-    sd * sqrt((n - 1) / chi2_{1-level, n-1}) (a normal sample's variance is chi-square)."""
-    from scipy import stats
-
-    if n < 2:
-        raise ValueError(f"an SD's confidence limit needs 2 or more pilot seeds; got {n}.")
-    return float(sd * math.sqrt((n - 1) / stats.chi2.ppf(1.0 - level, n - 1)))
-
-
-def _power(n: int, effect: float, tail: float) -> float:
-    """Power of a one-sided paired t-test at level `tail` over n seeds when the true difference
-    lies `effect` SDs beyond its null boundary (the noncentral t)."""
-    from scipy import stats
-
-    return float(stats.nct.sf(stats.t.ppf(1.0 - tail, n - 1), n - 1, effect * math.sqrt(n)))
-
-
-def seeds_needed(
-    pilot_sd: float,
-    n_pilot: int,
-    delta: float,
-    family_size: int,
-    alpha: float = ALPHA,
-    power: float = 0.8,
-    ucl_level: float = 0.8,
-) -> int:
-    """The seeds a comparison needs, decided before the run from its declared δ and a pilot's
-    SD of paired per-seed differences, never from an observed effect: the SD taken at its
-    `ucl_level` upper confidence limit (Browne 1995), the fewest seeds n such that a difference
-    lying δ beyond a decision boundary (0, +δ or -δ) crosses it with probability `power` under
-    the interval's tail at Holm's strictest step, alpha / (2 m): so a true 0 is shown within
-    ±δ on each side, a true δ shown nonzero, a true 2δ shown beyond δ. At least
-    `fewest_seeds` (below them no distribution-free test can reach alpha / m)."""
-    from scipy import stats
-
-    if not delta > 0 or not pilot_sd >= 0 or family_size < 1:
-        raise ValueError("seeds_needed needs delta > 0, pilot_sd >= 0 and a family of 1 or more.")
-    floor = max(2, fewest_seeds(family_size, alpha))
-    sd, tail = sd_upper_limit(pilot_sd, n_pilot, ucl_level), alpha / (2 * family_size)
-    if sd == 0:
-        return floor
-    effect = delta / sd
-    start = ((stats.norm.ppf(1 - tail) + stats.norm.ppf(power)) / effect) ** 2  # z: a lower bound
-    n = max(floor, math.floor(start))
-    while _power(n, effect, tail) < power:
-        n += 1
-    return n
-
-
-def underpowered(
-    planned_seeds: int,
-    pilot_sd: float,
-    n_pilot: int,
-    delta: float,
-    family_size: int,
-    alpha: float = ALPHA,
-    power: float = 0.8,
-    ucl_level: float = 0.8,
-) -> bool:
-    """A design (its planned seeds) is underpowered when it plans fewer seeds than
-    `seeds_needed` asks: said before the run, at the declared δ, from the pilot alone."""
-    need = seeds_needed(pilot_sd, n_pilot, delta, family_size, alpha, power, ucl_level)
-    return planned_seeds < need
