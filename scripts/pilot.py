@@ -17,8 +17,8 @@ from omegaconf import OmegaConf
 from biaslab.analysis.pack import unpacked
 from biaslab.analysis.pilot import pilot_lines, pilot_rows, seed_rule
 from biaslab.errors import ConfigError
-from biaslab.presets import ROOT, preset_config
 from biaslab.run.checks import exit_with_one_sentence
+from biaslab.study.compose import ROOT, preset_config
 
 
 def main() -> None:

@@ -19,10 +19,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from biaslab.analysis.replication import record, replicate
 from biaslab.errors import ConfigError
-from biaslab.presets import ROOT, check_preset_name
 from biaslab.run.checks import exit_with_one_sentence
+from biaslab.study.compose import ROOT, check_preset_name
+from biaslab.study.replication import record, replicate
 
 
 def seed_range(text: str) -> range:

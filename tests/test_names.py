@@ -245,23 +245,18 @@ def test_a_preset_whose_data_is_missing_stops_at_its_first_job_in_one_sentence(t
 
 @pytest.mark.slow  # composes every preset: about 30 s
 def test_every_presets_declaration_names_only_arms_it_runs():
-    from omegaconf import OmegaConf
+    from biaslab.study.compose import preset_config, preset_names, preset_of
 
-    from biaslab.presets import check_arms, preset_config, preset_names
-
-    for name in preset_names():
-        cfg = preset_config(name, [])
-        claim = OmegaConf.to_container(cfg.claim, resolve=True) if cfg.get("claim") else None
-        swept = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
-        params = {k: str(v) for k, v in swept.items()}
-        check_arms(claim, OmegaConf.to_container(cfg.report, resolve=True), params)
+    for name in preset_names():  # the typed declaration of the composed config: checked once
+        preset = preset_of(name, preset_config(name, []))
+        assert all(c.key in preset.factors for c in preset.comparisons)
 
 
 def test_an_arms_folder_is_one_plain_folder_name():
     """A tuned preset names a folder per arm from its swept values: `/` cannot make a path of
     it, and a name the file system cannot hold is one sentence, not ENAMETOOLONG mid-preset."""
     from biaslab.errors import ConfigError
-    from biaslab.tuning import _arm_slug
+    from biaslab.study.tuning import arm_slug as _arm_slug
 
     assert _arm_slug({"model": "../../x"}) == "model-..-..-x"
     assert _arm_slug({}) == "all"

@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from biaslab.analysis.pilot import seeds_asked
-from biaslab.analysis.replication import COUNTS, PICKED, read_against, summary, verdict_words
+from biaslab.analysis.replication import verdict_words
 from biaslab.analysis.tables import holm_family
 from biaslab.analysis.verdicts import comparison_lines, overview_row, seed_rule_line
+from biaslab.study.replication import COUNTS, PICKED, read_against, summary
 from tests.conftest import ROOT
 
 FAST = [
@@ -143,7 +144,7 @@ def test_an_arm_compared_with_two_baselines_keeps_both_words():
 
 @pytest.mark.slow  # two tuned 3-seed sweeps, 39 s of the fast suite's 4-5 min; its parts are tested above
 def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tmp_path):
-    from biaslab.presets import run_preset
+    from biaslab.study.runner import run_preset
 
     page = run_preset(
         "optimizers_quick", [*FAST, "hydra.sweeper.params.seed='0,1,2'"], tmp_path / "p"
