@@ -173,5 +173,7 @@ def pytest_collection_modifyitems(config, items):
         needs |= {n for n, words in EXTRA_WORDS.items() if any(w in item.name for w in words)}
         for name in sorted(needs & missing):
             item.add_marker(
-                pytest.mark.skip(reason=f"needs the {name} extra: pip install -e '.[{name}]'")
+                pytest.mark.skip(
+                    reason=f"needs the {name} extra: pip install -c requirements.lock -e '.[{name}]'"
+                )
             )
