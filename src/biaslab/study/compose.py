@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from biaslab.errors import ConfigError
+from biaslab.study.plan import experiment
 from biaslab.study.spec import Preset
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,9 +34,7 @@ def preset_config(name: str, extra: list[str], root: Path = ROOT):
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(root / "conf"), version_base="1.3"):
         return said(
-            lambda: compose(
-                "train", overrides=[f"experiment={name}", *extra], return_hydra_config=True
-            )
+            lambda: compose("train", overrides=[experiment(name), *extra], return_hydra_config=True)
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from biaslab.study.parts import Comparison
@@ -24,6 +25,11 @@ QUIET = (
 )
 
 
+def experiment(name: str) -> str:
+    """The override that composes preset `name`."""
+    return f"experiment={name}"
+
+
 @dataclass(frozen=True)
 class Sweep:
     """One `src/train.py -m` of a stage: its folder (relative to the preset's dir), the
@@ -32,6 +38,11 @@ class Sweep:
     folder: str
     overrides: tuple[str, ...]
     what: str
+
+    def args(self, name: str, out: Path) -> list[str]:
+        """The command line after `src/train.py -m`: the preset, this sweep's dir in `out`,
+        its overrides."""
+        return [experiment(name), f"hydra.sweep.dir={out / self.folder}", *self.overrides]
 
 
 @dataclass(frozen=True)

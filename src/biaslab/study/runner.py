@@ -42,8 +42,7 @@ def train(name: str, out: Path, sweep: Sweep) -> None:
 
     folder = out / sweep.folder
     (folder / STOPPED).unlink(missing_ok=True)  # a sentence left by an earlier session
-    args = [f"experiment={name}", f"hydra.sweep.dir={folder}", *sweep.overrides]
-    cmd = [sys.executable, str(ROOT / "src" / "train.py"), "-m", *args]
+    cmd = [sys.executable, str(ROOT / "src" / "train.py"), "-m", *sweep.args(name, out)]
     code = subprocess.run(cmd, cwd=ROOT, env={**os.environ, SAY_ENV: "0"}).returncode
     if code == 0:
         return
