@@ -11,6 +11,16 @@ workers may share one), and the best parameters in `<sweep dir>/optimization_res
 Pruning: each job gets `pruning={storage, study_name, trial_id}` and reports its validation
 metric every epoch (`biaslab.callbacks.pruning.OptunaPruning`, rank 0); when the `pruner` says
 so it stops early, and the trial is told PRUNED (not a failure).
+
+Stopped and resumed: trial N runs in job dir N (`hydra.job.num` is the trial's number), so a
+dir is only ever reused by its own trial. Each sweeper holds a lock file for its life and names
+it in the trials it runs (user attr `biaslab_worker`); a RUNNING trial whose worker's lock is
+free (killed, or stopped by SIGTERM: the preempted job's trial is left RUNNING) is an orphan,
+and the next sweeper on the same machine adopts it: runs it again in its own dir, where the job
+resumes from its `last.ckpt` (or reports its finished run), and tells its result. A job
+preempted by SIGTERM / SIGUSR1 ends the sweep cleanly (exit 0); the same command resumes it.
+A seeded sampler is reseeded with the study's trial count before each ask, so a resumed
+search proposes new values, not the first run's again.
 """
 
 import contextlib
@@ -18,8 +28,10 @@ import fcntl
 import logging
 import math
 import os
+import socket
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +49,7 @@ from biaslab.run.files import RunDir
 
 log = logging.getLogger(__name__)
 RESULTS = "optimization_results.yaml"
+WORKER = "biaslab_worker"  # a trial's user attr: "<host>:<lock file>" of the sweeper running it
 
 
 def distribution(override: Override):
@@ -118,6 +131,56 @@ def _study_lock(storage: str) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _worker_lock(folder: Path) -> Iterator[str]:
+    """Hold a lock file of this sweeper's own (`<folder>/.optuna_workers/`) for the sweep's life
+    and yield its name, "<host>:<path>": the kernel frees it when the process dies, however it
+    dies, so a trial naming a free lock was left RUNNING by a dead sweeper."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.lock"
+    with open(path, "w") as fd:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield f"{socket.gethostname()}:{path.resolve()}"
+        finally:
+            path.unlink(missing_ok=True)
+
+
+def _worker_dead(worker: str | None, locked_storage: bool) -> bool:
+    """Whether the sweeper named `worker` ("<host>:<lock file>") is gone. A worker on another
+    machine cannot be asked (its trials are left to it); a trial with no worker named was begun
+    by an older sweeper, and counts as orphaned only where every live worker names itself
+    before the study lock is released (SQLite)."""
+    if not worker:
+        return locked_storage
+    host, _, path = worker.partition(":")
+    if host != socket.gethostname():
+        return False
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:  # removed by its sweeper as it ended
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _runs(trials: list) -> list[list]:
+    """`trials` sorted by number and cut into runs of consecutive numbers: each run is one
+    launch whose job numbers (and job dirs) are the trials' own numbers."""
+    runs: list[list] = []
+    for trial in sorted(trials, key=lambda t: t.number):
+        if runs and runs[-1][-1].number + 1 == trial.number:
+            runs[-1].append(trial)
+        else:
+            runs.append([trial])
+    return runs
+
+
 @dataclass
 class OptunaSweeperConf:
     _target_: str = "hydra_plugins.biaslab_sweepers.optuna_sweeper.OptunaSweeper"
@@ -195,31 +258,93 @@ class OptunaSweeper(Sweeper):
         raise AssertionError("unreachable")
 
     def sweep(self, arguments: list[str]) -> Any:
-        from optuna.trial import TrialState
-
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         study, storage = self._study(sweep_dir)
         space, fixed = search_space(self.params, arguments)
-        job_idx = 0
-        while True:
-            with _study_lock(storage):  # count and ask as one step, or two workers overshoot
-                begun = sum(t.state != TrialState.WAITING for t in study.trials)
-                left = self.n_trials - begun
-                if left <= 0:
-                    break
-                log.info("Study %s: %d of %d trials begun.", self.study_name, begun, self.n_trials)
-                trials = [study.ask(space) for _ in range(min(self.n_jobs, left))]
-            batch = [
-                [*fixed, *[f"{k}={v}" for k, v in t.params.items()], self._pruning(storage, t)]
-                for t in trials
-            ]
-            returns = self.launcher.launch(batch, initial_job_idx=job_idx)
-            job_idx += len(batch)
-            for trial, ret in zip(trials, returns, strict=True):
-                self._tell(study, trial, ret)
+        with _worker_lock(sweep_dir / ".optuna_workers") as me:
+            while trials := self._next_trials(study, storage, space, me):
+                for run in _runs(trials):
+                    if self._launch(study, storage, fixed, run, sweep_dir):
+                        log.warning("Preempted: the same command resumes the study.")
+                        return
         self._write_best(study, sweep_dir)
+
+    def _next_trials(self, study, storage: str, space: dict[str, Any], me: str) -> list:
+        """Up to n_jobs trials to run now: orphans first (RUNNING, their sweeper gone: adopted,
+        so they run again in their own job dirs), then new ones asked until the study has
+        n_trials begun. Counted and asked under the study lock, or two workers overshoot."""
+        from optuna.trial import TrialState
+
+        with _study_lock(storage):
+            locked = storage.startswith("sqlite:///")
+            orphans = [
+                t
+                for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                if _worker_dead(t.user_attrs.get(WORKER), locked)
+            ][: self.n_jobs]
+            for trial in orphans:
+                log.warning(
+                    "Trial %d was left running by a stopped sweeper: resumed.", trial.number
+                )
+                study._storage.set_trial_user_attr(trial._trial_id, WORKER, me)
+            begun = sum(t.state != TrialState.WAITING for t in study.trials)
+            left = min(self.n_jobs - len(orphans), self.n_trials - begun)
+            if left > 0:
+                log.info("Study %s: %d of %d trials begun.", self.study_name, begun, self.n_trials)
+                self._reseed(study)
+            asked = [study.ask(space) for _ in range(max(left, 0))]
+            for trial in asked:
+                trial.set_user_attr(WORKER, me)
+        return [*orphans, *asked]
+
+    def _reseed(self, study) -> None:
+        """A sampler seeded `seed` proposes the same values in every process, so a resumed
+        search (or a second worker) asked again what the study already holds: before each ask
+        the sampler is rebuilt with `seed + <trials in the study>` (deterministic, and the
+        first batch of a new study keeps `seed`)."""
+        from hydra.utils import instantiate
+
+        node = OmegaConf.select(self.config, "hydra.sweeper.sampler")
+        if not isinstance(node, DictConfig) or node.get("seed") is None or "_target_" not in node:
+            return
+        study.sampler = instantiate(node, seed=int(node.seed) + len(study.trials))
+
+    def _launch(self, study, storage: str, fixed: list[str], run: list, sweep_dir: Path) -> bool:
+        """Launch trials of consecutive numbers as jobs of those numbers and tell their results;
+        True when a job was preempted (its trial is left RUNNING, for the next sweeper)."""
+        for trial in run:
+            self._check_job_dir(sweep_dir / str(trial.number), trial, storage)
+        batch = [
+            [*fixed, *[f"{k}={v}" for k, v in t.params.items()], self._pruning(storage, t)]
+            for t in run
+        ]
+        returns = self.launcher.launch(batch, initial_job_idx=run[0].number)
+        preempted = False
+        for trial, ret in zip(run, returns, strict=True):
+            out = OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir") if ret else None
+            if out and RunDir(out).preempted.exists() and not RunDir(out).finished:
+                preempted = True  # left RUNNING: its job resumes from its own last.ckpt
+            else:
+                self._tell(study, trial, ret)
+        return preempted
+
+    def _check_job_dir(self, job_dir: Path, trial, storage: str) -> None:
+        """Job dir N may hold only trial N's own run of this study (resumed, or reported as
+        finished); a run of another study or trial there is refused, never taken as this
+        trial's result."""
+        stored = RunDir(job_dir).read_config().get("pruning") or {}
+        if not stored:
+            return
+        ours = (storage, self.study_name, trial._trial_id)
+        theirs = (stored.get("storage"), stored.get("study_name"), stored.get("trial_id"))
+        if theirs != ours:
+            _refuse(
+                f"hydra.sweep.dir={job_dir.parent} holds in {job_dir.name}/ a run of another "
+                f"study or trial (study {theirs[1]}, trial id {theirs[2]}); pass another "
+                "hydra.sweep.dir for this study."
+            )
 
     def _pruning(self, storage: str, trial) -> str:
         """The job's `pruning=` override: where to report, which trial, and the pruner's config
@@ -237,6 +362,7 @@ class OptunaSweeper(Sweeper):
     def _tell(self, study, trial, ret) -> None:
         from optuna.trial import TrialState
 
+        trial = trial.number  # an adopted trial is a FrozenTrial: tell by number
         if ret.status != JobStatus.COMPLETED:
             study.tell(trial, state=TrialState.FAIL)
             error = str(getattr(ret, "_return_value", "") or "").strip().splitlines()
