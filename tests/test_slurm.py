@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +34,14 @@ SMALL = [  # a few batches of digits: each job is seconds of training
     "data.batch_size=16",
 ]
 COMPARED = ("test/acc", "test/loss", "val/acc_best", "val/loss", "train/loss")
+NEVER = ("PartitionConfig", "Resources_Unavailable", "ReqNodeNotAvail")  # pending for ever
 ENDED = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class Cluster:
@@ -51,6 +60,9 @@ class Cluster:
             "BIASLAB_ROOT": str(root),
             "WANDB_MODE": "offline",
             "OMP_NUM_THREADS": "1",
+            # Lightning's SLURM environment takes its port from the job id (10000 + its last 4
+            # digits): two workers' clusters both number from 1, so their DDP jobs would meet
+            "MASTER_PORT": str(free_port()),
         }
 
     def run(self, root: Path, *cmd: str, timeout: float = 300) -> str:
@@ -68,26 +80,32 @@ class Cluster:
     def wait(self, root: Path, job_id: str, timeout: float = 240) -> dict[str, str]:
         deadline = time.monotonic() + timeout
         while (info := self.job(root, job_id))["JobState"] not in ENDED:
-            assert time.monotonic() < deadline, f"job {job_id} still {info['JobState']}"
+            state = f"job {job_id} still {info['JobState']} ({info.get('Reason')})"
+            assert time.monotonic() < deadline and info.get("Reason") not in NEVER, state
             time.sleep(0.5)
         return info
 
 
 @pytest.fixture(scope="session")
-def slurm(tmp_path_factory):
+def slurm():
     """A one-node cluster for the session (about 1 s to start; stopped after)."""
     missing = [name for name in DAEMONS if shutil.which(name) is None]
     if missing:
         pytest.skip(
             f"SLURM is not installed ({missing[0]} missing): apt-get install slurm-wlm munge"
         )
-    folder = tmp_path_factory.mktemp("slurm")
+    # outside pytest's base temp, which a later pytest session may prune while this one runs
+    folder = Path(tempfile.mkdtemp(prefix="biaslab-slurm-"))
     out = subprocess.run(
         [str(SCRIPT), "start", str(folder)], capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, f"the local SLURM cluster did not start: {out.stderr}"
-    yield Cluster(folder)
+    cluster = Cluster(folder)
+    yield cluster
+    env = cluster.env(folder)
+    subprocess.run(["scancel", "--user", env.get("USER") or "root"], env=env, timeout=60)
     subprocess.run([str(SCRIPT), "stop", str(folder)], capture_output=True, timeout=60)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def metrics(run_dir: Path) -> dict[str, float]:

@@ -36,7 +36,7 @@ stop() {  # all three at once (slurmd first in line), then wait for each, at mos
 write_conf() {
     local node cpus mem
     node=$(hostname -s)
-    cpus=$(nproc)
+    cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # nproc honours OMP_NUM_THREADS
     mem=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
     cat >"$dir/slurm.conf" <<EOF
 ClusterName=biaslab-local
