@@ -5,6 +5,7 @@ Skipped, saying so, where SLURM is not installed (`apt-get install slurm-wlm mun
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import shutil
@@ -103,7 +104,7 @@ def slurm():
     cluster = Cluster(folder)
     yield cluster
     env = cluster.env(folder)
-    subprocess.run(["scancel", "--user", env.get("USER") or "root"], env=env, timeout=60)
+    subprocess.run(["scancel", "--user", getpass.getuser()], env=env, timeout=60)
     subprocess.run([str(SCRIPT), "stop", str(folder)], capture_output=True, timeout=60)
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -206,6 +207,7 @@ def test_ddp_over_two_slurm_tasks_is_one_run_with_the_metrics_of_ddp_without_slu
     assert info["JobState"] == "COMPLETED", log[-3000:]
     (run_dir,) = (tmp_path / "logs" / "slurm").iterdir()
     assert run_dir.name == f"run-{job_id}"
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["slurm"]  # no other dir
     assert (run_dir / "config_resolved.yaml").exists()
     assert sorted(p.name for p in run_dir.glob("config_resolved*.yaml")) == sorted(
         ["config_resolved.yaml", "config_resolved_rank1.yaml"]
