@@ -200,14 +200,14 @@ def test_a_preset_stopped_by_sigterm_still_counts_its_wall_time(tmp_path, monkey
     import signal
     import time
 
-    import biaslab.presets as presets
+    import biaslab.study.runner as presets
 
     def stopped(*args) -> None:
         time.sleep(0.2)
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # never reached: the handler raises first
 
-    monkeypatch.setattr(presets, "_run_stages", stopped)
+    monkeypatch.setattr(presets, "run_stages", stopped)
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(SystemExit) as stop:
         presets.run_preset("optimizers_quick", [], out=tmp_path / "p")
@@ -315,7 +315,9 @@ def test_a_comparison_fixed_at_an_unswept_key_is_refused_before_anything_trains(
 
     comparison = "{baseline:'optimizer=adam',metric:'test/acc',at:{nope:1}}"
     claim = f"claim={{id:X,text:t,comparisons:[{comparison}]}}"
-    with pytest.raises(ConfigError, match=r"claim\.comparisons\[0\]\.at names \['nope'\]"):
+    with pytest.raises(
+        ConfigError, match=r"claim\.comparisons\[0\]\.at\.nope is not another varied key"
+    ):
         run_preset("optimizers_quick", ["logger=csv", claim], out=tmp_path / "p")
     assert not list((tmp_path / "p").glob("**/config_resolved.yaml"))
 
