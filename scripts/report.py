@@ -8,12 +8,13 @@ Writes <sweep dir>/report/{report.md, report.csv, <factor>__<metric>.png, curves
 for the sweep's own comparison (its `report:` config); another baseline, metric or delta writes
 <sweep dir>/report_<baseline>_<metric>_<delta>/ (or --out NAME), one per baseline, so no call
 overwrites another's report. Each header names the command that rebuilds it.
-Contents:
-per arm, mean and 95 % interval (never zero-width for accuracy) of accuracy, loss, the train-set
-loss in eval mode, the gap, time and parameters; paired t-tests over seeds against the baseline
-arm, Holm-corrected, and a computed verdict; `*` only for a significantly best
-arm. Baseline, delta and the charted metrics default to the sweep's `report:` config. Reads the
-runs' own files (or a committed copy, docs/results/<preset>), never stdout.
+Contents (protocol v2, docs/protocol.md): the section's one Holm family of comparisons (every
+declared comparison), each with its difference, the paired two-level bootstrap interval at its
+Holm level that decided its word against ±δ, the sign-flip and t p beside it (counts: Barnard's
+and Fisher's exact p); the forest plot of those decisions; per arm, mean and 95 % interval of each
+metric, with charts in declared order, the baseline marked. Baseline, delta and the charted
+metrics default to the runs' `report:` config. Reads the runs' own files (or a committed copy,
+docs/results/<preset>), never stdout.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from pathlib import Path
 
 from biaslab.analysis.load import load_wandb_files, load_wandb_group
 from biaslab.analysis.report import write_report
-from biaslab.analysis.tables import summarize, to_markdown
 from biaslab.errors import ConfigError
 from biaslab.run.checks import exit_with_one_sentence
 
@@ -59,17 +59,7 @@ def _main() -> None:
             frame = load_wandb_group(*args.sweep_dir.split(":", 1))
         else:
             frame = load_wandb_files(args.sweep_dir)
-        print(
-            to_markdown(
-                summarize(
-                    frame,
-                    primary=args.metric or "test/acc",
-                    baseline=(args.baseline or [None])[0],
-                    delta=args.delta,
-                ),
-                args.metric or "test/acc",
-            )
-        )
+        print(wandb_tables(frame, args.metric, (args.baseline or [None])[0], args.delta))
         return
     if not Path(args.sweep_dir).is_dir():
         raise ConfigError(
@@ -79,6 +69,20 @@ def _main() -> None:
     for baseline in args.baseline or [None]:
         out = write_report(args.sweep_dir, args.metric, baseline, args.delta, args.out)
         print((out / "report.md").read_text())
+
+
+def wandb_tables(frame, primary: str | None, baseline: str | None, delta: float | None) -> str:
+    """The v2 tables of runs read from W&B (no saved predictions: seeds are resampled; no
+    declaration recorded: exploratory)."""
+    from biaslab.analysis.inputs import swept
+    from biaslab.study import render
+    from biaslab.study.spec import Preset
+    from biaslab.study.verdicts import decide_section
+
+    report = {"primary": primary or "test/acc", "baseline": baseline, "delta": delta}
+    node = {"report": report, "hydra": {"sweeper": {"params": swept(frame, {})}}}
+    section = decide_section(frame, Preset.from_dict("wandb", node), None, declared=False)
+    return "\n\n".join([render.comparisons_table(section), render.arms_table(section)])
 
 
 def _refuse(message: str) -> None:

@@ -70,7 +70,7 @@ def test_report_means_intervals_and_paired_differences(sweep):
     )
     assert "| optimizer=adam | 2 |" in out.stdout
     report = sweep / "report_optimizer=sgd"  # a baseline the sweep did not configure
-    with open(report / "report.csv") as f:
+    with open(report / "arms.csv") as f:
         rows = {r["arm"]: r for r in csv.DictReader(f)}
     arms = independent(sweep)
     assert set(rows) == set(arms) == {"optimizer=sgd", "optimizer=adam"}
@@ -82,21 +82,16 @@ def test_report_means_intervals_and_paired_differences(sweep):
         p = (mean * n_test + 2) / (n_test + 4)  # seeds' variance + the test set's binomial error
         half = t975(1) * math.sqrt(statistics.variance(values) / 2 + p * (1 - p) / (n_test + 4))
         assert float(rows[arm]["test/acc ci95"]) == pytest.approx(half, abs=1e-9)
+    with open(report / "report.csv") as f:
+        (compared,) = list(csv.DictReader(f))  # one family: adam against sgd
     diffs = [arms["optimizer=adam"][s] - arms["optimizer=sgd"][s] for s in ("0", "1")]
-    assert float(rows["optimizer=adam"]["diff"]) == pytest.approx(statistics.mean(diffs), abs=1e-9)
-    from scipy.stats import ttest_rel
-
-    best, other = sorted(arms, key=lambda a: statistics.mean(arms[a].values()), reverse=True)
-    p_best = ttest_rel(
-        [arms[best][s] for s in ("0", "1")], [arms[other][s] for s in ("0", "1")]
-    ).pvalue
-    assert (rows[best]["best"] == "*") == (p_best < 0.05)  # only a significant best is marked
-    assert rows["optimizer=adam"]["verdict"] in ("better", "worse", "inconclusive")
-    assert (
-        "commit:" in out.stdout
-        and "Compared: **test accuracy of the best-validation checkpoint" in out.stdout
-    )
-    assert (report / "optimizer__test_acc.png").stat().st_size > 1000
+    assert compared["arm"] == "optimizer=adam" and compared["baseline"] == "optimizer=sgd"
+    assert float(compared["diff"]) == pytest.approx(statistics.mean(diffs), abs=1e-9)
+    assert compared["resampled"] == "seeds × test examples"  # the saved predictions were read
+    assert compared["word"] == "too few seeds"  # 2 seeds: a sign-flip p cannot go below 0.5
+    assert "commit:" in out.stdout and "- protocol: **v2**" in out.stdout
+    assert (report / "arms__test_acc.png").stat().st_size > 1000
+    assert (report / "forest.png").stat().st_size > 1000
     assert (report / "curves_train_loss.png").stat().st_size > 1000
     for column in ("params/total mean", "time/fit_s mean", "time/samples_per_s mean"):
         assert float(rows["optimizer=adam"][column]) > 0
@@ -114,9 +109,11 @@ def test_reports_with_other_baselines_never_overwrite_and_a_plain_sweep_says_whe
     sgd = (sweep / "report_optimizer=sgd" / "report.md").read_text()
     adam = (sweep / "report_optimizer=adam" / "report.md").read_text()
     assert "--baseline optimizer=sgd`" in sgd and "--baseline optimizer=adam`" in adam
-    assert "diff vs optimizer=adam" in adam and "diff vs optimizer=sgd" in sgd
-    assert sgd.startswith(f"# Sweep {sweep.name}\n") and "preset" not in sgd.split("Compared")[0]
-    header = sgd.split("Compared")[0]
+    assert (
+        "| optimizer=sgd | optimizer=adam |" in adam and "| optimizer=adam | optimizer=sgd |" in sgd
+    )
+    assert sgd.startswith(f"# Sweep {sweep.name}\n") and "preset" not in sgd.split("- protocol")[0]
+    header = sgd.split("- protocol")[0]
     assert "date: ?" not in header and "machine: ?" not in header and "wall time: ?" not in header
     assert re.search(r"wall time: \d+ s from the first run's start", header)
     named = subprocess.run([*cmd, "--out", "mine"], cwd=ROOT, check=True, capture_output=True)
@@ -197,10 +194,11 @@ def test_report_does_not_split_cnn_arms_by_an_unused_pe(tmp_path):
 
 def test_directions_come_from_the_metric_registry():
     """A smaller loss is better, a larger accuracy is better, and a gap (no direction in the
-    registry) is only higher or lower."""
+    registry) is only higher or lower: the v2 words through the pure function."""
     import pandas as pd
 
-    from biaslab.analysis.tables import summarize
+    from biaslab.study.spec import Preset
+    from biaslab.study.verdicts import decide_section
 
     rows = [
         {
@@ -212,17 +210,21 @@ def test_directions_come_from_the_metric_registry():
             "val/acc": 1 - gap + 0.001 * s,
         }
         for arm, gap in (("a", 0.10), ("b", 0.02))
-        for s in range(5)
+        for s in range(8)
     ]
     frame = pd.DataFrame(rows)
-    frame.attrs["factors"] = ["opt"]
+    params = {"opt": "a,b", "seed": "range(8)"}
     for primary, word in (
         ("gap/acc", "lower"),
         ("train_eval/loss", "better"),
         ("val/acc", "better"),
     ):
-        table = summarize(frame, metrics=(), primary=primary, baseline="opt=a")
-        assert table.set_index("arm").loc["opt=b", "verdict"] == word, primary
+        node = {
+            "report": {"primary": primary, "baseline": "opt=a"},
+            "hydra": {"sweeper": {"params": params}},
+        }
+        (c,) = decide_section(frame, Preset.from_dict("t", node), n_boot=500).comparisons
+        assert c.word == word, primary
 
 
 def test_numeric_factors_sit_in_numeric_order_with_the_full_set_last_at_150_dpi(tmp_path):
@@ -397,55 +399,55 @@ def test_a_wandb_run_name_gives_back_its_values_list_values_intact():
     }
 
 
-def test_a_pair_of_arms_is_tested_once_in_a_sections_family():
-    """fc_vs_cnn's shape: arms a, b, c against a, then against c. The pair (a, c) is in both;
-    the second copy loses its test, so Holm's family is 3 comparisons, not 4."""
+def _section(rows: list[dict], params: dict, report: dict, comparisons: list | None = None):
     import pandas as pd
 
-    from biaslab.analysis.tables import drop_repeated_pairs, holm_family, summarize
+    from biaslab.study.spec import Preset
+    from biaslab.study.verdicts import decide_section
 
+    node = {"report": report, "hydra": {"sweeper": {"params": params}}}
+    if comparisons:
+        node["claim"] = {"id": "T", "text": "t", "comparisons": comparisons}
+    return decide_section(pd.DataFrame(rows), Preset.from_dict("t", node), n_boot=300)
+
+
+def test_every_declared_comparison_is_in_the_sections_one_family():
+    """fc_vs_cnn's shape: arms a, b, c against a, then against c: one family holds every pair
+    both comparisons make, each once, the report's and the page's alike."""
     rows = [
         {"model": arm, "seed": str(s), "status": "ok", "test/acc": acc + 0.002 * s}
         for arm, acc in (("a", 0.80), ("b", 0.85), ("c", 0.83))
-        for s in range(5)
+        for s in range(8)
     ]
-    frame = pd.DataFrame(rows)
-    frame.attrs["factors"] = ["model"]
-    tables = [summarize(frame, primary="test/acc", baseline=f"model={b}", delta=0.01) for b in "ac"]
-    drop_repeated_pairs(tables)
-    holm_family(tables)
-    assert tables[1].attrs["repeated"] == ["model=a"]
-    assert tables[0]["diff"].notna().sum() == 2 and tables[1]["diff"].notna().sum() == 1
-    assert tables[0].attrs["family"] == 3
+    section = _section(
+        rows,
+        {"model": "a,b,c", "seed": "range(8)"},
+        {"primary": "test/acc", "baseline": "model=a", "delta": 0.01},
+        [{"baseline": "model=c", "metric": "test/acc", "delta": 0.01}],
+    )
+    pairs = [(c.arm_name, c.baseline_name) for c in section.comparisons]
+    assert len(pairs) == len(set(pairs)) == section.family_size == 4
+    assert {c.level for c in section.comparisons} <= {0.05 / 4, 0.05 / 3, 0.05 / 2, 0.05}
 
 
 def test_a_comparison_at_one_setting_tests_each_pair_once():
     """attn_vs_rnn's shape: every model runs at 1 thread and at all threads, the same training
-    twice. Compared on accuracy at all threads only (`at`), Holm's family holds one pair per
-    length, not two, and the arms no longer name the thread count."""
-    import pandas as pd
-
-    from biaslab.analysis.tables import holm_family, restrict, summarize
-
+    twice. Compared at all threads only (`at`), the family holds one pair, not two."""
     rows = [
         {"model": m, "threads": t, "seed": str(s), "status": "ok", "test/acc": a + 0.003 * s}
         for m, a in (("rnn", 0.80), ("attn", 0.82))
         for t in ("1", "all")
-        for s in range(5)
+        for s in range(8)
     ]
-    frame = pd.DataFrame(rows)
-    frame.attrs["factors"] = ["model", "threads"]
-    both = summarize(frame, primary="test/acc", baseline="model=rnn", delta=0.01)
-    once = summarize(
-        restrict(frame, {"threads": "all"}), primary="test/acc", baseline="model=rnn", delta=0.01
+    params = {"model": "rnn,attn", "threads": "1,all", "seed": "range(8)"}
+    report = {"primary": "time/step_ms", "baseline": "model=rnn"}
+    at = [{"baseline": "model=rnn", "metric": "test/acc", "delta": 0.01, "at": {"threads": "all"}}]
+    section = _section(
+        [{**r, "time/step_ms": 1.0 + (r["model"] == "attn")} for r in rows], params, report, at
     )
-    holm_family([both])
-    holm_family([once])
-    assert both.attrs["family"] == 2 and once.attrs["family"] == 1
-    assert once["arm"].tolist() == ["model=attn", "model=rnn"]
-    assert once["seeds"].tolist() == [5, 5]
-    with pytest.raises(ValueError, match="not swept keys"):
-        restrict(frame, {"length": "32"})
+    on_acc = section.of_metric("test/acc")
+    assert len(on_acc) == 1 and dict(on_acc[0].arm) == {"model": "attn", "threads": "all"}
+    assert len(section.of_metric("time/step_ms")) == 2 and section.family_size == 3
 
 
 def test_an_epoch_axis_ticks_whole_epochs_only():

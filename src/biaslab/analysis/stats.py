@@ -17,34 +17,9 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
+from biaslab.study.describe import accuracy_interval, mean_ci, t_quantile  # noqa: F401
+
 ALPHA = 0.05
-
-
-def t_quantile(n: int, level: float = 0.95) -> float:
-    return float(stats.t.ppf(0.5 + level / 2, n - 1)) if n > 1 else math.nan
-
-
-def mean_ci(values: Sequence[float]) -> tuple[float, float, int]:
-    """(mean, half-width of the 95 % t-interval over the values, n); NaN half-width for n < 2."""
-    v = np.asarray([x for x in values if x == x], dtype=float)
-    if len(v) == 0:
-        return math.nan, math.nan, 0
-    half = t_quantile(len(v)) * v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else math.nan
-    return float(v.mean()), float(half), len(v)
-
-
-def accuracy_interval(accuracies: Sequence[float], n_test: int) -> tuple[float, float]:
-    """(mean, half-width) of a 95 % interval for the expected accuracy of an arm: the variance
-    of the seeds' mean plus the binomial variance of one test set of n_test examples, with the
-    Agresti-Coull proportion (x + 2) / (N + 4), which is never 0 or 1."""
-    a = np.asarray(accuracies, dtype=float)
-    n = len(a)
-    mean = float(a.mean())
-    p = (mean * n_test + 2) / (n_test + 4)
-    binomial = p * (1 - p) / (n_test + 4)
-    seeds = a.var(ddof=1) / n if n > 1 else 0.0
-    multiplier = t_quantile(n) if n > 2 else 1.96 if n == 1 else t_quantile(2)
-    return mean, float(multiplier * math.sqrt(seeds + binomial))
 
 
 def paired_t(diffs: Sequence[float]) -> float:

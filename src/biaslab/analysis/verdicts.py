@@ -17,7 +17,7 @@ def critical_lines(folder: Path, decided: bool) -> list[str]:
     bound < 1)? How many points were certified critical (|g| / |lambda_min| <= the probe's
     tolerance), and the ratio with the flat directions counted in. Older runs without the
     curved ratio are read over all eigenvalues."""
-    table = pd.read_csv(folder / "report" / "report.csv")
+    table = pd.read_csv(folder / "report" / "arms.csv")
     key = next(
         (k for k in ("critical/min_ratio_curved", "critical/min_ratio") if f"{k} mean" in table),
         None,
@@ -155,6 +155,24 @@ def overview_row(claim_id: str, name: str, decided: bool, table, delta, stance: 
     return (
         f"| {claim_id} | [`{name}`](#{anchor(claim_id, name)}) | {status} | {words} | {largest} "
         f"| {stance} |"
+    )
+
+
+def section_row(claim_id: str, name: str, section, stance: str = "") -> str:
+    """One line of the page's opening table from a v2 `Section`: its family's words counted
+    (`render.word_counts`), the largest difference on the primary with its deciding interval,
+    and the stance (the discussion's first sentence)."""
+    from biaslab.study import render
+
+    primary = section.of_metric(section.primary)
+    largest = ""
+    if primary:
+        top = max(primary, key=lambda c: abs(c.diff))
+        largest = f"{top.arm_name}: {top.diff:+.3f} {render.interval(top)}"
+    status = "declared" if section.declared else "exploratory"
+    return (
+        f"| {claim_id} | [`{name}`](#{anchor(claim_id, name)}) | {status} | "
+        f"{render.word_counts(section)} | {largest} | {stance} |"
     )
 
 
