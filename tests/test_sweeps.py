@@ -359,6 +359,39 @@ def test_the_study_lock_serialises_workers_on_a_sqlite_study(tmp_path):
         pass
 
 
+def test_a_sweeper_is_dead_once_its_lock_is_free(tmp_path):
+    """A trial names its sweeper's lock file; the sweeper counts as alive while it holds it,
+    and dead once it is gone or free (a killed process's lock), so its RUNNING trials are
+    adopted. A sweeper on another machine, or an unnamed one on a server database, is not
+    judged dead."""
+    import socket
+    import subprocess
+
+    from hydra_plugins.biaslab_sweepers.optuna_sweeper import _worker_dead, _worker_lock
+
+    with _worker_lock(tmp_path / "workers") as me:
+        assert not _worker_dead(me, locked_storage=True)
+    assert _worker_dead(me, locked_storage=True)  # removed as the sweep ended
+    left = tmp_path / "left.lock"
+    left.write_text("")
+    here = socket.gethostname()
+    hold = "import fcntl, sys; f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX); print(1)"
+    holder = subprocess.Popen(  # another sweeper process holding its lock
+        [sys.executable, "-c", hold + "; sys.stdin.read()", str(left)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "1"
+    assert not _worker_dead(f"{here}:{left}", locked_storage=True)
+    holder.stdin.close()
+    holder.wait(timeout=30)  # it ended without removing its file, as a killed one does
+    assert _worker_dead(f"{here}:{left}", locked_storage=False)
+    assert not _worker_dead(f"another-{here}:{left}", locked_storage=True)
+    assert _worker_dead(None, locked_storage=True)
+    assert not _worker_dead(None, locked_storage=False)
+
+
 def test_provenance_takes_the_commit_from_the_environment_first(tmp_path, monkeypatch):
     """A tree copied to a device machine records the commit it was given: the copy's own .git can
     be stale (it named an older commit there) or missing."""
