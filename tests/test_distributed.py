@@ -139,3 +139,21 @@ def test_an_srun_rank_above_zero_keeps_its_command_but_logs_on_its_own(monkeypat
     ]
     monkeypatch.setenv("SLURM_PROCID", "0")
     assert redirect_ddp_child(argv) == argv
+
+
+def test_the_default_run_dir_is_shared_by_the_tasks_of_an_srun_step(monkeypatch):
+    """Each srun task composes its own config: the default run dir must not be its own clock's;
+    a requeue keeps the job id, so it names the same dir again."""
+    import re
+
+    from biaslab.utils.resolvers import run_name
+
+    for key in ("SLURM_STEP_ID", "SLURM_STEPID", "SLURM_NTASKS", "SLURM_ARRAY_JOB_ID"):
+        monkeypatch.delenv(key, raising=False)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_[0-9a-f]{6}", run_name())
+    for key, value in {**SRUN_TASK, "SLURM_JOB_ID": "42", "SLURM_PROCID": "1"}.items():
+        monkeypatch.setenv(key, value)
+    assert run_name() == "slurm-42.0"
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "40")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "2")
+    assert run_name() == "slurm-40_2.0"

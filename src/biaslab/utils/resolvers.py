@@ -30,6 +30,23 @@ def unique() -> str:
     return _UNIQUE
 
 
+def run_name() -> str:
+    """A single run's dir name, `<date>_<time>_<unique>`; in a multi-task srun step
+    `slurm-<job id>.<step id>` (`<array job>_<task>` in an array): every task of the step composes
+    its own config and must name the same dir, and a requeued job, which keeps its ids, finds
+    its dir again and resumes there."""
+    import time
+
+    from biaslab.utils.rank import slurm_step
+
+    if not slurm_step():
+        return f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{_UNIQUE}"
+    env = os.environ
+    array = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
+    job = "_".join(array) if all(array) else env.get("SLURM_JOB_ID", "job")
+    return f"slurm-{job}.{env.get('SLURM_STEP_ID') or env.get('SLURM_STEPID', '0')}"
+
+
 def count_classes(root: str) -> int:
     """Class folders under root/train (or root); 0 when missing (validation then explains)."""
     from pathlib import Path
@@ -80,6 +97,7 @@ def register() -> None:
     resolvers = {
         "biaslab.wandb_offline": wandb_offline,
         "biaslab.unique": unique,
+        "biaslab.run_name": run_name,
         "biaslab.count_classes": count_classes,
         "biaslab.root": root_dir,
         "biaslab.scale": scale,
