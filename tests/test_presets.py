@@ -188,8 +188,9 @@ def test_tune_over_one_key_picks_one_value_per_family_at_the_held_size(tmp_path)
         "data.train_fraction=0.3",
         "data.train_fraction=1.0",
     }
-    with pytest.raises(ValueError, match=r"tune\.at must give one value"):
+    with pytest.raises(ValueError, match=r"tune\.at gives \[\] where it must give one value"):
         run_preset("data_scaling_quick", fast[:-1], out=tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()  # refused by the typed declaration, before any run
 
 
 def test_a_preset_stopped_by_sigterm_still_counts_its_wall_time(tmp_path, monkeypatch):
