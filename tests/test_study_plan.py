@@ -192,3 +192,12 @@ def test_no_function_of_the_study_code_is_over_50_lines(module):
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             assert node.end_lineno - node.lineno + 1 <= 50, (module, node.name)
+
+
+def test_protocol_2_gives_tuning_its_own_seeds_where_none_are_declared(tmp_path):
+    preset = bundled(tmp_path, tune={"grid": {"optimizer.lr": [0.1, 0.01]}})
+    assert preset.tuning_seeds == (4,) and not set(preset.tuning_seeds) & set(preset.seeds)
+    assert "hydra.sweeper.params.seed='4'" in Plan(preset).tuning()[0].overrides
+    assert record(Plan(preset))["tuning_seeds"] == [4]
+    v1 = Preset.from_name("optimizers_quick", ROOT)  # protocol 1: tuned on a compared seed
+    assert v1.tuning_seeds == (0,) and v1.tuning_seeds_reused

@@ -94,8 +94,7 @@ class Plan:
         return tuple(self.preset.factors) if tune is None or tune.over is None else tune.over
 
     def _tuning_common(self) -> list[str]:
-        tune = self.preset.tune
-        seeds = ",".join(str(s) for s in tune.seeds)
+        seeds = ",".join(str(s) for s in self.preset.tuning_seeds)
         # the tuning seeds come last: a seed list given for the final runs must not replace them
         return ["test=false", *QUIET, *self.extra, f"hydra.sweeper.params.seed='{seeds}'"]
 
@@ -186,7 +185,7 @@ def reseeded(preset: Preset, seeds: range) -> list[str]:
     tuning seeds shifted by as much (`seeds.start` + each declared tuning seed)."""
     out = [f"hydra.sweeper.params.seed='range({seeds.start},{seeds.stop})'"]
     if preset.tune:
-        out.append(f"tune.seeds=[{','.join(str(seeds.start + s) for s in preset.tune.seeds)}]")
+        out.append(f"tune.seeds=[{','.join(str(seeds.start + s) for s in preset.tuning_seeds)}]")
     return out
 
 
@@ -207,7 +206,7 @@ def _tuning_lines(plan: Plan) -> list[str]:
         " (shared with the compared seeds: protocol 1)" if plan.preset.tuning_seeds_reused else ""
     )
     return [
-        f"tuning: {grid}, per {per}{at}, on tuning seeds {list(tune.seeds)}{reused}, by "
+        f"tuning: {grid}, per {per}{at}, on tuning seeds {list(plan.preset.tuning_seeds)}{reused}, by "
         f"{tune.metric} ({tune.goal}), tie {tune.tie}, widened past an edge pick up to "
         f"{tune.widen} time(s); no test",
         *(f"  {s.folder}: {s.what}" for s in plan.tuning()),
@@ -256,7 +255,7 @@ def record(plan: Plan) -> dict[str, Any]:
         "protocol": p.protocol,
         "family_size": p.family_size,
         "seeds": list(p.seeds),
-        "tuning_seeds": list(p.tune.seeds) if p.tune else [],
+        "tuning_seeds": list(p.tuning_seeds),
         "comparisons": [
             {
                 "metric": a.comparison.metric,

@@ -38,6 +38,7 @@ class TuneSpec:
     over: tuple[str, ...] | None = None
     at: Mapping[str, str] = field(default_factory=dict)
     widen: int = 2
+    seeds_declared: bool = True
 
     def __post_init__(self) -> None:
         if not self.grid or any(not values for values in self.grid.values()):
@@ -73,6 +74,7 @@ class TuneSpec:
         return cls(
             grid={k: tuple(text_of(v) for v in values) for k, values in grid.items()},
             seeds=_seed_list(node.get("seeds", [0]), "tune.seeds"),
+            seeds_declared="seeds" in node,
             metric=text_of(node.get("metric", "val/acc_best")),
             goal=text_of(node.get("goal", "max")),
             tie=node.get("tie", 0.002),

@@ -68,7 +68,8 @@ class Preset:
     Derived once: `factors` (what an arm is made of: the swept keys but seed, and `arm` for
     bundles), `seeds` (the compared seeds), `comparisons` (the primary one, then the claim's),
     `counts` (the count outcomes), `pairs` and `family_size` (the section's one Holm family)
-    and `tuning_seeds_reused` (protocol 1 only: v2 refuses it)."""
+    `tuning_seeds` (protocol 2: apart from the compared ones) and `tuning_seeds_reused`
+    (protocol 1 only: v2 refuses it)."""
 
     name: str
     protocol: int = 1
@@ -84,6 +85,7 @@ class Preset:
     counts: frozenset[str] = field(init=False)
     pairs: tuple[tuple[str, frozenset, frozenset], ...] = field(init=False)
     family_size: int = field(init=False)
+    tuning_seeds: tuple[int, ...] = field(init=False)
     tuning_seeds_reused: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -98,19 +100,30 @@ class Preset:
         if self.tune:
             self.tune.check_against(derive["factors"], self.swept)
         derive["counts"] = self._counts(derive["comparisons"])
-        reused = bool(self.tune and set(self.tune.seeds) & set(derive["seeds"]))
+        tuning = derive["tuning_seeds"] = self._tuning_seeds(derive["seeds"])
+        reused = bool(set(tuning) & set(derive["seeds"]))
         if reused and self.protocol == 2:
-            both = sorted(set(self.tune.seeds) & set(derive["seeds"]))
+            both = sorted(set(tuning) & set(derive["seeds"]))
             raise ConfigError(
-                f"tune.seeds {list(self.tune.seeds)} share seed {both[0]} with the compared seeds "
+                f"tune.seeds {list(tuning)} share seed {both[0]} with the compared seeds "
                 "(hydra.sweeper.params.seed); under protocol 2 tune on other seeds, e.g. "
-                f"tune.seeds: [{', '.join(str(1000 + s) for s in self.tune.seeds)}]."
+                f"tune.seeds: [{', '.join(str(1000 + s) for s in tuning)}]."
             )
         derive["tuning_seeds_reused"] = reused
         derive["pairs"] = family_pairs(derive["comparisons"], derive["factors"])
         derive["family_size"] = len(derive["pairs"])
         for name, value in derive.items():
             object.__setattr__(self, name, value)
+
+    def _tuning_seeds(self, compared: tuple[int, ...]) -> tuple[int, ...]:
+        """The seeds tuning runs on: `tune.seeds`; under protocol 2 where none are declared,
+        as many seeds past the compared ones (tuning never sees a compared seed)."""
+        if not self.tune:
+            return ()
+        if self.protocol == 2 and not self.tune.seeds_declared:
+            start = max(compared, default=-1) + 1
+            return tuple(range(start, start + len(self.tune.seeds)))
+        return self.tune.seeds
 
     def _factors(self) -> dict[str, tuple[str, ...]]:
         """The swept keys but seed, and `arm` (the bundles' names) where bundles are declared."""
