@@ -206,6 +206,7 @@ def test_the_console_says_each_line_once_without_tips_and_ends_with_the_run_dir(
 
     run = tmp_path / "run"
     args = [a for a in FAST if not a.startswith(("trainer.enable_model_summary", "extras.print"))]
+    args += ["trainer.enable_model_summary=true", "extras.print_config=true"]  # both opt-in
     out = subprocess.run(
         [sys.executable, str(ROOT / "src" / "train.py"), f"hydra.run.dir={run}", *args],
         cwd=tmp_path,

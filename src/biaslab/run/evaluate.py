@@ -46,7 +46,7 @@ def test_best_and_last(
         metrics.update({f"test_last/{k[5:]}": v for k, v in last.items() if k.startswith("test/")})
     if not best:
         log.warning("No best checkpoint: testing the current weights.")
-    trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+    trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
     metrics.update(scalars(trainer.callback_metrics))
     if trained and same:  # one test serves both
         tested = {k[5:]: v for k, v in metrics.items() if k.startswith("test/")}
@@ -147,8 +147,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     checkpoint, model = load_checked_model(cfg.ckpt_path)  # checked, then built: nothing else
     run_dir = RunDir(cfg.paths.output_dir)
     run_dir.path.mkdir(parents=True, exist_ok=True)
-    if cfg.extras.get("print_config"):
-        print_config_tree(cfg, save_to=run_dir.config_tree)
+    print_config_tree(cfg, save_to=run_dir.config_tree, show=bool(cfg.extras.get("print_config")))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     with explained(cfg):

@@ -21,7 +21,7 @@ from biaslab.run.build import (
 from biaslab.run.checks import check_fits, check_writable, read_checkpoint, validate
 from biaslab.run.files import RunDir, release_all
 from biaslab.run.gpus import release, take_gpus
-from biaslab.run.provenance import write_provenance
+from biaslab.run.provenance import device_name, write_provenance
 from biaslab.run.resume import finished_job, resume
 from biaslab.run.slurm import check_tasks
 from biaslab.run.sweep import JOB_CONFIG_ENV
@@ -116,7 +116,7 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero:
         run_dir.write_metrics(metrics)
         record_in_wandb(loggers, metrics, run_dir, getattr(datamodule, "class_names", None))
-        print_final(metrics, run_dir.path)
+        print_final(metrics, run_dir.path, device_name(str(cfg.trainer.accelerator)))
     return metrics
 
 
@@ -125,7 +125,7 @@ def save_config(cfg: DictConfig, run_dir: RunDir) -> None:
 
     Rank 0 exports the resolved config's path so that DDP child ranks run exactly this config
     (see `biaslab.run.sweep.redirect_ddp_child`); each child records what it ran."""
-    from biaslab.utils.config import print_config_tree
+    from biaslab.utils.config import print_config_tree, print_header
 
     if global_rank() > 0:
         OmegaConf.save(cfg, run_dir.rank_config(global_rank()), resolve=True)
@@ -133,8 +133,8 @@ def save_config(cfg: DictConfig, run_dir: RunDir) -> None:
     OmegaConf.save(cfg, run_dir.config, resolve=True)
     os.environ[JOB_CONFIG_ENV] = str(run_dir.config)
     write_provenance(run_dir, Path(cfg.paths.root_dir), str(cfg.trainer.get("accelerator", "auto")))
-    if cfg.extras.get("print_config"):
-        print_config_tree(cfg, save_to=run_dir.config_tree)
+    print_config_tree(cfg, save_to=run_dir.config_tree, show=bool(cfg.extras.get("print_config")))
+    print_header(cfg, run_dir.path, device_name(str(cfg.trainer.get("accelerator", "auto"))))
     if cfg.extras.get("ignore_warnings"):
         import warnings
 

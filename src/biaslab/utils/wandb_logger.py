@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger as LightningWandbLogger
@@ -17,6 +18,10 @@ class WandbLogger(LightningWandbLogger):
     be `last.ckpt`. Here only a monitored callback's best checkpoint is `best`; an unmonitored
     callback's checkpoint is `last`. Both are versions of `model-<run id>`, each with `latest`
     as Lightning gives it; the metadata says the monitor, its score and the file name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._wandb_init.pop("anonymous", None)  # W&B warns on any value given, None included
 
     def _scan_and_log_checkpoints(self, checkpoint_callback: ModelCheckpoint) -> None:
         import wandb
