@@ -1,7 +1,8 @@
-"""The README's option tables, generated from conf/ (see biaslab.utils.options):
+"""The option reference, docs/options.md: its tables generated from conf/ and the parts' own
+declarations (see biaslab.utils.options), its prose kept as written.
 
-python scripts/options.py           # print them
-python scripts/options.py --write   # rewrite the README's generated section
+python scripts/options.py           # print the tables
+python scripts/options.py --write   # rewrite docs/options.md's generated section
 """
 
 from __future__ import annotations
@@ -9,20 +10,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from biaslab.utils.options import tables, with_tables
+from biaslab.utils.options import PAGE, tables, with_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str]) -> None:
-    """Print the tables, or (--write) put them in the README; anything else: one sentence."""
+    """Print the tables, or (--write) put them in the page; anything else: one sentence."""
     from biaslab.errors import ConfigError
 
     if argv not in ([], ["--write"]):
         raise ConfigError(f"options.py takes only --write (got {' '.join(argv)!r}).")
     if argv:
-        readme = ROOT / "README.md"
-        readme.write_text(with_tables(readme.read_text(), ROOT / "conf"))
+        page = ROOT / PAGE
+        page.write_text(with_tables(page.read_text(), ROOT / "conf"))
     else:
         print(tables(ROOT / "conf"))
 

@@ -74,12 +74,13 @@ def test_callbacks_never_import_the_lightning_module():
                 assert all(a.name != "biaslab.module" for a in node.names), path
 
 
-def test_the_readme_option_tables_are_generated_from_conf():
-    """The README's per-family option tables equal what `conf/` generates now."""
-    from biaslab.utils.options import with_tables
+def test_the_option_reference_is_generated_from_conf():
+    """docs/options.md's tables (groups, parts, per-family options) equal what `conf/` and the
+    parts' declarations generate now; the failure names the command that regenerates them."""
+    from biaslab.utils.options import PAGE, REGENERATE, with_tables
 
-    readme = (ROOT / "README.md").read_text()
-    assert with_tables(readme, ROOT / "conf") == readme, "run: python scripts/options.py --write"
+    page = (ROOT / PAGE).read_text()
+    assert with_tables(page, ROOT / "conf") == page, f"{PAGE} is stale: run {REGENERATE}"
 
 
 def test_a_changed_or_undocumented_option_makes_the_tables_differ_or_fail(tmp_path):
@@ -97,6 +98,9 @@ def test_a_changed_or_undocumented_option_makes_the_tables_differ_or_fail(tmp_pa
     vit.write_text(vit.read_text().replace("depth: 4 ", "depth: 6 "))
     assert "| `model.backbone.depth` | `6` |" in tables(conf)
     assert tables(conf) != tables(ROOT / "conf")
+    body = (conf / "pe" / "rope.yaml").read_text().split("\n", 1)[1]  # without its comment
+    (conf / "pe" / "rope_copy.yaml").write_text("# a new PE's file is its row\n" + body)
+    assert "| `rope_copy` | a new PE's file is its row |" in tables(conf)
     vit.write_text(vit.read_text() + "  qk_norm: false\n")
     with pytest.raises(UndocumentedOption, match=r"backbone\.qk_norm"):
         tables(conf)
