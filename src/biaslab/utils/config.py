@@ -112,6 +112,7 @@ def fast_help(conf_dir: Path, config_name: str, doc: str | None) -> int:
         "",
         "Any key: key=value (model.backbone.dim=128), sweeps: -m key=a,b (see docs/sweeps.md).",
         "See the composed config: --cfg job [--resolve]; Hydra's own flags: --hydra-help.",
+        "Every option, its default and what it touches: docs/options.md.",
     ]
     print("\n".join(lines))
     return 0
