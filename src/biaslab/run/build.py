@@ -283,18 +283,3 @@ def build_trainer(cfg: DictConfig, callbacks: list, loggers: list, plugins: list
         raise ConfigError(
             f"{key} is refused by Lightning ({text.rstrip('.')}); fix that trainer.* key."
         ) from err
-
-
-def build_loggers(cfg: DictConfig, output_dir: Path) -> list[Any]:
-    from hydra.utils import instantiate
-
-    loggers = []
-    for name, node in (cfg.get("logger") or {}).items():
-        if node is None or "_target_" not in node:
-            continue
-        if name == "wandb":
-            from biaslab.utils.wandb_run import wandb_node
-
-            node = wandb_node(node, output_dir)
-        loggers.append(instantiate(node))
-    return loggers

@@ -140,8 +140,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
     from biaslab.run.build import explained
     from biaslab.run.checks import check_data_fits, load_checked_model
+    from biaslab.run.loggers import eval_loggers
     from biaslab.utils.config import print_config_tree
-    from biaslab.utils.wandb_record import eval_loggers
     from biaslab.utils.wandb_run import finish_wandb
 
     checkpoint, model = load_checked_model(cfg.ckpt_path)  # checked, then built: nothing else

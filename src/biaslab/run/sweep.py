@@ -15,6 +15,7 @@ from hydra.experimental.callback import Callback
 
 from biaslab.run.files import RunDir
 from biaslab.utils.rank import rank, slurm_step
+from biaslab.utils.sweep_keys import SWEEP_MARKERS, swept_keys  # noqa: F401  (importable here)
 
 JOB_CONFIG_ENV = "BIASLAB_JOB_CONFIG"
 SUMMARY_JSONL = "summary.jsonl"
@@ -23,35 +24,6 @@ SUMMARY_LOCK = ".summary.lock"
 STOPPED = "stopped.txt"  # the one sentence a sweep stopped on (see stop_if_every_job_would_fail)
 SAY_ENV = "BIASLAB_SWEEP_SAYS_ERROR"  # "0": a parent (the preset runner) says it instead
 LOCAL_LAUNCHERS = ("BasicLauncher", "JoblibLauncher")  # where a job's exit ends the sweep
-
-SWEEP_MARKERS = (",", "range(", "choice(", "interval(", "glob(")
-
-
-def swept_keys(sweep_dir: Path) -> set[str]:
-    """Keys the sweep varies: overrides with sweep syntax in multirun.yaml, plus the sweeper's
-    search space (Optuna `params`)."""
-    import yaml
-
-    path = sweep_dir / "multirun.yaml"
-    if not path.exists():
-        return set()
-    hydra_cfg = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parser = OverridesParser.create()
-    keys = set()
-    for override in hydra_cfg.get("overrides", {}).get("task", []):
-        try:
-            parsed = parser.parse_override(override)
-        except Exception:  # not Hydra syntax (a hand-edited file): fall back on the markers
-            key, _, value = override.partition("=")
-            if any(marker in value for marker in SWEEP_MARKERS):
-                keys.add(key.lstrip("+~"))
-            continue
-        if parsed.is_sweep_override():  # a list `a,b`, range(), choice(), ... (not a dict literal)
-            keys.add(parsed.key_or_group)
-    keys.update((hydra_cfg.get("sweeper", {}).get("params") or {}).keys())
-    return keys
 
 
 def redirect_ddp_child(argv: list[str]) -> list[str]:

@@ -1,6 +1,7 @@
 """W&B as the record: what a run, an evaluation and a preset's report put into W&B beyond the
 metrics Lightning logs (the summary, the test predictions and their confusion matrix, the
-report's verdicts and charts), and `src/eval.py`'s run in the tested run's group."""
+report's verdicts and charts), and the tested run's W&B run (`src/eval.py`'s group, built in
+`biaslab.run.loggers.eval_loggers`)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
-
-from biaslab.run.files import RunDir
-from biaslab.utils.wandb_run import log_hyperparams
-
 log = logging.getLogger("biaslab")
 
 
 def record_in_wandb(
-    loggers, metrics: dict[str, float], run_dir: RunDir, class_names: list[str] | None = None
+    loggers, metrics: dict[str, float], predictions: Path, class_names: list[str] | None = None
 ) -> None:
     """W&B as the record of the run: the summary gets every `metrics.json` key (finite), and
     the test predictions go in as an artifact (the .npz and a Table of target, prediction) with
@@ -32,14 +28,14 @@ def record_in_wandb(
             continue
         run = logger.experiment
         run.summary.update({k: v for k, v in metrics.items() if math.isfinite(v)})
-        if run_dir.predictions.exists():
+        if predictions.exists():
             import numpy as np
             import wandb
 
-            saved = np.load(run_dir.predictions)
+            saved = np.load(predictions)
             target, pred = saved["target"].tolist(), saved["pred"].tolist()
             artifact = wandb.Artifact(f"predictions-{run.id}", type="predictions")
-            artifact.add_file(str(run_dir.predictions))
+            artifact.add_file(str(predictions))
             artifact.add(
                 wandb.Table(columns=["target", "pred"], data=list(zip(target, pred))), "test"
             )
@@ -72,27 +68,6 @@ def log_report_media(run, report: Path) -> None:
         logged[key] = wandb.Image(str(png))
     if logged:
         run.log(logged)
-
-
-def eval_loggers(cfg: DictConfig, output_dir: Path) -> list[Any]:
-    """`src/eval.py`'s loggers (`build_loggers`), its W&B run (job_type `eval`) in the group of
-    the run whose checkpoint it tests, named `eval-<that run's name>` (both read from that
-    run's own W&B run file beside the checkpoints' folder), with the eval config and the
-    tested run's id and checkpoint logged as its config."""
-    from biaslab.run.build import build_loggers
-
-    node = (cfg.get("logger") or {}).get("wandb")
-    trained = trained_run(Path(str(cfg.ckpt_path)))
-    if node is not None and "_target_" in node and trained is not None:
-        with open_dict(cfg):
-            node.group = node.group or trained.group or None
-            node.name = node.name or f"eval-{trained.name}"
-    loggers = build_loggers(cfg, output_dir)
-    config = OmegaConf.to_container(cfg, resolve=True)
-    config["evaluated"] = {"run_id": trained.id if trained else None, "ckpt": str(cfg.ckpt_path)}
-    for logger in loggers:
-        log_hyperparams(logger, config)
-    return loggers
 
 
 def trained_run(ckpt_path: Path):

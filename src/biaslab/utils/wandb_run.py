@@ -14,9 +14,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from biaslab.run.files import RunDir
-from biaslab.run.sweep import swept_keys
 from biaslab.utils.rank import rank
+from biaslab.utils.sweep_keys import swept_keys
 
 log = logging.getLogger("biaslab")
 
@@ -72,13 +71,13 @@ def job_values(more: set[str] = frozenset()) -> dict[str, str]:
     return {key: value for key, _, value in pairs if key in keys}
 
 
-def wandb_run_id(output_dir: Path) -> str:
-    """The W&B run id kept in the run dir, so a resumed run continues the same W&B run."""
-    path = RunDir(output_dir).wandb_id
+def wandb_run_id(path: Path) -> str:
+    """The W&B run id kept in the run dir's file `path` (`RunDir.wandb_id`), so a resumed run
+    continues the same W&B run."""
     if path.exists():
         return path.read_text().strip()
     run_id = uuid.uuid4().hex[:12]
-    output_dir.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(run_id)
     return run_id
 
@@ -190,8 +189,9 @@ def _restore_staging_env() -> None:
     _env_before.clear()
 
 
-def wandb_node(node: DictConfig, output_dir: Path) -> DictConfig:
-    """The W&B logger's node, completed: offline when unreachable, name, group, id, resume."""
+def wandb_node(node: DictConfig, output_dir: Path, id_file: Path) -> DictConfig:
+    """The W&B logger's node, completed: offline when unreachable, name, group, id (kept in
+    `id_file`, the run dir's), resume."""
     unreachable = wait_for_wandb_start()  # first: nothing may raise while its thread runs
     name, group = job_overrides()
     node = OmegaConf.create(OmegaConf.to_container(node, resolve=True))
@@ -214,7 +214,7 @@ def wandb_node(node: DictConfig, output_dir: Path) -> DictConfig:
         node.name = node.name or name or Path(output_dir).name
         node.group = node.group or group
         # a `wandb agent` sets WANDB_RUN_ID: its run is this run (kept in the run dir for resumes)
-        node.id = node.id or os.environ.get("WANDB_RUN_ID") or wandb_run_id(output_dir)
+        node.id = node.id or os.environ.get("WANDB_RUN_ID") or wandb_run_id(id_file)
         node.resume = "allow"
         node.tags = list(node.tags or [])
     return node
