@@ -169,6 +169,35 @@ def test_a_signal_anywhere_in_fit_saves_and_the_run_resumes(train_fast, tmp_path
     assert logged == {"0", "1", "2"}
 
 
+@pytest.mark.parametrize("name", ["SIGUSR1", pytest.param("SIGTERM", marks=pytest.mark.slow)])
+def test_a_run_stopped_inside_an_epoch_resumes_to_the_uninterrupted_result(
+    train_fast, tmp_path, name
+):
+    """A signal in epoch 1's first train batch (of 3, of 3 epochs): last.ckpt holds the train loader's place
+    (epoch 1, 1 batch drawn), and the resumed run draws that epoch's other 2 batches in the same
+    order, so every metric equals the uninterrupted run's. (Before: the rest of the epoch came
+    from a fresh pass over its order, its first batch again, and the metrics differed.)"""
+    # 3 epochs: the last one's train/* means then cover a whole epoch in both runs (Lightning
+    # does not checkpoint a logged epoch mean: the interrupted epoch's covers its resumed part)
+    run = ["trainer.max_epochs=3", "trainer.deterministic=true"]
+    whole = train_fast(*run, path=tmp_path / "whole")
+    cut = tmp_path / "cut"
+    signal_at = [
+        "+callbacks.signal._target_=tests.signals.SignalAt",
+        "+callbacks.signal.hook=on_train_batch_start",
+        f"+callbacks.signal.name={name}",
+    ]
+    train_fast(*run, *signal_at, path=cut)
+    last = cut / "checkpoints" / "last.ckpt"
+    state = torch.load(last, weights_only=True)
+    assert state["global_step"] == 4 and not (cut / "metrics.json").exists()  # inside epoch 1
+    assert state["DigitsDataModule"] == {"train_batches": {"epoch": 1, "batches": 1}}
+    resumed = train_fast(*run, f"ckpt_path={last}", path=cut)
+    compared = sorted(k for k in whole if not k.startswith("time/"))
+    assert {"train/loss", "val/loss", "test/acc", "test_last/loss", "gap/acc"} <= set(compared)
+    assert {k: resumed[k] for k in compared} == {k: whole[k] for k in compared}
+
+
 def test_last_checkpoint_is_the_latest_epoch_even_when_val_acc_stalls(train_fast, tmp_path):
     """Lightning's `save_last` writes only when a top-k checkpoint is written; after the best
     epoch a resumed run would go back to it. biaslab's last.ckpt follows every epoch."""

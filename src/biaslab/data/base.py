@@ -7,64 +7,13 @@ augmentation then runs batched on the device in `on_after_batch_transfer`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning as L
 import torch
 
-Split = tuple[torch.Tensor, torch.Tensor]
-
-
-class EpochSampler:
-    """Holds the epoch that Lightning sets each epoch, so shuffles differ per epoch yet repeat."""
-
-    def __init__(self) -> None:
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-
-class TensorBatches:
-    """Iterable of (inputs[idx], targets[idx]) batches; this rank's shard when world_size > 1."""
-
-    def __init__(
-        self,
-        inputs: torch.Tensor,
-        targets: torch.Tensor,
-        batch_size: int,
-        shuffle: bool = False,
-        drop_last: bool = False,
-        seed: int = 0,
-        rank: int = 0,
-        world_size: int = 1,
-    ) -> None:
-        self.inputs, self.targets = inputs, targets
-        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
-        self.seed, self.rank, self.world_size = seed, rank, world_size
-        self.sampler = EpochSampler()
-        self.batch_sampler = None  # read by Lightning's shuffle check
-
-    def _indices(self) -> torch.Tensor:
-        n = len(self.inputs)
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 100_003 + self.sampler.epoch)
-            order = torch.randperm(n, generator=g)
-        else:
-            order = torch.arange(n)
-        per_rank = n // self.world_size if self.world_size > 1 else n
-        return order[self.rank :: self.world_size][:per_rank].to(self.inputs.device)
-
-    def __len__(self) -> int:
-        n = len(self.inputs) // self.world_size
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
-    def __iter__(self) -> Iterator[Split]:
-        order = self._indices()
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            idx = order[start : start + self.batch_size]
-            yield self.inputs[idx], self.targets[idx]
+from biaslab.data.batches import Split, TensorBatches
 
 
 def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
@@ -222,6 +171,22 @@ class InMemoryDataModule(BaseDataModule):
                 "data; use data=imagefolder or a batched augment (flip_crop, translate, rotate_scale)."
             )
         self.splits: dict[str, Split] = {}
+        self._train: TensorBatches | None = None  # the train loader Lightning iterates
+        self._train_state: dict[str, Any] | None = None  # its place, from a checkpoint
+
+    def state_dict(self) -> dict[str, Any]:
+        """The train loader's place ({"epoch", "batches"}), saved by Lightning in every
+        checkpoint under this class's name: what a mid-epoch resume continues from."""
+        return {"train_batches": self._train.state_dict()} if self._train is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Lightning restores the datamodule before the strategy's setup, whose optimizer
+        config may build the train loader (`trainer.estimated_stepping_batches`) before the
+        fit loop could hand that loader its own saved state: so the place is kept here and
+        handed to the train loader whenever it is built, or to the one already built."""
+        self._train_state = state.get("train_batches")
+        if self._train is not None and self._train_state is not None:
+            self._train.load_state_dict(self._train_state)
 
     def load(self) -> dict[str, Split]:
         raise NotImplementedError
@@ -268,7 +233,11 @@ class InMemoryDataModule(BaseDataModule):
         return self._loader(split, train=False)
 
     def train_dataloader(self) -> TensorBatches:
-        return self._loader("train", train=True)
+        self._train = self._loader("train", train=True)
+        if self._train_state is not None:  # once: a loader built later starts afresh
+            self._train.load_state_dict(self._train_state)
+            self._train_state = None
+        return self._train
 
     def val_dataloader(self) -> TensorBatches:
         return self._loader("val", train=False)
