@@ -8,3 +8,10 @@ class ConfigError(ValueError):
 
 class MissingDataError(ConfigError, FileNotFoundError):
     """Data files are not where the config says (or are not what they claim to be)."""
+
+
+def reason_of(err: BaseException, limit: int = 100) -> str:
+    """An exception's message cut to its first clause (no sentence break: it goes inside a
+    one-sentence error) and `limit` characters."""
+    text = (str(err).strip().splitlines() or [""])[0].split(". ")[0].rstrip(".")
+    return text[:limit] or type(err).__name__

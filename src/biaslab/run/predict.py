@@ -17,8 +17,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from biaslab.errors import ConfigError
-from biaslab.run.checks import reason_of
+from biaslab.errors import ConfigError, reason_of
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
