@@ -58,6 +58,33 @@ def test_image_folder_layouts(data_root, tmp_path):
         assert set(labels.tolist()) <= {0, 1, 2}
 
 
+def test_each_image_data_set_names_its_classes(data_root, tmp_path):
+    """`class_names` (the W&B confusion matrix's labels): torchvision's names for the MNIST
+    family, the meta file's label names for CIFAR (the test files' `c0`, ...), the digits for
+    SVHN and digits, the class folders' names for an image folder."""
+    from hydra.utils import instantiate
+
+    fashion = "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    expected = {
+        "fashion_mnist": fashion.split(","),
+        "mnist": [f"{d} - {w}" for d, w in enumerate(words)],
+        "cifar10": [f"c{i}" for i in range(10)],
+        "cifar100": [f"c{i}" for i in range(100)],
+        "svhn": [str(d) for d in range(10)],
+    }
+    for name, names in expected.items():
+        dm = instantiate(compose(_data_overrides(name, data_root), tmp_path).data)
+        dm.setup()
+        assert dm.class_names == names, name
+    digits = instantiate(compose(["data=digits"], tmp_path).data)
+    assert digits.class_names == [str(d) for d in range(10)]
+    folder = [f"data.root={data_root / 'food'}", "data.image_size=8", "data.num_workers=0"]
+    dm = instantiate(compose(["data=imagefolder", *folder], tmp_path).data)
+    dm.setup()
+    assert dm.class_names == ["class_0", "class_1", "class_2"]
+
+
 def test_missing_torchvision_files_name_the_folder_and_flag(tmp_path):
 
     cfg = compose(["data=cifar10", f"paths.data_dir={tmp_path}", "data.download=false"], tmp_path)

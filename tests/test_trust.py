@@ -9,6 +9,7 @@ YAML and a class (here through `hydra.searchpath`) trains, and its checkpoint ev
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -321,6 +322,22 @@ def write_input(tmp: Path, case: str) -> Path:
     path = tmp / "x.npy"
     np.save(path, value, allow_pickle=True)
     return path
+
+
+def test_a_crafted_cifar_batch_runs_nothing(tmp_path):
+    """CIFAR's batches are pickles: one whose `data` unpickles as `os.system(...)` (checksums
+    off, as for files built by hand) is refused by name before anything in it is built."""
+    from tests.data_files import write_cifar10
+
+    data = write_cifar10(tmp_path / "data")
+    batch = data / "cifar-10-batches-py" / "data_batch_1"
+    marker = tmp_path / "made_by_the_batch"
+    with batch.open("wb") as f:
+        pickle.dump({"data": SystemCall(f"touch {marker}"), "labels": [0]}, f, protocol=2)
+    args = ["data=cifar10", f"data.data_dir={data}", "data.download=false"]
+    result = cli("train.py", tmp_path, *args, "data.verify_checksums=false", *FAST)
+    line = refused(result, marker, f"{batch} is a pickle naming posix.system, which no CIFAR10")
+    assert "replace it with the official file" in line
 
 
 def test_predict_refuses_an_all_nan_input(genuine, tmp_path):

@@ -212,6 +212,24 @@ def test_the_code_and_the_class_names_are_in_the_record(sweep):
     assert actual == {str(i) for i in range(10)}
 
 
+@pytest.mark.slow  # one src/train.py with W&B, 46 s on a loaded 2-core CPU
+def test_the_confusion_matrix_names_fashion_mnists_classes(tmp_path):
+    """A Fashion-MNIST run (the four idx files, small, in the real format) labels its W&B
+    confusion matrix with the data set's class names, "T-shirt/top" ... "Ankle boot" (before:
+    the indices 0..9, the datamodules having no class names)."""
+    from tests.data_files import write_mnist
+
+    data = write_mnist(tmp_path / "data", "FashionMNIST")
+    out = tmp_path / "run"
+    data_args = ["data=fashion_mnist", f"data.data_dir={data}", "data.download=false"]
+    run(tmp_path, "src/train.py", *data_args, "logger=wandb", f"hydra.run.dir={out}", *FAST)
+    (path,) = find_run_files(out)
+    (table,) = path.parent.glob("files/media/table/test/confusion*.table.json")
+    actual = [row[0] for row in json.loads(table.read_text())["data"]]
+    names = "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
+    assert list(dict.fromkeys(actual)) == names.split(",")
+
+
 @pytest.mark.slow  # one src/eval.py, 26 s on a loaded 2-core CPU
 def test_eval_logs_to_wandb_in_the_tested_runs_group(sweep, tmp_path):
     (job, *_) = jobs(sweep)

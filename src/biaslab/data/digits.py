@@ -20,6 +20,7 @@ class DigitsDataModule(InMemoryDataModule):
     def __init__(self, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15), **kwargs):
         super().__init__(**kwargs)
         self.fractions = check_fractions(fractions)
+        self.class_names = [str(d) for d in range(10)]
 
     def load(self) -> dict[str, Split]:
         import numpy as np

@@ -99,6 +99,7 @@ class ImageFolderDataModule(BaseDataModule):
         self.fractions, self.num_workers = tuple(fractions), num_workers
         self.mean, self.std = list(mean)[:channels], list(std)[:channels]
         self.datasets: dict[str, Any] = {}
+        self.class_names: list[str] | None = None  # the class folders' names, at setup
 
     def _transform(self, train: bool):
         from torchvision.transforms import v2
@@ -140,6 +141,7 @@ class ImageFolderDataModule(BaseDataModule):
                 "val": Subset(eval_view, idx[1].tolist()),
                 "test": Subset(eval_view, idx[2].tolist()),
             }
+        self.class_names = list(classes)
         if len(classes) != self.num_classes:
             raise ValueError(
                 f"data.num_classes={self.num_classes} but {self.root} has {len(classes)} class "

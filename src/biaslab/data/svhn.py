@@ -17,6 +17,7 @@ class SVHNDataModule(VisionDataModule):
         super().__init__(**kwargs)
         self.use_extra, self.verify_checksums = use_extra, verify_checksums
         self.root = self.data_dir / "svhn"
+        self.class_names = [str(d) for d in range(10)]  # the digits (torchvision maps 10 to 0)
         needed = ["train", "test"] + (["extra"] if use_extra else [])
         missing = [s for s in needed if not (self.root / f"{s}_32x32.mat").is_file()]
         if missing and not self.download:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from biaslab.data.base import InMemoryDataModule, Split, stratified_split
+from biaslab.data.safe_pickle import RefusedPickleError, restricted
 from biaslab.errors import MissingDataError
 
 
@@ -127,6 +128,13 @@ class MNISTDataModule(VisionDataModule):
         if not self.download:
             self._files(train=True), self._files(train=False)  # fail now, before training
 
+    @property
+    def class_names(self) -> list[str]:
+        """torchvision's names of the classes: "T-shirt/top", ..., "Ankle boot"; "0 - zero", ..."""
+        import torchvision.datasets as tvd
+
+        return [str(c) for c in getattr(tvd, self.folder).classes]
+
     def _find(self, stem: str) -> Path | None:
         for folder in (self.data_dir / self.folder / "raw", self.data_dir):
             for suffix in ("", ".gz"):
@@ -182,7 +190,8 @@ CIFAR_FOLDERS = {
 
 
 class CIFARDataModule(VisionDataModule):
-    """CIFAR-10 or CIFAR-100 (`name`) through torchvision's loader (its pickled batches)."""
+    """CIFAR-10 or CIFAR-100 (`name`) through torchvision's loader (its pickled batches, read
+    by `biaslab.data.safe_pickle`: only what the official files hold is built)."""
 
     def __init__(self, name: str = "cifar10", verify_checksums: bool = True, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -190,6 +199,7 @@ class CIFARDataModule(VisionDataModule):
             raise ValueError(f"data.name={name!r}: choose one of {', '.join(CIFAR_FOLDERS)}.")
         self.name, self.verify_checksums = name, verify_checksums
         self.cls_name, folder = CIFAR_FOLDERS[name]
+        self.class_names: list[str] | None = None  # read from the data's meta file
         if not self.download and not (self.data_dir / folder).is_dir():
             raise MissingDataError(
                 f"data.data_dir={self.data_dir} holds no {self.cls_name} files ({folder}/); "
@@ -197,13 +207,20 @@ class CIFARDataModule(VisionDataModule):
             )
 
     def _dataset(self, train: bool):
+        """torchvision's loader, its pickles read by `safe_pickle` (nothing in them is run)."""
         import torchvision.datasets as tvd
 
-        cls = getattr(tvd, self.cls_name)
+        cls = restricted(getattr(tvd, self.cls_name))
         if not self.verify_checksums:
             cls = without_checksums(cls)
         try:
             return cls(str(self.data_dir), train=train, download=self.download)
+        except RefusedPickleError as err:
+            raise MissingDataError(
+                f"data.data_dir={self.data_dir}: {err.path or 'a ' + self.cls_name + ' file'} "
+                f"is a pickle naming {err.found}, which no {self.cls_name} batch holds, so it was "
+                "refused before anything in it ran; replace it with the official file."
+            ) from err
         except Exception as err:
             raise unreadable(
                 self.data_dir, f"the {self.cls_name} files", err, self.download
@@ -217,6 +234,7 @@ class CIFARDataModule(VisionDataModule):
         put = f"the unpacked official archive ({CIFAR_FOLDERS[self.name][1]}/) in {self.data_dir}"
         with download_failure(self.cls_name, self.data_dir, put):
             ds = self._dataset(train)  # downloads first when data.download=true
+        self.class_names = [str(c) for c in ds.classes]  # its meta file's label names
         return torch.as_tensor(ds.data).permute(0, 3, 1, 2), torch.as_tensor(ds.targets)
 
 
