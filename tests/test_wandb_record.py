@@ -183,6 +183,37 @@ def test_a_report_from_wandb_records_equals_the_one_from_run_dirs_after_a_rename
     assert table(wandb_runs_frame(runs)) != from_dirs
 
 
+def test_a_report_from_wandb_leaves_out_tuning_and_eval_runs_as_the_run_dirs_do(sweep, tmp_path):
+    """A tuned preset's W&B group also holds its tuning runs (`test: false`, no test metrics)
+    and eval.py's runs, which the run-dir report never reads (they live in other folders):
+    read from W&B, the report leaves them out too. Here, run records of the sweep's jobs
+    relabelled as such runs, each with the arm and seed of a real job and a summary without
+    its test metrics, sorting before it."""
+    from biaslab.analysis.load import load_sweep, wandb_runs_frame
+    from biaslab.analysis.tables import summarize, to_markdown
+
+    def table(frame) -> str:
+        return to_markdown(summarize(frame, primary="test/acc", baseline=None, delta=None), "x")
+
+    from_dirs = table(load_sweep(sweep))
+    runs = [read_run(path) for path in find_run_files(sweep)]
+    extra = []
+    for i, kind in enumerate(("tuning", "eval")):
+        other = read_run(find_run_files(sweep)[i])
+        other.id = f"0-{kind}"
+        other.summary = {k: v for k, v in other.summary.items() if not k.startswith("test")}
+        if kind == "tuning":
+            other.config["test"] = False
+        else:
+            other.job_type = "eval"
+        extra.append(other)
+    assert table(wandb_runs_frame(runs)) == from_dirs
+    assert table(wandb_runs_frame([*extra, *runs])) == from_dirs
+    for other in extra:  # the test bites: as a job, each takes its arm's place
+        other.config["test"], other.job_type = True, "train"
+        assert table(wandb_runs_frame([other, *runs])) != from_dirs
+
+
 def test_the_wandb_config_holds_each_value_once_with_the_swept_values(sweep):
     """No `module` copy of model/pooling/head/loss/optimizer/scheduler; `swept` gives the arm
     and seed; the run's name says them too."""

@@ -122,7 +122,8 @@ def load_wandb_files(root: str | Path, group: str | None = None):
 
 def wandb_runs_frame(runs):
     """The `load_sweep` frame from W&B runs (the API's, or `OfflineRun`s: `.config`,
-    `.summary`, `.state`, `.id`): one row per job (report runs left out) with its swept
+    `.summary`, `.state`, `.id`): one row per job (a preset's report run, eval.py's runs and
+    tuning runs left out, as the run-dir report never reads them) with its swept
     values (the config's `swept`, else the run's name), an unused group as `UNUSED` (null in
     the config), status, and the numeric summary; arms that differed only in an unused key
     are dropped as `load_sweep` drops them."""
@@ -131,7 +132,7 @@ def wandb_runs_frame(runs):
     rows, keys = [], set()
     for run in runs:
         config = dict(run.config)
-        if getattr(run, "job_type", "") == "report":  # a preset's report run: no job
+        if getattr(run, "job_type", "") in NOT_JOBS or tuning_run(config):
             continue
         values = config.get("swept") if "swept" in config else name_values(run.name)
         values = {k: str(v) for k, v in (values or {}).items()}
@@ -154,6 +155,17 @@ def wandb_runs_frame(runs):
         frame = frame.drop_duplicates(subset=[*factor_keys, "seed"], keep="first")
     frame.attrs["factors"] = factor_keys
     return frame
+
+
+NOT_JOBS = ("report", "eval")  # job types in a sweep's W&B group that are no job of it
+
+
+def tuning_run(config: dict[str, Any]) -> bool:
+    """A run trained without its test (`test: false` in its config): a tuned preset's tuning
+    run, which shares the preset's W&B group with the final runs but lives in the preset's
+    `tune*/` folders, which the run-dir report never reads; so the W&B readers leave it out
+    too (it has no test metrics, and with a final run's arm and seed it could displace it)."""
+    return str(config.get("test")).lower() == "false"
 
 
 def factors(frame) -> list[str]:
