@@ -77,15 +77,21 @@ def rows(name: str, words: dict) -> list[str]:
     out = []
     for _, r in pd.read_csv(io.StringIO(csv.read_text())).iterrows():
         parts = str(r["baseline"]).split(",")  # the baseline cell holds the declared k=v
+        arm = set(str(r["arm"]).split(","))  # a v1 arm left out the keys fixed by `at:`
         found = [
             w for (p, m, b, a), w in words.items()
-            if (p, m, a) == (name, r["metric"], r["arm"]) and b in parts
+            if (p, m) == (name, r["metric"]) and b in parts and set(a.split(",")) <= arm
         ]  # fmt: skip
         v1 = found[0] if found else "(exploratory)" if not r["declared"] else ""
         reason = why(v1, r) if v1 and v1 != "(exploratory)" else "no v1 word on the page"
+        if not v1:
+            reason = (
+                "v1 tested this pair once, the other way round ('the same pair as above'); the "
+                "v2 family (`Preset.pairs`) holds each direction a declared comparison makes"
+            )
+        v2 = r["word"] if r["declared"] else f"(exploratory) {r['word']}"
         out.append(
-            f"| `{name}` | {r['metric']} | {r['arm']} vs {r['baseline']} | {v1} | {r['word']} "
-            f"| {reason} |"
+            f"| `{name}` | {r['metric']} | {r['arm']} vs {r['baseline']} | {v1} | {v2} | {reason} |"
         )
     return out
 
@@ -107,7 +113,21 @@ def main(argv: list[str]) -> str:
     ]
     for name in primaries:
         lines += rows(name, words)
-    return "\n".join(lines)
+    return "\n".join([*lines, "", reruns(list(primaries))])
+
+
+def reruns(names: list[str]) -> str:
+    """The sentence naming the sections whose v2 reading needs new runs (tuning seeds among
+    the compared seeds: `Preset.tuning_seeds_reused`)."""
+    from biaslab.study.spec import Preset
+
+    folder = ROOT / "conf" / "experiment"
+    reused = [n for n in names if Preset.from_yaml(folder / f"{n}.yaml").tuning_seeds_reused]
+    return (
+        "**Sections whose v2 reading needs new runs** (their tuning seeds are among their "
+        "compared seeds; each report and page section says so; the re-runs belong to the "
+        "re-run issue that follows): " + ", ".join(f"`{n}`" for n in reused) + "."
+    )
 
 
 if __name__ == "__main__":

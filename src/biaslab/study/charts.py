@@ -140,6 +140,16 @@ def grouped(arms: list, compared: tuple[Comparison, ...]) -> list:
     return order + [a for a in arms if a.arm not in placed]
 
 
+def tick(arm, bases: set, compared: dict, full_size: dict | None) -> str:
+    """An arm's tick label: `(baseline)` under a baseline, and `vs <baseline>` under a compared
+    arm where a baseline is itself compared (its bar is against the one named)."""
+    label = arm_label(arm.name, full_size) + ("\n(baseline)" if arm.arm in bases else "")
+    c = compared.get(arm.arm)
+    if c is not None and bases & set(compared):  # a baseline is compared too: say against which
+        label += f"\nvs {arm_label(c.baseline_name, full_size)}"
+    return label
+
+
 def arm_chart(section: Section, metric: str, path: Path, full_size: dict | None = None) -> bool:
     """`metric` per arm in declared order; False when no arm has it."""
     arms = [a for a in section.arms if not math.isnan(a.means.get(metric, math.nan))]
@@ -147,7 +157,9 @@ def arm_chart(section: Section, metric: str, path: Path, full_size: dict | None 
         return False
     arms = grouped(arms, section.of_metric(metric))
     compared = {c.arm: c for c in section.of_metric(metric)}
-    bases = {c.baseline for c in section.of_metric(metric)}
+    bases = {c.baseline for c in section.of_metric(metric)} or {
+        c.baseline for c in section.comparisons
+    }  # a metric compared with nothing: the section's baselines still marked
     plt = _pyplot()
     with plt.style.context(STYLE):
         fig, ax = plt.subplots(figsize=(max(4.5, 0.55 * len(arms) + 2), 3.4))
@@ -156,9 +168,7 @@ def arm_chart(section: Section, metric: str, path: Path, full_size: dict | None 
                 ax, x, a.means[metric], compared.get(a.arm), a.halves.get(metric), a.arm in bases
             )
         _baseline_lines(ax, arms, section.of_metric(metric), metric)
-        names = [
-            arm_label(a.name, full_size) + ("\n(baseline)" if a.arm in bases else "") for a in arms
-        ]
+        names = [tick(a, bases, compared, full_size) for a in arms]
         ax.set_xticks(
             range(len(arms)),
             names,

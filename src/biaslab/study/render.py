@@ -23,6 +23,11 @@ def fmt_p(p: float) -> str:
     return "" if p != p else ("< 0.001" if p < 0.001 else f"{p:.3f}")
 
 
+def p_is(name: str, p: float) -> str:
+    """`Holm p = 0.012` or `Holm p < 0.001`."""
+    return f"{name} < 0.001" if p < 0.001 else f"{name} = {p:.3f}"
+
+
 def protocol_line(section: Section) -> str:
     """Which protocol read the runs and which one they were made under (preset.json)."""
     made = f"protocol {section.made_under}"
@@ -150,10 +155,14 @@ def verdict_lines(section: Section) -> list[str]:
             seen = group
         word = f"**{c.word}** " if section.declared else ""
         flag = notes(c)
+        ps = ", ".join(
+            p_is(name, p)
+            for name, p in (("Holm p", c.p_holm), ("sign-flip p", c.p_signflip), ("t p", c.p_t))
+            if p == p
+        )
         out.append(
-            f"  - {c.arm_name}: {word}(difference {c.diff:+.4f}, {interval(c)}, Holm p = "
-            f"{fmt_p(c.p_holm)}, sign-flip p = {fmt_p(c.p_signflip) or 'n/a'}, t p = "
-            f"{fmt_p(c.p_t) or 'n/a'}, {c.n_seeds} seeds{'; ' + flag if flag else ''})"
+            f"  - {c.arm_name}: {word}(difference {c.diff:+.4f}, {interval(c)}, {ps}, "
+            f"{c.n_seeds} seeds{'; ' + flag if flag else ''})"
         )
     return out
 

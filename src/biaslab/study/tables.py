@@ -10,6 +10,31 @@ from typing import Any
 
 from biaslab.study.section import Section
 
+COLUMNS = (
+    "protocol",
+    "metric",
+    "arm",
+    "baseline",
+    "kind",
+    "seeds",
+    "diff",
+    "low",
+    "high",
+    "level",
+    "p holm",
+    "p signflip",
+    "p t",
+    "p barnard",
+    "p fisher",
+    "delta",
+    "word",
+    "declared",
+    "too few seeds",
+    "underpowered",
+    "seeds asked",
+    "resampled",
+)  # fmt: skip  (report.csv's header, written even when nothing was compared)
+
 
 def comparison_rows(section: Section) -> list[dict[str, Any]]:
     """One dict per comparison, in the family's order."""
@@ -57,5 +82,6 @@ def write_tables(section: Section, out: Path) -> None:
     """report.csv and arms.csv in `out`."""
     import pandas as pd
 
-    pd.DataFrame(comparison_rows(section)).to_csv(out / "report.csv", index=False)
+    rows = comparison_rows(section)
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(out / "report.csv", index=False)
     pd.DataFrame(arm_rows(section)).to_csv(out / "arms.csv", index=False)
