@@ -2,9 +2,11 @@
 [--baseline model=cnn [--baseline model=vit ...]] [--delta 0.01] [--out NAME]
 (from W&B: python scripts/report.py ENTITY/PROJECT:GROUP --wandb, GROUP being `<experiment>-<sweep
 id>`; or python scripts/report.py SWEEP_DIR --wandb: the same table from the W&B run files the
-sweep left offline, before `wandb sync`)
+sweep left offline, before `wandb sync`; W&B holds no per-example predictions, so these
+intervals resample seeds only, and no declaration is read: exploratory signs, no words)
 
-Writes <sweep dir>/report/{report.md, report.csv, <factor>__<metric>.png, curves_train_loss.png}
+Writes <sweep dir>/report/{report.md, report.csv, arms.csv, forest.png, arms__<metric>.png,
+curves_train_loss.png}
 for the sweep's own comparison (its `report:` config); another baseline, metric or delta writes
 <sweep dir>/report_<baseline>_<metric>_<delta>/ (or --out NAME), one per baseline, so no call
 overwrites another's report. Each header names the command that rebuilds it.
