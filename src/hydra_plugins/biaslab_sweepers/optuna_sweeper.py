@@ -23,162 +23,36 @@ A seeded sampler is reseeded with the study's trial count before each ask, so a 
 search proposes new values, not the first run's again.
 """
 
-import contextlib
-import fcntl
 import logging
 import math
-import os
-import socket
-import sys
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import IntervalSweep, Override, RangeSweep, Transformer
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobStatus
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig, OmegaConf
 
 from biaslab.run.files import RunDir
+from hydra_plugins.biaslab_sweepers.space import (  # noqa: F401  (tests import them here)
+    _hydra_value,
+    _refuse,
+    distribution,
+    search_space,
+)
+from hydra_plugins.biaslab_sweepers.workers import (
+    _runs,
+    _study_lock,
+    _worker_dead,
+    _worker_lock,
+)
 
 log = logging.getLogger(__name__)
 RESULTS = "optimization_results.yaml"
 WORKER = "biaslab_worker"  # a trial's user attr: "<host>:<lock file>" of the sweeper running it
-
-
-def distribution(override: Override):
-    """Hydra's sweep syntax -> an Optuna distribution (the old plugin's mapping)."""
-    import optuna.distributions as D
-
-    value = override.value()
-    if isinstance(value, IntervalSweep | RangeSweep):
-        low, high = (
-            (value.start, value.end)
-            if isinstance(value, IntervalSweep)
-            else (value.start, value.stop)
-        )
-        if low is not None and high is not None and low > high:
-            _refuse(
-                f"{override.get_key_element()}={override.input_line.split('=', 1)[1]} has its "
-                f"bounds the wrong way round; pass them low first ({high}, {low})."
-            )
-    if isinstance(value, IntervalSweep):
-        log_scale = "log" in (value.tags or set())
-        if isinstance(value.start, int) and isinstance(value.end, int):
-            return D.IntDistribution(value.start, value.end, log=log_scale)
-        return D.FloatDistribution(float(value.start), float(value.end), log=log_scale)
-    if isinstance(value, RangeSweep):
-        start, stop, step = value.start, value.stop, value.step
-        if all(isinstance(v, int) for v in (start, stop, step)):
-            return D.IntDistribution(start, stop - step, step=step)
-        return D.FloatDistribution(float(start), float(stop - step), step=float(step))
-    choices = list(override.sweep_iterator(transformer=Transformer.encode))
-    return D.CategoricalDistribution(choices)
-
-
-def search_space(
-    params: dict[str, Any] | None, arguments: list[str]
-) -> tuple[dict[str, Any], list[str]]:
-    """({key: distribution}, fixed overrides) from the config's params and the command line
-    (the command line wins for a key given in both)."""
-    parser = OverridesParser.create()
-    pairs = [f"{k}={v}" for k, v in (params or {}).items()]
-    overrides = {o.get_key_element(): o for o in parser.parse_overrides([*pairs, *arguments])}
-    space = {k: distribution(o) for k, o in overrides.items() if o.is_sweep_override()}
-    fixed = [o.input_line for o in overrides.values() if not o.is_sweep_override()]
-    return space, fixed
-
-
-def _refuse(sentence: str, code: int = 2) -> None:
-    """One sentence on stderr and an exit code, as the lab's commands do (HYDRA_FULL_ERROR=1:
-    raise, for the whole stack)."""
-    if os.environ.get("HYDRA_FULL_ERROR") == "1":
-        raise ValueError(sentence)
-    print(f"Error: {sentence}", file=sys.stderr, flush=True)
-    sys.exit(code)
-
-
-def _hydra_value(value: Any) -> str:
-    """A Python value as Hydra override syntax (dicts, lists, quoted strings, numbers, null)."""
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{k}:{_hydra_value(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_hydra_value(v) for v in value) + "]"
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return repr(value)
-
-
-@contextlib.contextmanager
-def _study_lock(storage: str) -> Iterator[None]:
-    """Hold `<db>.lock` (an advisory flock) for a SQLite study, so workers sharing it count the
-    begun trials and ask for new ones one at a time. A server database (postgresql://, mysql://)
-    gets no lock: there, workers starting together may begin up to n_jobs trials more each."""
-    prefix = "sqlite:///"
-    if not storage.startswith(prefix):
-        yield
-        return
-    with open(storage[len(prefix) :] + ".lock", "a") as fd:  # closing it releases the lock
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-
-
-@contextlib.contextmanager
-def _worker_lock(folder: Path) -> Iterator[str]:
-    """Hold a lock file of this sweeper's own (`<folder>/.optuna_workers/`) for the sweep's life
-    and yield its name, "<host>:<path>": the kernel frees it when the process dies, however it
-    dies, so a trial naming a free lock was left RUNNING by a dead sweeper."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.lock"
-    with open(path, "w") as fd:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield f"{socket.gethostname()}:{path.resolve()}"
-        finally:
-            path.unlink(missing_ok=True)
-
-
-def _worker_dead(worker: str | None, locked_storage: bool) -> bool:
-    """Whether the sweeper named `worker` ("<host>:<lock file>") is gone. A worker on another
-    machine cannot be asked (its trials are left to it); a trial with no worker named was begun
-    by an older sweeper, and counts as orphaned only where every live worker names itself
-    before the study lock is released (SQLite)."""
-    if not worker:
-        return locked_storage
-    host, _, path = worker.partition(":")
-    if host != socket.gethostname():
-        return False
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:  # removed by its sweeper as it ended
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-    return True
-
-
-def _runs(trials: list) -> list[list]:
-    """`trials` sorted by number and cut into runs of consecutive numbers: each run is one
-    launch whose job numbers (and job dirs) are the trials' own numbers."""
-    runs: list[list] = []
-    for trial in sorted(trials, key=lambda t: t.number):
-        if runs and runs[-1][-1].number + 1 == trial.number:
-            runs[-1].append(trial)
-        else:
-            runs.append([trial])
-    return runs
 
 
 @dataclass
