@@ -198,6 +198,44 @@ def test_a_run_stopped_inside_an_epoch_resumes_to_the_uninterrupted_result(
     assert {k: resumed[k] for k in compared} == {k: whole[k] for k in compared}
 
 
+@pytest.mark.parametrize("resume", ["auto", pytest.param("never", marks=pytest.mark.slow)])
+def test_lightnings_slurm_checkpoint_is_removed_and_last_ckpt_resumed(
+    train_fast, tmp_path, monkeypatch, caplog, resume
+):
+    """In a SLURM job (Lightning's SLURM environment: its variables), SIGUSR1 in a train batch:
+    Preemption saves last.ckpt and hands the signal on to Lightning's own handler, which saves
+    `hpc_ckpt_1.ckpt` in the run dir and runs `scontrol requeue` (which fails here: no cluster).
+    The same command resumes from last.ckpt and removes the hpc file; with resume=never the run
+    starts afresh (before: Lightning, given no checkpoint on SLURM, restored the hpc file)."""
+    import logging
+
+    slurm = {"SLURM_NTASKS": "1", "SLURM_JOB_NAME": "train", "SLURM_JOB_ID": "4242"}
+    for key, value in {**slurm, "SLURM_PROCID": "0", "SLURM_LOCALID": "0"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SLURM_NODEID", "0")
+    run = ["trainer.max_epochs=2"]
+    signal_at = [
+        "+callbacks.signal._target_=tests.signals.SignalAt",
+        "+callbacks.signal.hook=on_train_batch_start",
+        "+callbacks.signal.name=SIGUSR1",
+    ]
+    train_fast(*run, *signal_at)
+    assert "SIGUSR1 at step 4" in (tmp_path / "preempted.txt").read_text()
+    hpc = tmp_path / "hpc_ckpt_1.ckpt"
+    assert hpc.is_file()  # Lightning's handler ran (the route is real)
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        metrics = train_fast(*run, f"resume={resume}")  # the same command (or resume=never)
+    restored = [r.getMessage() for r in caplog.records if "Restor" in r.getMessage()]
+    fit_from = [m for m in restored if "last.ckpt" in m or "hpc_ckpt" in m]
+    if resume == "auto":
+        assert fit_from and all(str(tmp_path / "checkpoints" / "last.ckpt") in m for m in fit_from)
+    else:
+        assert fit_from == [], fit_from
+    assert not hpc.exists() and sorted(tmp_path.glob("hpc_ckpt_*")) == []
+    assert metrics["time/steps"] == 2 * 3 and (tmp_path / "metrics.json").exists()
+
+
 def test_last_checkpoint_is_the_latest_epoch_even_when_val_acc_stalls(train_fast, tmp_path):
     """Lightning's `save_last` writes only when a top-k checkpoint is written; after the best
     epoch a resumed run would go back to it. biaslab's last.ckpt follows every epoch."""

@@ -9,11 +9,19 @@
 
 A sweep started again with the same command (the same sweep dir) skips the jobs whose run dir
 already holds its final metrics.
+
+On SLURM, Lightning's own SIGUSR1 handler (after `Preemption` has saved `last.ckpt` and handed
+the signal on) saves a second checkpoint, `hpc_ckpt_<n>.ckpt`, in the run dir and requeues the
+job. `last.ckpt` is the one resumed from; the `hpc_ckpt_<n>.ckpt` files are removed when a run
+starts training in that dir, whatever `resume` says: Lightning would otherwise load the newest
+of them wherever it is given no checkpoint on SLURM (a `resume=never` fit, the test of the last
+weights), unchecked by `read_checkpoint`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -72,9 +80,38 @@ def _multirun(hc) -> bool:
     return hc is not None and hc.mode is not None and hc.mode.name == "MULTIRUN"
 
 
+LIGHTNING_HPC_CKPT = re.compile(r"hpc_ckpt_\d+\.ckpt")  # Lightning's SLURM handler's name
+
+
+def drop_hpc_checkpoints(run_dir: RunDir) -> list[Path]:
+    """Remove the checkpoints Lightning's SLURM handler left in the run dir (its
+    `default_root_dir`): files named exactly `hpc_ckpt_<n>.ckpt`, directly in it, not links.
+    Returns what was removed."""
+    if not run_dir.path.is_dir():
+        return []
+    found = [
+        p
+        for p in sorted(run_dir.path.iterdir())
+        if LIGHTNING_HPC_CKPT.fullmatch(p.name) and p.is_file() and not p.is_symlink()
+    ]
+    last = run_dir.last_ckpt.relative_to(run_dir.path)
+    for path in found:
+        path.unlink(missing_ok=True)  # another srun task of the step may have been first
+        log.info("Removed %s: Lightning's SLURM checkpoint (%s is resumed from).", path, last)
+    return found
+
+
 def resume(cfg: DictConfig) -> Path | None:
     """Apply `resume=auto`: maybe adopt an earlier run dir (cfg.paths.output_dir then names it);
-    return the checkpoint to resume from."""
+    return the checkpoint to resume from. A run that trains first clears Lightning's own SLURM
+    checkpoints from its run dir (`drop_hpc_checkpoints`)."""
+    ckpt = _resume(cfg)
+    if cfg.get("train"):
+        drop_hpc_checkpoints(RunDir(cfg.paths.output_dir))
+    return ckpt
+
+
+def _resume(cfg: DictConfig) -> Path | None:
     if cfg.get("ckpt_path") or not cfg.get("train") or cfg.get("resume", "auto") != "auto":
         return cfg.get("ckpt_path")
     hc = _hydra()
