@@ -222,18 +222,21 @@ def test_ddp_over_two_slurm_tasks_is_one_run_with_the_metrics_of_ddp_without_slu
 def test_a_preempted_job_requeued_resumes_from_its_checkpoint_to_the_uninterrupted_result(
     slurm, tmp_path
 ):
-    """A job stopped mid-fit (after epoch 0 of 2) the way SLURM preempts it (SIGTERM to its
-    tasks: last.ckpt and preempted.txt, exit 0), then `scontrol requeue`: the same job id runs
-    again in its own run dir, resumes from that checkpoint, and ends with the metrics of an
-    uninterrupted run. (Stopped inside a train batch, the resumed epoch restarts its data
-    order: the steps are all done, the metrics are not the uninterrupted run's.)"""
+    """A job stopped inside a train batch (epoch 0's first of 3, of 2 epochs) the way SLURM
+    preempts it (SIGTERM to its tasks: last.ckpt and preempted.txt, exit 0), then `scontrol
+    requeue`: the same job id runs again in its own run dir, resumes from that checkpoint with
+    the rest of that epoch's batches in the same order, and ends with the metrics of an
+    uninterrupted run. (Before, a stop inside an epoch redrew the rest of its batches: only a
+    stop at an epoch's end matched.)"""
+    import torch
+
     from biaslab.run.slurm import sbatch_template
 
     ready = tmp_path / "ready"
-    wait = [  # stand still at epoch 0's end (of 2; first session only) until signalled
+    wait = [  # stand still in epoch 0's first train batch (first session only) until signalled
         "+callbacks.wait._target_=tests.signals.WaitForSignalAt",
         f"+callbacks.wait.ready={ready}",
-        "+callbacks.wait.hook=on_train_epoch_end",
+        "+callbacks.wait.hook=on_train_batch_start",
         "+callbacks.wait.epoch=0",
     ]
     plain = plain_run(
@@ -261,14 +264,16 @@ def test_a_preempted_job_requeued_resumes_from_its_checkpoint_to_the_uninterrupt
     job_id = slurm.run(tmp_path, *sbatch).strip()
     deadline = time.monotonic() + 240
     while not ready.exists():
-        assert slurm.job(tmp_path, job_id)["JobState"] not in ENDED, "ended before epoch 1"
-        assert time.monotonic() < deadline, "never reached epoch 1"
+        assert slurm.job(tmp_path, job_id)["JobState"] not in ENDED, "ended before its signal"
+        assert time.monotonic() < deadline, "never reached its first train batch"
         time.sleep(0.3)
     slurm.run(tmp_path, "scancel", "--signal=TERM", job_id)
     assert slurm.wait(tmp_path, job_id)["JobState"] == "COMPLETED"  # stopped cleanly
     run_dir = tmp_path / "logs" / "slurm" / f"run-{job_id}"
     assert "SIGTERM at step" in (run_dir / "preempted.txt").read_text()
     assert not (run_dir / "metrics.json").exists()
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == 1  # inside epoch 0, not at its end
 
     slurm.run(tmp_path, "scontrol", "requeue", job_id)
     deadline = time.monotonic() + 240
