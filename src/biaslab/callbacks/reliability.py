@@ -130,7 +130,10 @@ class Preemption(L.Callback):
     """On SIGTERM or SIGUSR1: save the checkpoint `last` (atomically, via the trainer's checkpoint
     IO), write the text file `marker` and stop by raising Lightning's SIGTERMException, which the pipeline
     catches. A SIGUSR1 handler that was there before (submitit's requeue on SLURM) is called
-    after the save.
+    after the save; on SLURM without submitit that is Lightning's own, which also saves
+    `hpc_ckpt_<n>.ckpt` and requeues (`biaslab.run.resume` removes that file on resume). A
+    checkpoint saved inside an epoch holds the train loader's place in it (the datamodule's
+    state), so the resumed epoch draws the batches it had not drawn, in the same order.
 
     - One process: SIGUSR1 is turned into Lightning's SIGTERM flag, so both take the same paths.
       In a train batch the flag is acted on at the batch's end; during validation or at an
