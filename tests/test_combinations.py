@@ -1,4 +1,5 @@
-"""Every model x pooling x pe x head combination: valid ones train a step, invalid ones explain."""
+"""Every model x pooling x pe x head combination, read from conf/: valid ones train a step,
+invalid ones (a pooling that does not take the backbone's layout) explain in one sentence."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch
 from hydra.utils import get_class
 
 from biaslab.errors import ConfigError
+from biaslab.models.layouts import fits
 from biaslab.run.build import build_components
 from biaslab.run.checks import validate
 from tests.conftest import backbones, compose, group_options
@@ -46,7 +48,8 @@ def test_combination(model, pooling, pe, head, digits_batch, tmp_path):
     if model == "vit" and pe == "learned":
         overrides.append("pe.max_len=16")
     cfg = compose(overrides, tmp_path)
-    if pooling not in get_class(cfg.model.backbone._target_).poolings:
+    pool_cls, body_cls = get_class(cfg.pooling._target_), get_class(cfg.model.backbone._target_)
+    if not fits(pool_cls, body_cls):  # the layouts declared on both sides decide
         with pytest.raises(ConfigError, match=f"pooling={pooling} does not fit model.backbone"):
             build_components(cfg)
         return
@@ -100,7 +103,8 @@ def test_combination(model, pooling, pe, head, digits_batch, tmp_path):
         ),
         (
             ["model=cnn", "pooling=cls"],
-            "pooling=cls does not fit model.backbone CNN; pick one of pooling=mean|max|flatten|attn.",
+            "pooling=cls does not fit model.backbone CNN (it takes tokens with a class token; "
+            "the backbone emits grid (B, C, H, W), a feature map); pick one of pooling=",
         ),
     ],
 )

@@ -6,6 +6,7 @@ conf/model or biaslab/data/tasks/ is trained here without editing this file."""
 
 from __future__ import annotations
 
+import functools
 import math
 import subprocess
 import sys
@@ -16,6 +17,9 @@ from hydra.utils import get_class, instantiate
 
 from biaslab.data.tasks import tasks
 from biaslab.errors import ConfigError
+from biaslab.models.backbone import Backbone
+from biaslab.models.layouts import fits
+from biaslab.models.registry import classes
 from biaslab.run.build import build_components
 from tests.conftest import CONF, ROOT, backbones, compose, group_options
 
@@ -24,13 +28,19 @@ SMALL = {"image_size": 16, "num_workers": 0, "download": False, "verify_checksum
 
 def data_overrides(name: str, root) -> list[str]:
     """`data=name` made small and offline from the keys its node has (no per-name knowledge)."""
-    node = compose([f"data={name}"]).data
+    node = data_node(name)
     extra = [f"data.{k}={str(v).lower()}" for k, v in SMALL.items() if k in node]
     return [f"data={name}", f"paths.data_dir={root}", "data.batch_size=8", *extra]
 
 
+@functools.cache
+def data_node(name: str):
+    """`data=name` composed once (collection asks for each data set many times)."""
+    return compose([f"data={name}"]).data
+
+
 def modality(name: str) -> str:
-    return get_class(compose([f"data={name}"]).data._target_).modality
+    return get_class(data_node(name)._target_).modality
 
 
 def labels_tokens(overrides: list[str], tmp_path) -> bool:
@@ -40,11 +50,12 @@ def labels_tokens(overrides: list[str], tmp_path) -> bool:
 
 
 def takers(kind: str, tokens: bool) -> list[str]:
-    """Model options whose backbone takes `kind` data (and gives a label per token if needed)."""
+    """Model options whose backbone takes `kind` data (and fits pooling=tokens if needed)."""
+    per_token = classes("pooling")["tokens"]
     return [
         m
         for m, b in backbones().items()
-        if kind in b.modalities and (not tokens or "tokens" in b.poolings)
+        if kind in b.modalities and (not tokens or fits(per_token, b))
     ]
 
 
@@ -74,7 +85,7 @@ def _backbone_cases():
         by_kind.setdefault(modality(name), []).append(name)
 
     def size(name: str) -> int:
-        return math.prod(int(s) for s in compose([f"data={name}"]).data.input_shape)
+        return math.prod(int(s) for s in data_node(name).input_shape)
 
     for model, backbone in backbones().items():
         for kind in backbone.modalities:
@@ -169,3 +180,89 @@ def test_a_model_refuses_data_of_another_modality_in_one_sentence(data, model, t
     assert len(errors) == 1 and "Traceback" not in out.stderr
     assert f"model={model}" in errors[0] and f"data={data}" in errors[0]
     assert not (tmp_path / model / "checkpoints").exists()  # refused before training
+
+
+class SetsEmbed(Backbone):
+    """Issue 48's ConvMixer: a layer stored as `self.embed`, shadowed by the contract's method."""
+
+    emits = "grid"
+
+    def __init__(self, input_shape) -> None:
+        super().__init__()
+        self.embed = torch.nn.Conv2d(1, 4, 2, stride=2)
+        self.num_features = 4
+
+    def forward(self, images):
+        return self.embed(images)
+
+
+class RecordsItsOwnAttention(SetsEmbed):
+    def capture_attention(self):  # the contract's context manager, redefined
+        return []
+
+
+class EmbedsTwoInputs(SetsEmbed):
+    def embed(self, images, extra):
+        return images
+
+
+class DeclaresNoLayout(SetsEmbed):
+    emits = None
+
+
+class SetsNoWidth(Backbone):
+    emits = "grid"
+
+    def __init__(self, input_shape) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 2, stride=2)
+
+    def forward(self, images):
+        return self.conv(images)
+
+
+class PermutableWithoutSplit(SetsNoWidth):
+    permutable = True
+
+
+@pytest.mark.parametrize(
+    ("backbone", "message"),
+    [
+        (SetsEmbed, "SetsEmbed sets self.embed, but embed is a method of the Backbone contract"),
+        (RecordsItsOwnAttention, "RecordsItsOwnAttention defines capture_attention, which the"),
+        (EmbedsTwoInputs, "EmbedsTwoInputs.embed must be a method taking one input"),
+        (DeclaresNoLayout, "DeclaresNoLayout.emits=None breaks the Backbone contract; declare"),
+        (SetsNoWidth, "SetsNoWidth.num_features=None: set self.num_features in __init__"),
+        (PermutableWithoutSplit, "PermutableWithoutSplit is permutable but does not define both"),
+        (torch.nn.Conv2d, "model.backbone Conv2d is not a biaslab.models.backbone.Backbone"),
+    ],
+)
+def test_a_backbone_that_breaks_its_contract_is_refused_at_build_naming_the_member(
+    backbone, message
+):
+    """Refused by build_net before any dry run, in one sentence naming the member."""
+    from biaslab.models.net import build_net
+
+    target = f"{backbone.__module__}.{backbone.__qualname__}"
+    with pytest.raises(ValueError) as err:
+        build_net(
+            {"_target_": target, "input_shape": [1, 8, 8]},
+            {"_target_": "biaslab.models.pooling.MeanPool"},
+            {"_target_": "biaslab.models.heads.LinearHead"},
+            num_classes=10,
+            input_shape=[1, 8, 8],
+        )
+    assert message in str(err.value)
+    assert str(err.value).count(". ") == 0 and str(err.value).endswith(".")
+
+
+def test_every_backbone_of_conf_keeps_its_contract_and_a_pooling_fits_it():
+    """The backbones conf/model names pass the class check, and each fits some pooling of
+    conf/pooling (both read from the folders)."""
+    from biaslab.models.backbone import check_backbone
+
+    poolings = classes("pooling").values()
+    assert sorted(classes("pooling")) == group_options("pooling")  # the registry is the group
+    for model, backbone in backbones().items():
+        check_backbone(backbone)
+        assert any(fits(p, backbone) for p in poolings), model

@@ -37,7 +37,7 @@ class CNN(Backbone):
     H' = H / 2**(len(channels)-1) for every `downsample` except `none`.
     """
 
-    poolings = ("mean", "max", "flatten", "attn")
+    emits = "grid"
     modalities = ("image",)
 
     def __init__(

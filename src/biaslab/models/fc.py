@@ -24,6 +24,7 @@ class FC(Backbone):
     A fixed input size: longer test sequences are refused by the first linear layer.
     """
 
+    emits = "vector"
     modalities = ("image", "sequence", "tabular")
 
     def __init__(

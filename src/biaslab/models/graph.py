@@ -43,7 +43,7 @@ class GraphAttention(AttentionBackbone):
     """(B, N, F + N) graphs -> (B, N, dim): node features -> linear -> encoder, attention masked
     to the graph's edges (`mask=edges`) or to no mask (`mask=none`). Nodes have no order: no PE."""
 
-    poolings = ("tokens",)
+    emits = "set"  # nodes have no order
     modalities = ("graph",)
     uses_pe = False
     permutable = False  # permuting node tokens would need the adjacency permuted too
@@ -82,7 +82,7 @@ class NodeMLP(Backbone):
     """(B, N, F + N) graphs -> (B, N, hidden[-1]): an MLP on each node's own features; the
     adjacency is ignored (the baseline without the graph)."""
 
-    poolings = ("tokens",)
+    emits = "set"  # nodes have no order
     modalities = ("graph",)
 
     def __init__(self, input_shape: Sequence[int], hidden: Sequence[int] = (64, 64)) -> None:

@@ -1,14 +1,28 @@
 """Global pooling: turn a backbone's features into one vector per example.
 
 Every pool takes features as tokens (B, N, C) or as a feature map (B, C, H, W), which is
-read as H*W tokens, and returns (B, D). Each pool has a `name` (its `pooling=` option); each
-backbone lists the names that fit it in its `poolings` (`biaslab.models.backbone.Backbone`).
+read as H*W tokens, and returns (B, D). Each pool declares the layouts it reads (`takes`, see
+`biaslab.models.layouts`): it fits every backbone whose `emits` is one of them, so a new pooling
+is a new file and its `conf/pooling/<name>.yaml`, with no list to edit.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+ANY = frozenset({"grid", "tokens", "set", "vector"})
+ORDERED = frozenset({"grid", "tokens", "vector"})  # positions with an order (flatten keeps it)
+
+
+class Pooling(nn.Module):
+    """Base of the pools: `takes` (layouts read), `uses_class_token`; built as `pool(dim=C)`."""
+
+    takes: frozenset[str] = ANY
+    uses_class_token: bool = False
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
 
 
 def as_tokens(features: torch.Tensor) -> torch.Tensor:
@@ -18,62 +32,46 @@ def as_tokens(features: torch.Tensor) -> torch.Tensor:
     return features
 
 
-class MeanPool(nn.Module):
+class MeanPool(Pooling):
     """(B, N, C) -> (B, C): average over positions (permutation invariant)."""
-
-    name = "mean"
-
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return as_tokens(features).mean(dim=1)
 
 
-class MaxPool(nn.Module):
+class MaxPool(Pooling):
     """(B, N, C) -> (B, C): maximum over positions (permutation invariant)."""
-
-    name = "max"
-
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return as_tokens(features).amax(dim=1)
 
 
-class FlattenPool(nn.Module):
+class FlattenPool(Pooling):
     """(B, N, C) -> (B, N*C): keep every position (the classic conv -> flatten -> FC)."""
 
-    name = "flatten"
-
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
+    takes = ORDERED
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return as_tokens(features).flatten(1)
 
 
-class ClsPool(nn.Module):
+class ClsPool(Pooling):
     """(B, 1+N, C) -> (B, C): the class token, which the backbone prepends (`class_token=True`)."""
 
-    name = "cls"
+    takes = frozenset({"tokens"})
     uses_class_token = True
-
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return as_tokens(features)[:, 0]
 
 
-class AttnPool(nn.Module):
+class AttnPool(Pooling):
     """(B, N, C) -> (B, C): one learned query attends over all tokens (single head).
 
     Permutation invariant like mean pooling, but the weights depend on the content.
     """
 
-    name = "attn"
+    takes = frozenset({"grid", "tokens", "set"})
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -88,26 +86,20 @@ class AttnPool(nn.Module):
         return (weights.unsqueeze(-1) * tokens).sum(dim=1)
 
 
-class LastPool(nn.Module):
+class LastPool(Pooling):
     """(B, N, C) -> (B, C): the last position (the usual read-out of a recurrent network)."""
 
-    name = "last"
-
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
+    takes = frozenset({"tokens"})  # the last of ordered positions
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return as_tokens(features)[:, -1]
 
 
-class TokenPool(nn.Module):
+class TokenPool(Pooling):
     """(B, N, C) -> (B, N, C): no pooling, one output per token, for labelling tasks (a label
     per token or node); the head then maps every token to (B, N, K)."""
 
-    name = "tokens"
-
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
+    takes = frozenset({"tokens", "set"})  # one output per position: a label each
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return as_tokens(features)

@@ -16,7 +16,7 @@ from biaslab.models.seq_attn import TokenEmbed
 class RNN(Backbone):
     """Embedding (ids) or a linear map (image rows/pixels/patches) -> LSTM -> (B, N, dim)."""
 
-    poolings = ("mean", "max", "flatten", "attn", "last", "tokens")
+    emits = "tokens"
     modalities = ("sequence", "image")  # images are read as rows, pixels or patches
 
     def __init__(
