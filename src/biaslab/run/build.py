@@ -9,9 +9,6 @@ input shape the data will produce: a PE too short for the test length fails now,
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,28 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from biaslab.errors import ConfigError
 from biaslab.run.files import RunDir
-
-NODE_KEYS = (
-    "data",
-    "model.backbone",
-    "pe",
-    "pooling",
-    "head",
-    "loss",
-    "optimizer",
-    "scheduler",
-    "augment.batch",
-    "augment.mix",
-)
-GROUPS = {"data", "model", "pe", "pooling", "head", "loss", "optimizer", "scheduler", "augment"}
-OPTIMIZER_ARGS = {
-    "learning rate": "lr",
-    "weight_decay": "weight_decay",
-    "momentum": "momentum",
-    "epsilon": "eps",
-    "beta": "betas",
-    "alpha": "alpha",
-}
+from biaslab.run.keyed import explained, explained_optimizer, refused_alone
 
 
 def choice(cfg: DictConfig, group: str) -> str | None:
@@ -52,57 +28,6 @@ def choice(cfg: DictConfig, group: str) -> str | None:
         if HydraConfig.initialized():
             picked = HydraConfig.get().runtime.choices.get(group)
     return picked
-
-
-def with_key(message: str, key: str) -> str:
-    """`heads=3 must ...` raised by the part at `key` -> `model.backbone.heads=3 must ...`."""
-    arg = re.match(r"(\w+)[=:]", message)
-    if arg is None or arg.group(1) in GROUPS or message.startswith(f"{key}."):
-        return message
-    return f"{key}.{message}"
-
-
-def _node_key(cfg: DictConfig, target: str) -> str:
-    """The config key whose node has `_target_: target` (data, model.backbone, pe, ...)."""
-    for key in NODE_KEYS:
-        if OmegaConf.select(cfg, f"{key}._target_", default=None) == target:
-            return key
-    return target
-
-
-@contextmanager
-def explained(cfg: DictConfig) -> Iterator[None]:
-    """Turn a component's constructor error into a ConfigError that names the config key: its
-    own sentence for a ValueError, the key and the fix for an unknown or missing argument."""
-    from hydra.errors import InstantiationException
-
-    try:
-        yield
-    except ConfigError:
-        raise
-    except InstantiationException as err:
-        inner = err
-        while isinstance(inner.__cause__, InstantiationException):
-            inner = inner.__cause__
-        cause = inner.__cause__
-        if isinstance(cause, ConfigError):
-            raise cause from err
-        target = re.search(r"target '([^']+)'", str(inner))
-        key = _node_key(cfg, target.group(1)) if target else "a config node"
-        if isinstance(cause, TypeError):
-            name = re.search(r"argument '(\w+)'", str(cause))
-            if name and "unexpected" in str(cause):
-                where = target.group(1) if target else key
-                raise ConfigError(
-                    f"{key}.{name.group(1)} is not an option of {where}; "
-                    "remove it or fix its spelling."
-                ) from err
-            raise ConfigError(f"{key}: {cause}; check that node's keys.") from err
-        if isinstance(cause, ValueError) and key in NODE_KEYS:
-            raise ConfigError(with_key(str(cause), key)) from err
-        raise ConfigError(str(cause or err)) from err
-    except ValueError as err:
-        raise ConfigError(str(err)) from err
 
 
 def check_modality(cfg: DictConfig) -> None:
@@ -166,9 +91,10 @@ def build_components(cfg: DictConfig) -> tuple[Any, Any]:
     from hydra.utils import instantiate
 
     check_modality(cfg)
-    with explained(cfg):
+    with explained(cfg, "data"):
         datamodule = instantiate(cfg.data)
         datamodule.setup("fit")  # load now: a file or size problem stops the run before training
+    with explained(cfg):  # the parts the module builds are found by who raised
         module = instantiate(cfg.module, _recursive_=False)
         was_training = module.training
         module.eval()
@@ -193,26 +119,9 @@ def build_components(cfg: DictConfig) -> tuple[Any, Any]:
         )
     with explained_optimizer(cfg):
         optimizer = instantiate(cfg.optimizer)(params=module.parameters())
-    with explained(cfg):  # a schedule checks its arguments when it is built
+    with explained(cfg, "scheduler"):  # a schedule checks its arguments when it is built
         instantiate(cfg.scheduler)(optimizer, total_steps=100)
     return datamodule, module
-
-
-@contextmanager
-def explained_optimizer(cfg: DictConfig) -> Iterator[None]:
-    """torch's optimizers check their arguments ("Invalid learning rate: -1"): name the key."""
-    try:
-        yield
-    except (ValueError, TypeError) as err:
-        cause = err.__cause__ or err
-        arg = next((k for w, k in OPTIMIZER_ARGS.items() if w in str(cause)), None)
-        if arg is None:
-            raise ConfigError(f"optimizer: {cause}; fix the optimizer.* key it names.") from err
-        value = OmegaConf.select(cfg, f"optimizer.{arg}")
-        raise ConfigError(
-            f"optimizer.{arg}={value} is refused by the optimizer ({cause}); "
-            f"pass a valid optimizer.{arg} (a learning rate must be > 0)."
-        ) from err
 
 
 def build_callbacks(cfg: DictConfig, run_dir: RunDir, have_logger: bool) -> list[Any]:
@@ -251,7 +160,8 @@ def build_callbacks(cfg: DictConfig, run_dir: RunDir, have_logger: bool) -> list
 
 
 def build_trainer(cfg: DictConfig, callbacks: list, loggers: list, plugins: list) -> Any:
-    """Lightning's Trainer from `trainer:`; its own refusals name the trainer.* key."""
+    """Lightning's Trainer from `trainer:`; its refusal names the trainer.* key that Lightning
+    refuses on its own (each key the config sets, tried alone), with Lightning's first sentence."""
     import inspect
 
     import lightning as L
@@ -266,20 +176,12 @@ def build_trainer(cfg: DictConfig, callbacks: list, loggers: list, plugins: list
         cause = err.__cause__ if isinstance(err, InstantiationException) and err.__cause__ else err
         text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         text = text.split(". ")[0]  # Lightning's first sentence
-        names = [n for n in inspect.signature(L.Trainer).parameters if n in cfg.trainer]
-        named = next(
-            (
-                found
-                for pattern in (r"\b{}=", r"`{}`", r"\b{}\b")
-                if (found := [n for n in names if re.search(pattern.format(n), text, re.I)])
-            ),
-            [],
-        )
-        key = (
-            f"trainer.{named[0]}={OmegaConf.select(cfg, f'trainer.{named[0]}')}"
-            if named
-            else "trainer"
-        )
+        params = inspect.signature(L.Trainer).parameters
+        node = OmegaConf.to_container(cfg.trainer, resolve=True)
+        quiet = {"logger": False, "enable_checkpointing": False, "enable_progress_bar": False}
+        tried = {k: v for k, v in node.items() if k in params and k not in quiet}
+        name = refused_alone(lambda **kw: L.Trainer(**kw, **quiet), tried)
+        key = f"trainer.{name}={OmegaConf.select(cfg, f'trainer.{name}')}" if name else "trainer"
         raise ConfigError(
             f"{key} is refused by Lightning ({text.rstrip('.')}); fix that trainer.* key."
         ) from err
