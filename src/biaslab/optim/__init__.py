@@ -1,4 +1,10 @@
-"""Learning-rate schedules as per-step multipliers (LambdaLR), built with the run's step count."""
+"""Learning-rate schedules as per-step multipliers (LambdaLR), built with the run's step count.
+
+A package so that a new optimizer or schedule is a new file beside this one
+(`biaslab/optim/<name>.py`) and its `conf/optimizer/<name>.yaml` or `conf/scheduler/<name>.yaml`:
+an optimizer is built as `optimizer(params=...)` (`_partial_: true`), a schedule as
+`scheduler(optimizer, total_steps=...)`, returning a torch LR scheduler stepped every step.
+"""
 
 from __future__ import annotations
 
