@@ -266,3 +266,30 @@ def test_every_backbone_of_conf_keeps_its_contract_and_a_pooling_fits_it():
     for model, backbone in backbones().items():
         check_backbone(backbone)
         assert any(fits(p, backbone) for p in poolings), model
+
+
+class PlainPool(torch.nn.Module):
+    """A pooling that declares no `takes` (not a `Pooling`): it fits no backbone."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+
+    def forward(self, features):
+        return features.flatten(1)
+
+
+def test_a_pooling_that_declares_no_layout_is_refused_naming_takes():
+    from biaslab.models.net import build_net
+
+    with pytest.raises(ValueError) as err:
+        build_net(
+            {"_target_": "biaslab.models.cnn.CNN", "input_shape": [1, 8, 8]},
+            {"_target_": f"{__name__}.PlainPool"},
+            {"_target_": "biaslab.models.heads.LinearHead"},
+            num_classes=10,
+            input_shape=[1, 8, 8],
+        )
+    assert "(it takes no layout, as it declares no `takes`; the backbone emits grid" in str(
+        err.value
+    )
+    assert "pick one of pooling=" in str(err.value) and str(err.value).count(". ") == 0

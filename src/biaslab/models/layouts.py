@@ -38,6 +38,6 @@ def fits(pool_cls: type, body_cls: type) -> bool:
 
 def describe_takes(pool_cls: type) -> str:
     """`tokens with a class token`, `grid, tokens or vector`: what a pooling reads, in words."""
-    names = sorted(takes(pool_cls)) or ["nothing (no `takes` declared)"]
+    names = sorted(takes(pool_cls)) or ["no layout, as it declares no `takes`"]
     words = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
     return words + (" with a class token" if getattr(pool_cls, "uses_class_token", False) else "")
