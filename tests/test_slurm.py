@@ -219,15 +219,18 @@ def test_ddp_over_two_slurm_tasks_is_one_run_with_the_metrics_of_ddp_without_slu
     assert_same_metrics(metrics(run_dir), metrics(tmp_path / "plain-run"))
 
 
+@pytest.mark.parametrize("signal", ["TERM", pytest.param("USR1", marks=pytest.mark.slow)])
 def test_a_preempted_job_requeued_resumes_from_its_checkpoint_to_the_uninterrupted_result(
-    slurm, tmp_path
+    slurm, tmp_path, signal
 ):
     """A job stopped inside a train batch (epoch 0's first of 3, of 2 epochs) the way SLURM
     preempts it (SIGTERM to its tasks: last.ckpt and preempted.txt, exit 0), then `scontrol
     requeue`: the same job id runs again in its own run dir, resumes from that checkpoint with
     the rest of that epoch's batches in the same order, and ends with the metrics of an
     uninterrupted run. (Before, a stop inside an epoch redrew the rest of its batches: only a
-    stop at an epoch's end matched.)"""
+    stop at an epoch's end matched.) SIGUSR1 (the template's warning before the time limit):
+    Lightning's own handler, called after the save, writes `hpc_ckpt_1.ckpt` and requeues the
+    job itself; the requeued run resumes from last.ckpt and removes that file."""
     import torch
 
     from biaslab.run.slurm import sbatch_template
@@ -267,15 +270,15 @@ def test_a_preempted_job_requeued_resumes_from_its_checkpoint_to_the_uninterrupt
         assert slurm.job(tmp_path, job_id)["JobState"] not in ENDED, "ended before its signal"
         assert time.monotonic() < deadline, "never reached its first train batch"
         time.sleep(0.3)
-    slurm.run(tmp_path, "scancel", "--signal=TERM", job_id)
-    assert slurm.wait(tmp_path, job_id)["JobState"] == "COMPLETED"  # stopped cleanly
+    slurm.run(tmp_path, "scancel", f"--signal={signal}", job_id)
     run_dir = tmp_path / "logs" / "slurm" / f"run-{job_id}"
-    assert "SIGTERM at step" in (run_dir / "preempted.txt").read_text()
-    assert not (run_dir / "metrics.json").exists()
-    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
-    assert last["global_step"] == 1  # inside epoch 0, not at its end
-
-    slurm.run(tmp_path, "scontrol", "requeue", job_id)
+    if signal == "TERM":
+        assert slurm.wait(tmp_path, job_id)["JobState"] == "COMPLETED"  # stopped cleanly
+        assert "SIGTERM at step" in (run_dir / "preempted.txt").read_text()
+        assert not (run_dir / "metrics.json").exists()
+        last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+        assert last["global_step"] == 1  # inside epoch 0, not at its end
+        slurm.run(tmp_path, "scontrol", "requeue", job_id)
     deadline = time.monotonic() + 240
     while (info := slurm.job(tmp_path, job_id))["Restarts"] != "1" or info["JobState"] not in ENDED:
         assert time.monotonic() < deadline, f"requeued job {job_id} still {info['JobState']}"
@@ -285,6 +288,9 @@ def test_a_preempted_job_requeued_resumes_from_its_checkpoint_to_the_uninterrupt
     assert "Resuming from" in log and str(run_dir / "checkpoints" / "last.ckpt") in log
     assert [p.name for p in (tmp_path / "logs" / "slurm").iterdir()] == [run_dir.name]
     assert not (run_dir / "preempted.txt").exists()
+    assert list(run_dir.glob("hpc_ckpt_*")) == []
+    if signal == "USR1":  # requeued by Lightning's handler, whose checkpoint is gone
+        assert f"Removed {run_dir / 'hpc_ckpt_1.ckpt'}" in log, log[-3000:]
     finish(plain)
     assert_same_metrics(metrics(run_dir), metrics(tmp_path / "plain-run"))
 
