@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from matplotlib.ticker import MaxNLocator
+
 from biaslab.analysis.figure import STYLE, arm_label, save_chart
 from biaslab.analysis.metrics import metric as registry
 from biaslab.analysis.plots import delta_words
@@ -56,6 +58,8 @@ def _forest_panel(ax, rows: list[Comparison], full_size: dict | None) -> None:
     for y, c in zip(ys, rows):
         _forest_row(ax, y, c)
     ax.set_yticks(ys, [arm_label(c.arm_name, full_size) for c in rows], fontsize=7)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))  # no crowded labels
+    ax.tick_params(axis="x", labelsize=7)
     ax.set_ylim(-0.6, len(rows) - 0.4)
     band = (
         f"; grey band {delta_words(first.metric, first.delta)}"
