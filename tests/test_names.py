@@ -120,7 +120,10 @@ def test_a_task_name_or_run_dir_that_leaves_its_root_is_refused_with_nothing_wri
         ("claim={id:X,text:t,comparisons:[oops]}", "claim.comparisons[0] is a str; write it as"),
         ("claim={id:X,text:t,comparisons:[{metric:test/acc}]}", "has no baseline"),
         ("report.baseline='optimizer=nadam'", "report.baseline=optimizer=nadam: optimizer takes"),
-        ("report.baseline=optimizer=nadam", "an override is not Hydra syntax (near '=')"),
+        (
+            "report.baseline=optimizer=nadam",
+            "an override is not Hydra syntax ('report.baseline=optimizer=nadam')",
+        ),
     ],
 )
 def test_a_declaration_naming_what_the_preset_does_not_run_is_refused_before_any_run(

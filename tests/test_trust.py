@@ -231,7 +231,10 @@ def test_no_file_reaches_torch_load_unchecked_or_instantiate_in_the_readers():
                 end += 1
             call = text[found.start() : end]
             assert re.search(r"weights_only=True\b", call), f"{path}: {call}"
-        assert "pickle.load" not in text, path
+        # the one unpickler in the lab is CIFAR's restricted one: its find_class refuses every
+        # global but numpy's array rebuilders (test_a_crafted_cifar_batch_runs_nothing)
+        restricted = path.name == "safe_pickle.py" and "def find_class" in text
+        assert restricted or "pickle.load" not in text, path
     readers = [*(ROOT / "src" / "biaslab" / "analysis").rglob("*.py")]
     readers += [ROOT / "scripts" / n for n in ("report.py", "replicate.py", "pack_results.py")]
     for path in readers:
