@@ -8,9 +8,12 @@ then seeds A..B-1; default A = 1000 and as many seeds as the page has) into --ou
 logs/replicate/NAME; the same command resumes it), and prints, per declared comparison, the
 page's verdict word (docs/results/NAME, or --page) beside the re-run's: same, different where the
 page says the comparison is underpowered, or different. Exits 1 if any word changed where the
-page did not call its comparison underpowered; the reading is also written to OUT/replication.md
-(and, with --record FILE, as the preset's section of FILE, e.g. docs/replication.md). --reread runs
-nothing: it reads the finished re-run in OUT with this checkout's statistics.
+page did not call its comparison underpowered (protocol v2: both sides are read as v2 sections,
+one word per comparison of the family, underpowered meaning fewer seeds than the declared seed rule
+asked for before the run); the reading, which names its protocol, is also written to
+OUT/replication.md (and, with --record FILE, as the preset's section of FILE, e.g.
+docs/replication.md). --reread runs nothing: it reads the finished re-run in OUT with this
+checkout's statistics.
 """
 
 from __future__ import annotations

@@ -12,10 +12,11 @@ import pytest
 import yaml
 
 from biaslab.analysis.pilot import seeds_asked
-from biaslab.analysis.replication import verdict_words
+from biaslab.analysis.replication import section_words
 from biaslab.analysis.tables import holm_family
 from biaslab.analysis.verdicts import comparison_lines, overview_row, seed_rule_line
 from biaslab.study.replication import COUNTS, PICKED, read_against, summary
+from biaslab.study.section import Comparison, Section
 from tests.conftest import ROOT
 
 FAST = [
@@ -84,7 +85,6 @@ def test_underpowered_is_an_mde_above_what_the_seed_rule_asks_and_the_page_says_
     assert "underpowered: MDE > 0.0150, what the seed rule asks of a difference" in lines[0]
     assert "underpowered: MDE > 0.0020" in lines[4]
     assert "underpowered" not in lines[1] + lines[2] + lines[3]
-    assert verdict_words([table])[("test/acc", "arm=base", "noisy")][:2] == ("better", True)
 
 
 def test_a_comparison_on_fewer_seeds_than_its_pilot_asked_for_is_called_underpowered():
@@ -128,21 +128,54 @@ def test_the_seeds_asked_for_are_read_from_each_declared_seed_rule():
     assert seeds_asked({"seeds": "5 (0-4), fixed before the runs"}) is None
 
 
+def comparison(arm: str, baseline: str, word: str, **more) -> Comparison:
+    """One v2 comparison of `arm` with `baseline` on test/acc, decided as `word`."""
+    cell = lambda text: tuple(tuple(kv.split("=")) for kv in text.split(","))  # noqa: E731
+    values = dict(kind="mean", n_seeds=10, diff=0.01, low=0.002, high=0.018, level=0.05)
+    values |= dict(p_holm=0.01, delta=0.01, better="higher") | more
+    return Comparison("test/acc", cell(arm), cell(baseline), word=word, **values)
+
+
+def section_with(comparisons: list[Comparison], declared: bool = True) -> Section:
+    """A v2 Section holding `comparisons` as its one family."""
+    return Section(
+        "x", 2, 2, declared, "test/acc", None, 0.01, ("heads",), (), tuple(comparisons), ()
+    )
+
+
 def test_an_arm_compared_with_two_baselines_keeps_both_words():
-    tables = []
-    for baseline, word in (("heads=1", "better"), ("heads=4", "worse")):
-        table = pd.DataFrame(
-            {"arm": ["heads=2"], "diff": [0.01], "diff ci95": [0.002], "p holm": [0.01]}
-        ).assign(verdict=word, underpowered=False)
-        table.attrs.update(primary="test/acc", baseline=baseline)
-        tables.append(table)
-    assert verdict_words(tables) == {
-        ("test/acc", "heads=1", "heads=2"): ("better", False, "+0.0100 ± 0.0020"),
-        ("test/acc", "heads=4", "heads=2"): ("worse", False, "+0.0100 ± 0.0020"),
+    section = section_with(
+        [
+            comparison("heads=2", "heads=1", "better"),
+            comparison("heads=2", "heads=4", "worse", diff=-0.01, low=-0.02, high=-0.001),
+        ]
+    )
+    assert section_words(section) == {
+        ("test/acc", "heads=1", "heads=2"): ("better", False, "+0.0100 [+0.0020, +0.0180] (95.0%)"),
+        ("test/acc", "heads=4", "heads=2"): ("worse", False, "-0.0100 [-0.0200, -0.0010] (95.0%)"),
     }
 
 
-@pytest.mark.slow  # two tuned 3-seed sweeps, 39 s of the fast suite's 4-5 min; its parts are tested above
+def test_the_words_and_the_underpowered_flag_are_the_v2_sections():
+    """Underpowered is the Section's declared-in-advance flag (None, no ask: not); the word is
+    the rule's, declared or not; a comparison with no paired seeds has no word to replicate."""
+    section = section_with(
+        [
+            comparison("heads=2", "heads=1", "inconclusive", underpowered=True, asked=15),
+            comparison("heads=4", "heads=1", "better", underpowered=None),
+            comparison("heads=8", "heads=1", "", n_seeds=0),
+        ],
+        declared=False,
+    )
+    words = section_words(section)
+    assert words[("test/acc", "heads=1", "heads=2")][:2] == ("inconclusive", True)
+    assert words[("test/acc", "heads=1", "heads=4")][:2] == ("better", False)
+    assert ("test/acc", "heads=1", "heads=8") not in words
+    rows, broken = read_against(words, {k: ("worse", False, "") for k in words})
+    assert broken == 1 and "the page says underpowered" in rows[0] and "**differs**" in rows[1]
+
+
+@pytest.mark.slow  # two 3-seed sweeps, 113 s on the busy 2 cores; its parts are tested above
 def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tmp_path):
     from biaslab.study.runner import run_preset
 
@@ -169,7 +202,9 @@ def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tm
     words = {}
     for folder in (page, out / "final"):
         table = pd.read_csv(folder / "report" / "report.csv")
-        words[folder] = table.set_index("arm")["verdict"].dropna().to_dict()
+        assert set(table["protocol"]) == {2}  # the v2 report.csv the reading agrees with
+        table = table[(table["metric"] == "test/acc") & (table["seeds"] > 0)]
+        words[folder] = table.set_index("arm")["word"].to_dict()
     assert list(words[page]) == ["optimizer=adam"]  # the one arm compared with sgd
     row = next(r for r in reading.splitlines() if "| optimizer=adam |" in r)
     assert row.startswith("| `test/acc` against optimizer=sgd | optimizer=adam |")
@@ -201,14 +236,16 @@ def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tm
     text = doc.read_text()
     assert text.startswith("# Re-runs\n\nintro\n") and text.count("\n## optimizers_quick:") == 1
     assert text.index("## optimizers_quick:") < text.index("## zeta:") and "kept" in text
-    assert row in text and "at commit " in text and "read with the statistics at commit " in text
+    assert row in text and "at commit " in text and ", with the statistics at commit " in text
+    assert "both read under protocol v2 (the page's runs made under protocol " in reading
     assert "/final (seeds 1000-1002), made by" in text and "5000" not in text
     same, total, excused, broken = COUNTS.search(reading).groups()  # the section's own line
-    assert text.count("Read together (") == 1  # rewritten, not stacked, on the second record
-    assert f"Read together (presets re-run: 1): {same} of {total} verdict words" in text
+    assert text.count("Read together") == 1  # rewritten, not stacked, on the second record
+    assert f"Read together under protocol v2 (presets re-run: 1): {same} of {total} verdict" in text
     picks = PICKED.findall(reading)  # the section's tuning lines: (the page's, ties, the re-run's)
     kept = f"{sum(a == b for a, _, b in picks)} of {len(picks)}" if picks else "not tuned"
-    cells = f"| optimizers_quick | 1000-1002 | {same} of {total} | {excused} | {broken} | {kept} |"
+    cells = f"| optimizers_quick | v2 | 1000-1002 | {same} of {total} | {excused} | {broken} | "
+    cells += f"{kept} |"
     assert cells in text and "tuning picked the page's value in" in text
     assert "| zeta |" not in text  # a section without a closing count is left out
 
@@ -234,10 +271,20 @@ def test_the_summary_counts_each_sections_words_and_tuning_picks():
         ]
     )
     plain = "b: a re-run\n\n(seeds 1000-1009), made by `y`\n\n" + closing.format(4, 4, 0, 0)
-    table = summary({"a": tuned, "b": plain, "c": "c: a section without a closing count"})
-    assert "| a | 1000-1004 | 2 of 3 | 1 | 0 | 1 of 4 | 2 of 4 |" in table  # c tied, d not
-    assert "| b | 1000-1009 | 4 of 4 | 0 | 0 | not tuned |  |" in table and "| c |" not in table
-    assert "(presets re-run: 2): 6 of 7 verdict words the same, 1 differ" in table
+    v2 = "e: a re-run\n\n(seeds 2000-2004), made by `z` 1.0 min; both read under protocol v2 "
+    v2 += "(the page's runs made under protocol 1, the re-run's under 2)\n\n"
+    v2 += closing.format(1, 3, 1, 1)
+    table = summary({"a": tuned, "b": plain, "c": "c: no closing count", "e": v2})
+    assert "| a | v1 | 1000-1004 | 2 of 3 | 1 | 0 | 1 of 4 | 2 of 4 |" in table  # c tied, d not
+    assert "| b | v1 | 1000-1009 | 4 of 4 | 0 | 0 | not tuned |  |" in table
+    assert (
+        "| e | v2 | 2000-2004 | 1 of 3 | 1 | 1 | not tuned |  |" in table and "| c |" not in table
+    )
+    v1_line = "Read together under protocol v1 (presets re-run: 2): 6 of 7 verdict words the same"
+    v2_line = "Read together under protocol v2 (presets re-run: 1): 1 of 3 verdict words the same"
+    assert table.index(v2_line) < table.index(v1_line)  # never added together; v2 first
+    assert "v1 records" in table and "issue 47" in table.split(v1_line)[1].split("\n")[0]
+    assert "v1 records" not in table.split(v1_line)[0]
     assert "tuning picked the page's value in 1 of 4 arms, and one the page's tie rule" in table
     assert "could not tell from it in 1 more" in table
 

@@ -1,6 +1,8 @@
-"""A section's verdicts as data, read from a preset's runs: its comparison tables (one Holm
-family), its verdict words, the declaration and seeds its runs were made under. The re-run
-against a page is `biaslab.study.replication` (it starts processes; this module does not)."""
+"""A section's verdicts as data for a replication, read from a preset's runs under protocol v2:
+per comparison of its one Holm family the word, the underpowered-before-the-run flag and the
+difference with the interval that decided the word (`biaslab.analysis.report.section_of`). The
+re-run against a page is `biaslab.study.replication` (it starts processes; this module does
+not)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from biaslab.analysis.derived import add_derived
-from biaslab.analysis.load import load_sweep, sweep_settings
-from biaslab.analysis.pilot import seeds_asked
-from biaslab.analysis.tables import drop_repeated_pairs, holm_family, restrict, summarize
+from biaslab.analysis.report import section_of
 from biaslab.run.files import find_runs
+from biaslab.study.render import interval
+from biaslab.study.section import Comparison, Section
+
+Key = tuple[str, str, str]  # (metric, baseline arm, arm)
 
 
 def runs_claim(folder: Path) -> Any:
@@ -23,56 +24,26 @@ def runs_claim(folder: Path) -> Any:
     return json.loads(claims.pop()) if len(claims) == 1 else None
 
 
-def section_tables(
-    runs: Path,
-    report_csv: Path,
-    ran: dict[str, Any],
-    comparisons: list[dict[str, Any]],
-    asked: int | None = None,
-) -> list[pd.DataFrame]:
-    """The section's comparison tables: the report's primary one (`report_csv`), then one per
-    further declared comparison; a pair of arms tested once, and one Holm family over all
-    (`asked`: the seeds the declared seed rule's pilot asked for, see `pilot.seeds_asked`)."""
-    frame = load_sweep(runs)
-    add_derived(frame, ran)
-    tables = [pd.read_csv(report_csv)]
-    tables[0].attrs.update(
-        primary=ran.get("primary") or "test/acc",
-        delta=ran.get("delta"),
-        baseline=ran.get("baseline"),
-    )
-    for extra in comparisons:
-        tables.append(
-            summarize(
-                restrict(frame, extra.get("at")),
-                primary=extra["metric"],
-                baseline=extra["baseline"],
-                delta=extra["delta"],
-            )
+def difference(c: Comparison) -> str:
+    """The difference and the interval that decided the word (a count: its exact test)."""
+    return f"{c.diff:+.4f} {interval(c)}"
+
+
+def section_words(section: Section) -> dict[Key, tuple[str, bool, str]]:
+    """(metric, baseline, arm) -> (word, underpowered before the run?, the difference and its
+    deciding interval) for every comparison of the section's family that ran on paired seeds
+    (an arm may be compared with two baselines). The word is the rule's, as report.csv holds
+    it, whether or not the runs carry the declaration (the page then prints it as exploratory). Underpowered is the v2 Section's flag: fewer
+    seeds than the declared seed rule asked for before the run (no ask declared: not)."""
+    return {
+        (c.metric, c.baseline_name, c.arm_name): (
+            c.word,
+            bool(c.underpowered),
+            difference(c),
         )
-    for table in tables:
-        table.attrs["asked"] = asked
-    if "p seeds" in tables[0]:
-        drop_repeated_pairs(tables)
-        holm_family(tables)
-    return tables
-
-
-def verdict_words(tables: list[pd.DataFrame]) -> dict[tuple[str, str, str], tuple]:
-    """(metric, baseline, arm) -> (verdict word, underpowered?, the difference ± its 95 %
-    interval) for every tested comparison (an arm may be compared with two baselines)."""
-    words = {}
-    for table in tables:
-        if "verdict" not in table:
-            continue
-        for _, r in table.iterrows():
-            if r["diff"] == r["diff"] and r["p holm"] == r["p holm"]:
-                words[(table.attrs["primary"], str(table.attrs["baseline"]), str(r["arm"]))] = (
-                    str(r["verdict"]),
-                    bool(r["underpowered"]),
-                    f"{r['diff']:+.4f} ± {r['diff ci95']:.4f}",
-                )
-    return words
+        for c in section.comparisons
+        if c.n_seeds > 0 and c.word
+    }
 
 
 def seeds_of(runs: Path) -> list[int]:
@@ -80,9 +51,8 @@ def seeds_of(runs: Path) -> list[int]:
     return sorted({int(r.read_config()["seed"]) for r in find_runs(runs)})
 
 
-def words_of(runs: Path, report_csv: Path, claim: dict[str, Any]) -> dict:
-    """The verdict words of a preset's runs (its report's table and its declared comparisons)."""
-    tables = section_tables(
-        runs, report_csv, sweep_settings(runs), claim.get("comparisons") or [], seeds_asked(claim)
-    )
-    return verdict_words(tables)
+def words_of(runs: Path, name: str) -> tuple[dict[Key, tuple[str, bool, str]], Section]:
+    """The verdict words of preset `name`'s runs under `runs` (read and decided under protocol
+    v2, as its report is), and the Section they come from (its protocol, `made_under`)."""
+    section = section_of(runs, name)[0]
+    return section_words(section), section

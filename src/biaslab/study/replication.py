@@ -1,5 +1,8 @@
 """A replication read against the page: does a re-run of a preset with seeds the page never
-used give the same verdict words, except where the page says the comparison is underpowered?
+used give the same verdict words, for every comparison of its family not declared underpowered
+in advance (protocol v2's flag: fewer seeds than the seed rule asked for before the run)?
+Both sides are read as v2 Sections (`biaslab.analysis.replication.words_of`); a recorded
+reading names the protocol it was read under, and one naming none is a v1 record.
 (`scripts/replicate.py` runs one and prints this.) The re-run goes through
 `biaslab.study.runner`; its seeds' overrides are written by `biaslab.study.plan.reseeded`."""
 
@@ -45,8 +48,8 @@ def read_against(page: dict[tuple, tuple], again: dict[tuple, tuple]):
 
 
 def _read_page(name: str, page: Path, claim: Any, seeds: range | None):
-    """The page's verdict words, seeds and tuning picks, with the re-run's seeds checked
-    against the page's: (words, seeds used, seeds for the re-run, picks)."""
+    """The page's verdict words, seeds, tuning picks and Section, with the re-run's seeds
+    checked against the page's: (words, seeds used, seeds for the re-run, picks, Section)."""
     with unpacked(page) as runs:
         made_under, used = runs_claim(runs), seeds_of(runs)
         seeds = seeds or range(1000, 1000 + len(used))
@@ -61,10 +64,10 @@ def _read_page(name: str, page: Path, claim: Any, seeds: range | None):
                 f"({used[0]}-{used[-1]}); pick seeds it never used, e.g. --seeds "
                 f"1000:{1000 + len(used)}."
             )
-        before = words_of(runs, Path(page) / "report" / "report.csv", claim)
+        before, section = words_of(runs, name)
         tuning = runs / "tuning.json"
         picks = json.loads(tuning.read_text()) if tuning.exists() else {}
-    return before, used, seeds, picks
+    return before, used, seeds, picks, section
 
 
 def replicate(
@@ -86,7 +89,7 @@ def replicate(
     cfg = preset_config(name, list(extra))
     preset = preset_of(name, cfg)
     claim = OmegaConf.to_container(cfg.claim, resolve=True) if cfg.get("claim") else None
-    before, used, seeds, picks = _read_page(name, page, claim, seeds)
+    before, used, seeds, picks, section = _read_page(name, page, claim, seeds)
     if reread and not (Path(out) / "final" / "preset.json").exists():
         raise ConfigError(
             f"--reread reads a finished re-run and {out} holds none; run the same command "
@@ -94,16 +97,26 @@ def replicate(
         )
     again = [*extra, *reseeded(preset, seeds)]
     final = Path(out) / "final" if reread else run_preset(name, again, out=out)
-    rows, broken = read_against(before, words_of(final, final / "report" / "report.csv", claim))
+    after, resection = words_of(final, name)
+    rows, broken = read_against(before, after)
     repicks = json.loads((final / "tuning.json").read_text()) if picks else {}
-    text = _reading(name, page, used, final, rows, broken, picks, repicks)
+    read = protocols(section, resection)
+    text = _reading(name, page, used, final, rows, broken, picks, repicks, read)
     (Path(out) / "replication.md").write_text(text + "\n")
     return text, broken
 
 
-def _reading(name, page, used, final, rows, broken, picks, repicks) -> str:
-    """The reading's markdown: where page and re-run came from, the tuning picks, one row per
-    comparison, the closing count."""
+def protocols(page, rerun) -> str:
+    """Which protocol read both sides (READ_UNDER reads it back) and what each was made under."""
+    return (
+        f"both read under protocol v{page.protocol} (the page's runs made under protocol "
+        f"{page.made_under}, the re-run's under {rerun.made_under})"
+    )
+
+
+def _reading(name, page, used, final, rows, broken, picks, repicks, read) -> str:
+    """The reading's markdown: where page and re-run came from and which protocol read them
+    (`read`), the tuning picks, one row per comparison, the closing count."""
     from biaslab.run.provenance import commit_of, is_dirty
 
     made = json.loads((final / "preset.json").read_text())
@@ -116,7 +129,7 @@ def _reading(name, page, used, final, rows, broken, picks, repicks) -> str:
             f"The page: {shown(page)} (seeds {used[0]}-{used[-1]}); the re-run: {shown(final)} "
             f"(seeds {ran[0]}-{ran[-1]}), made by `{made['command']}` at commit "
             f"{made['commit']}, {made['date']}, on {made['machine']}, "
-            f"{made['wall_s'] / 60:.1f} min; read with the statistics at commit "
+            f"{made['wall_s'] / 60:.1f} min; {read}, with the statistics at commit "
             f"{(commit_of(ROOT) or '?')[:7]}{' (uncommitted changes)' if is_dirty(ROOT) else ''}.",
             *(tuning_line(arm, entry, repicks.get(arm, {})) for arm, entry in picks.items()),
             "",
@@ -129,7 +142,8 @@ def _reading(name, page, used, final, rows, broken, picks, repicks) -> str:
     )
 
 
-SUMMARY = "\nRead together ("
+SUMMARY = "\nRead together"
+READ_UNDER = re.compile(r"read under protocol v(\d+)")
 PICKED = re.compile(
     r"^- tuning, .*: the page picked (\{.*?\})(?: \(tied with it there: (.*)\))?, "
     r"the re-run (\{.*\})$",
@@ -160,35 +174,67 @@ def picks_kept(picks: list[tuple[str, str, str]]) -> tuple[int, int]:
     return same, tied
 
 
+def protocol_of(section: str) -> int:
+    """The protocol a recorded section was read under (its READ_UNDER phrase); a section that
+    names none was written before protocol v2 existed: a v1 record."""
+    found = READ_UNDER.search(section)
+    return int(found.group(1)) if found else 1
+
+
+def section_counts(section: str) -> list[int] | None:
+    """(same, total, differ underpowered, differ not, picks kept, kept or tied, tuned arms) from
+    a section's closing line and tuning lines; None without a closing line."""
+    found = COUNTS.search(section)
+    if not found:
+        return None
+    picks = PICKED.findall(section)
+    return [int(x) for x in found.groups()] + [*picks_kept(picks), len(picks)]
+
+
+def together(protocol: int, presets: int, totals: list[int]) -> str:
+    """The sentence that reads one protocol's sections together (a v1 one says it is a record)."""
+    same, total, excused, broken, kept, tied, tuned = totals
+    old = (
+        " These are v1 records: read from v1 report.csv columns before the pages were rebuilt "
+        "under protocol v2, kept as they were; the v2 re-run of the lecture set (issue 47) will "
+        "refill them."
+    )
+    return (
+        f"{SUMMARY.lstrip()} under protocol v{protocol} (presets re-run: {presets}): {same} of "
+        f"{total} verdict words the same, {excused} differ where the page says the comparison is "
+        f"underpowered, {broken} where it does not; the re-runs' tuning picked the page's value "
+        f"in {kept} of {tuned} arms, and one the page's tie rule could not tell from it in "
+        f"{tied - kept} more.{old if protocol == 1 else ''}"
+    )
+
+
 def summary(sections: dict[str, str]) -> str:
     """One table over the recorded sections, counted from each section's own closing line
-    (a section without one is left out) and its tuning lines, so the file opens with what a
-    reader checks first: the verdict words, and whether the re-run's tuning picked the same."""
-    rows, totals = [], [0] * 7
+    (a section without one is left out) and its tuning lines, with the protocol each was read
+    under, so the file opens with what a reader checks first: one sentence per protocol (v1
+    and v2 words are never added together), then a row per preset."""
+    rows, totals, presets = [], {}, {}
     for name in sorted(sections):
-        found = COUNTS.search(sections[name])
-        seeds = re.search(r"\(seeds (\d+-\d+)\), made by", sections[name])
-        if not found:
+        counts = section_counts(sections[name])
+        if counts is None:
             continue
-        picks = PICKED.findall(sections[name])
-        counts = [int(x) for x in found.groups()]
-        counts += [*picks_kept(picks), len(picks)]
-        totals = [a + b for a, b in zip(totals, counts)]
+        version = protocol_of(sections[name])
+        totals[version] = [a + b for a, b in zip(totals.get(version, [0] * 7), counts)]
+        presets[version] = presets.get(version, 0) + 1
+        seeds = re.search(r"\(seeds (\d+-\d+)\), made by", sections[name])
         same, total, excused, broken, kept, tied, tuned = counts
         rows.append(
-            f"| {name} | {seeds.group(1) if seeds else '?'} | {same} of {total} | {excused} | "
-            f"{broken} | {f'{kept} of {tuned}' if tuned else 'not tuned'} | "
+            f"| {name} | v{version} | {seeds.group(1) if seeds else '?'} | {same} of {total} | "
+            f"{excused} | {broken} | {f'{kept} of {tuned}' if tuned else 'not tuned'} | "
             f"{f'{tied} of {tuned}' if tuned else ''} |"
         )
-    same, total, excused, broken, kept, tied, tuned = totals
+    lines = [together(v, presets[v], totals[v]) for v in sorted(totals, reverse=True)]
+    lines = lines or [f"{SUMMARY.lstrip()}: no re-run is recorded yet."]
     return (
-        f"{SUMMARY.lstrip()}presets re-run: {len(rows)}): {same} of {total} verdict words the same, "
-        f"{excused} differ where the page says the comparison is underpowered, {broken} where it "
-        f"does not; the re-runs' tuning picked the page's value in {kept} of {tuned} arms, and "
-        f"one the page's tie rule could not tell from it in {tied - kept} more.\n\n"
-        "| preset | the re-run's seeds | words the same | differ, underpowered | "
-        "differ, not underpowered | tuning picks the same | the same or tied on the page |\n"
-        "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+        "\n\n".join(lines)
+        + "\n\n| preset | read under | the re-run's seeds | words the same | differ, underpowered "
+        "| differ, not underpowered | tuning picks the same | the same or tied on the page |\n"
+        "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )
 
 
@@ -200,8 +246,8 @@ def record(text: str, name: str, doc: Path) -> None:
     intro = (
         "# Re-runs with seeds the pages never used\n\nEach section is written by `python "
         "scripts/replicate.py NAME ... --record docs/replication.md` and read with the statistics "
-        "of the commit that wrote it; the re-runs' per-run files are not published (the same "
-        "command makes them again).\n"
+        "of the commit that wrote it, under the protocol it names; the re-runs' per-run files are "
+        "not published (the same command makes them again).\n"
     )
     sections = {}
     if doc.exists():
