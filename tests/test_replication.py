@@ -175,7 +175,7 @@ def test_the_words_and_the_underpowered_flag_are_the_v2_sections():
     assert broken == 1 and "the page says underpowered" in rows[0] and "**differs**" in rows[1]
 
 
-@pytest.mark.slow  # two 3-seed sweeps, 113 s on the busy 2 cores; its parts are tested above
+@pytest.mark.slow  # two 3-seed sweeps, 77-113 s on the busy 2 cores; its parts are tested above
 def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tmp_path):
     from biaslab.study.runner import run_preset
 
@@ -212,7 +212,12 @@ def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tm
     assert f"| {words[out / 'final']['optimizer=adam']} (" in row
     changed = words[page] != words[out / "final"]
     assert done.returncode == (1 if changed and "**differs**" in row else 0), done.stderr[-2000:]
+    check_recorded(tmp_path, command, out, reading, row, done.returncode)
 
+
+def check_recorded(tmp_path, command: list[str], out, reading: str, row: str, rc: int) -> None:
+    """--reread with --record (twice) puts the finished re-run's reading into a doc as its one
+    section, keeping others, and the opening table counts it under protocol v2."""
     doc = tmp_path / "replication.md"
     doc.write_text(
         "# Re-runs\n\nintro\n\n## zeta: a re-run with seeds the page never used\n\nkept\n"
@@ -232,7 +237,7 @@ def test_replicate_reruns_with_new_seeds_and_reads_each_word_against_the_page(tm
             capture_output=True,
             text=True,
         )
-        assert again.returncode == done.returncode and not (tmp_path / "none").exists()
+        assert again.returncode == rc and not (tmp_path / "none").exists()
     text = doc.read_text()
     assert text.startswith("# Re-runs\n\nintro\n") and text.count("\n## optimizers_quick:") == 1
     assert text.index("## optimizers_quick:") < text.index("## zeta:") and "kept" in text
