@@ -162,10 +162,65 @@ def missing_extras() -> set[str]:
     return {name for name, modules in EXTRAS.items() if any(map(absent, modules))}
 
 
+# `make test` holds a sample of each large grid (every k-th case, in collection order) and leaves
+# the rest, and a few long single tests that other fast tests cover, to `make test-slow`
+# (`-m slow`), so the whole fast suite fits 5 minutes on 2 cores with the real-SLURM tests in it.
+# (test function -> k): measured sums on 2 cores, 2026-12-07: combinations 138 s over 252 cases,
+# option composition 66 s over 145, data-set training 46 s over 23, preset arms 35 s over 32.
+SAMPLED = {
+    "test_combination": 8,
+    "test_option_composes_and_resolves": 5,
+    "test_every_data_set_trains_with_a_model_that_takes_it": 3,
+    "test_every_arm_of_a_preset_composes_and_builds": 4,
+    "test_an_experiment_alone_composes_checks_and_builds": 4,
+    "test_a_preset_runs_one_step_of_its_first_arm": 3,
+    "test_every_augment_option": 2,
+    "test_every_backbone_trains_on_each_modality_it_takes": 2,
+    "test_every_optimizer_trains": 2,
+    "test_every_scheduler_trains": 2,
+    "test_a_failed_download_is_one_sentence": 2,
+}
+# long single tests whose guarantee a fast test also checks (named beside each)
+SLOW_HERE = {
+    # the SIGKILL resume: test_a_run_stopped_inside_an_epoch_resumes_to_the_uninterrupted_result
+    "test_sigkill_then_same_command_resumes_to_the_same_result",
+    # the agent's sweep: test_train's offline W&B tests
+    "test_the_documented_wandb_sweep_runs_as_an_agent_runs_it",
+    # packing: test_a_committed_report_rebuilds_byte_for_byte reads the packed files
+    "test_a_packed_preset_unpacks_to_the_same_files_and_the_same_report",
+    # non-finite input: test_predict's and test_trust's other refusals
+    "test_predict_refuses_an_all_nan_input",
+    # the tuning lines: test_verdicts_v2 and test_study_plan's pure tuning test
+    "test_the_tuning_lines_say_which_tied_value_was_taken",
+    # v1 statistics, cross-checked: test_protocol_v2 cross-checks v2's against scipy
+    "test_the_tests_match_scipy_and_statsmodels_on_random_inputs",
+    # a foreign target in a checkpoint: test_trust's eval and predict refusals
+    "test_a_checkpoint_that_names_foreign_code_is_refused_and_runs_nothing",
+    # order tasks: test_contracts' sequence tasks train
+    "test_order_free_control_needs_no_positions",
+    "test_order_sensitive_task_needs_positions",
+}
+
+
+def _sample_the_grids(items) -> None:
+    """Mark slow every case of a SAMPLED grid but each k-th, and the SLOW_HERE tests."""
+    seen: dict[str, int] = {}
+    for item in items:
+        name = item.name.split("[")[0]
+        if name in SLOW_HERE:
+            item.add_marker(pytest.mark.slow)
+        if name in SAMPLED:
+            index = seen[name] = seen.get(name, -1) + 1
+            if index % SAMPLED[name]:
+                item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m 'not slow'` deselects by marker
 def pytest_collection_modifyitems(config, items):
     """The long subprocess tests first: xdist workers then finish together instead of one worker
     starting a two-minute test at the end. A test that needs an extra the install lacks is
     skipped, saying which extra and how to install it."""
+    _sample_the_grids(items)
     items.sort(key=lambda item: 0 if item.path.name in SLOW_FIRST else 1)
     missing = missing_extras()
     for item in items:
