@@ -72,16 +72,9 @@ def plot_factor(table, factor: str, metric: str, path: Path, full_size: dict | N
         for ax, (title, panel) in zip(axes, panels):
             for name, group in _groups(panel, series):
                 k = names.index(name)
-                y, err = group[f"{metric} mean"], group[f"{metric} ci95"].fillna(0)
-                style = {"capsize": 3, **series_style(k)}
-                if levels is not None:
-                    xs = np.asarray(numeric_levels(list(group[factor]), levels[1])[0])
-                    order = np.argsort(xs)
-                    y, err, xs = y.to_numpy()[order], err.to_numpy()[order], xs[order]
-                else:
-                    offset = (k - (len(names) - 1) / 2) * 0.08
-                    xs = [categories.index(str(v)) + offset for v in group[factor]]
-                    style["linestyle"] = "none"
+                xs, y, err, style = _series_points(group, factor, metric, levels, categories, k)
+                if levels is None:  # categorical arms side by side around their level
+                    xs = [x + (k - (len(names) - 1) / 2) * 0.08 for x in xs]
                 handles[name] = ax.errorbar(xs, y, yerr=err, label=labels[k] or None, **style)
             _factor_axis(ax, factor, levels, categories, full)
             if title:
@@ -98,6 +91,19 @@ def plot_factor(table, factor: str, metric: str, path: Path, full_size: dict | N
             axis="categorical" if levels is None else "numeric",
         )
         plt.close(fig)
+
+
+def _series_points(group, factor: str, metric: str, levels, categories: list[str], k: int):
+    """(x, mean, 95 % half-width, errorbar style) of one series: numeric levels in numeric
+    order, joined; categorical levels at their category's index, unjoined."""
+    y, err = group[f"{metric} mean"], group[f"{metric} ci95"].fillna(0)
+    style = {"capsize": 3, **series_style(k)}
+    if levels is None:
+        style["linestyle"] = "none"
+        return [categories.index(str(v)) for v in group[factor]], y, err, style
+    xs = np.asarray(numeric_levels(list(group[factor]), levels[1])[0])
+    order = np.argsort(xs)
+    return xs[order], y.to_numpy()[order], err.to_numpy()[order], style
 
 
 def _groups(table, keys: list[str]) -> list[tuple[str, object]]:

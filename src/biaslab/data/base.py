@@ -63,6 +63,37 @@ def subsample(targets: torch.Tensor, fraction: float, per_class: int | None, see
 MODALITIES = ("image", "sequence", "graph", "tabular")
 
 
+def check_sizes(
+    num_classes: int,
+    batch_size: int,
+    eval_batch_size: int,
+    train_fraction: float,
+    train_per_class: int | None,
+) -> None:
+    """The sizes every datamodule takes, checked once: batches of at least one example, a
+    training fraction in (0, 1], at least one example per class, at least two classes."""
+    for key, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"data.{key}={value} must be a positive integer; pass a size such as data.{key}=64."
+            )
+    if not 0.0 < train_fraction <= 1.0:
+        raise ValueError(
+            f"data.train_fraction={train_fraction} would train on nothing or too much; pass a "
+            "fraction in (0, 1] such as data.train_fraction=0.1."
+        )
+    if train_per_class is not None and train_per_class < 1:
+        raise ValueError(
+            f"data.train_per_class={train_per_class} would train on nothing; pass at least 1 "
+            "(or null for all)."
+        )
+    if int(num_classes) < 2:
+        raise ValueError(
+            f"data.num_classes={num_classes}: a classifier needs at least 2 classes; fix "
+            "data.num_classes (or the data's class folders)."
+        )
+
+
 class BaseDataModule(L.LightningDataModule):
     """What every DataModule shares: sizes, batch sizes, seeds, subsampling and the on-device
     batched augmentation (`augment.batch`, then `augment.mix`) applied to training batches.
@@ -97,26 +128,7 @@ class BaseDataModule(L.LightningDataModule):
         vocab_size: int | None = None,
     ) -> None:
         super().__init__()
-        for key, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"data.{key}={value} must be a positive integer; pass a size such as data.{key}=64."
-                )
-        if not 0.0 < train_fraction <= 1.0:
-            raise ValueError(
-                f"data.train_fraction={train_fraction} would train on nothing or too much; pass a "
-                "fraction in (0, 1] such as data.train_fraction=0.1."
-            )
-        if train_per_class is not None and train_per_class < 1:
-            raise ValueError(
-                f"data.train_per_class={train_per_class} would train on nothing; pass at least 1 "
-                "(or null for all)."
-            )
-        if int(num_classes) < 2:
-            raise ValueError(
-                f"data.num_classes={num_classes}: a classifier needs at least 2 classes; fix "
-                "data.num_classes (or the data's class folders)."
-            )
+        check_sizes(num_classes, batch_size, eval_batch_size, train_fraction, train_per_class)
         self.num_classes, self.input_shape = int(num_classes), tuple(input_shape)
         self.vocab_size = vocab_size
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
