@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from biaslab.study.compose import ROOT
 from biaslab.study.plan import QUIET
+from biaslab.study.render import tie_words  # prose: rendering's
 from biaslab.study.tuning import (
     NOISE_Z,
     arm_slug,
     beyond_edge,
     noise_tie,
     pick,
-    tie_words,
     to_widen,
 )
 

@@ -79,3 +79,19 @@ def metric(name: str) -> Metric:
         if name.startswith(prefix):
             return Metric(name, *entry)
     return Metric(name, None, "", "run")
+
+
+# the metrics every report tabulates beside a preset's own (`report.metrics`)
+DEFAULT_METRICS = (
+    "test/acc",
+    "test_last/acc",
+    "test/loss",
+    "train_eval/loss",
+    "train_eval_best/loss",
+    "gap/acc",
+    "val/acc_best",
+    "time/fit_s",
+    "time/samples_per_s",
+    "time/step_ms",
+    "params/total",
+)

@@ -8,7 +8,7 @@ from typing import Any
 
 from biaslab.analysis.figure import level_key
 from biaslab.analysis.load import factors, name_values
-from biaslab.analysis.metrics import metric
+from biaslab.analysis.metrics import DEFAULT_METRICS, metric
 from biaslab.analysis.stats import (
     ALPHA,
     accuracy_interval,
@@ -19,20 +19,6 @@ from biaslab.analysis.stats import (
     target_mde,
     tost,
     verdict,
-)
-
-DEFAULT_METRICS = (
-    "test/acc",
-    "test_last/acc",
-    "test/loss",
-    "train_eval/loss",
-    "train_eval_best/loss",
-    "gap/acc",
-    "val/acc_best",
-    "time/fit_s",
-    "time/samples_per_s",
-    "time/step_ms",
-    "params/total",
 )
 
 

@@ -8,8 +8,7 @@ import math
 
 from biaslab.analysis.metrics import metric as registry
 from biaslab.study.section import Comparison, Section
-
-NOISE_Z = 1.645  # tuning's noise tie (`biaslab.tuning`): standard errors of a difference
+from biaslab.study.tuning import NOISE_Z
 
 
 def fmt(value: float, digits: int = 4) -> str:

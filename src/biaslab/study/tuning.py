@@ -44,21 +44,6 @@ def noise_tie(seed_scores: dict[str, list[float]]) -> float:
     return float(NOISE_Z * np.median(spreads) * np.sqrt(2 / seeds))
 
 
-def tie_words(entry: dict[str, Any]) -> str:
-    """How a tuning.json entry's pick was taken from its tied values, for the report ("" when
-    nothing tied with it)."""
-    tied = entry.get("tied") or []
-    if len(tied) < 2:
-        return ""
-    noise = entry.get("tie_rule") == "noise"
-    size = f" ({NOISE_Z} standard errors of a difference, from the tuning seeds' spread)"
-    middle = "middle one" if len(tied) % 2 else "lower of the middle two"
-    return (
-        f"; within {entry['tie']:.3g} of the best{size if noise else ''}: {', '.join(tied)} "
-        f"(the {middle} in grid order is taken)"
-    )
-
-
 def beyond_edge(values: list[str], chosen: str) -> str | None:
     """The next grid value past an edge pick of a numeric grid of 3 or more values, continuing
     its pattern (1e-3, 3e-3, 1e-2, 3e-2 -> 0.1); None when the pick is inside the grid."""

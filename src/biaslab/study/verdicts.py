@@ -13,25 +13,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from biaslab.analysis.metrics import DEFAULT_METRICS
 from biaslab.analysis.metrics import metric as registry
 from biaslab.study import protocol as rule
 from biaslab.study.describe import describe
 from biaslab.study.section import ArmSummary, Cell, Comparison, Section
 from biaslab.study.spec import Preset, same_value
 
-DEFAULT_METRICS = (
-    "test/acc",
-    "test_last/acc",
-    "test/loss",
-    "train_eval/loss",
-    "train_eval_best/loss",
-    "gap/acc",
-    "val/acc_best",
-    "time/fit_s",
-    "time/samples_per_s",
-    "time/step_ms",
-    "params/total",
-)
 PER_EXAMPLE = "test/acc"  # the metric the saved test predictions resolve into examples
 
 
